@@ -1,0 +1,29 @@
+# voice-kiosk: `make demo` runs the daemon against the local Realtime emulator,
+# `make test` runs lint, types and the test suite. Both install what they need.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup setup-test demo test lint bench clean
+
+setup:
+	@tools/setup.sh
+
+setup-test:
+	@tools/setup.sh --test
+
+demo: setup
+	@$(PY) -m tools.demo
+
+lint: setup-test
+	@$(VENV)/bin/ruff check device tools tests
+	@$(VENV)/bin/ruff format --check device tools tests
+	@$(VENV)/bin/mypy
+
+test: lint
+	@$(VENV)/bin/pytest -q
+
+bench: setup-test
+	@$(PY) -m tools.bench
+
+clean:
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

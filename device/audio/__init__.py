@@ -1,0 +1,1 @@
+"""Audio: frames, the input/output seam, file and sound-card implementations."""

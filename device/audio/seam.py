@@ -1,0 +1,51 @@
+"""The audio input/output seam: what the daemon needs from a microphone and a speaker.
+
+File implementations (device/audio/wav.py) and sound-card implementations (PyAudio)
+both fit it, so the daemon, the demo and the tests run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from device.audio.frames import AudioFrame
+
+
+class AudioInput(Protocol):
+    """A source of captured frames.
+
+    ``frames()`` yields frames as they are captured and ends only when the source is
+    exhausted (a file); a sound card yields until ``close()``. It never blocks the
+    event loop: capture runs in its own thread and hands frames over through
+    ``loop.call_soon_threadsafe`` into a bounded queue.
+    """
+
+    def frames(self) -> AsyncIterator[AudioFrame]: ...
+
+    async def close(self) -> None: ...
+
+
+class AudioOutput(Protocol):
+    """A speaker that plays 24 kHz mono PCM16 replies and keeps the playback clock.
+
+    Audio is queued per item: ``write`` never blocks. ``played_ms(item_id)`` is how many ms
+    of that item have really come out of the speaker (what barge-in truncation needs).
+    ``flush()`` silences the speaker at once and drops everything queued.
+    """
+
+    def write(self, item_id: str, pcm: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def played_ms(self, item_id: str) -> float: ...
+
+    def queued_ms(self) -> float:
+        """Audio written but not yet played, in ms (0 when idle)."""
+        ...
+
+    async def wait_idle(self) -> None:
+        """Return once everything written so far has been played."""
+        ...
+
+    async def close(self) -> None: ...

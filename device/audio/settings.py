@@ -1,0 +1,93 @@
+"""Settings of audio capture, playback and the noise gate (the `audio:` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from device.options import option
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileInput:
+    """A WAV file stands in for the microphone (demo, tests)."""
+
+    type: Literal["file"] = option("file", doc="Read the caller's speech from a WAV file.")
+    path: Path = option(doc="WAV file (PCM16, any rate, mono or multi-channel).")
+    speed: float = option(
+        1.0, doc="Pacing: 1.0 real time, 2.0 twice as fast, 0 as fast as possible.", min=0
+    )
+    tail_silence_ms: int = option(
+        3000, doc="Silence fed after the file ends, so the turn can end.", min=0
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PyAudioInput:
+    """A sound card through PyAudio / PortAudio."""
+
+    type: Literal["pyaudio"] = option("pyaudio", doc="Capture from a sound card.")
+    device: str | None = option(
+        None, doc="Device name substring or index as text (null: the system default)."
+    )
+    channels: int = option(1, doc="Channels to open (mic arrays expose several).", min=1, max=16)
+    channel: int = option(0, doc="Channel to use (0 is often the processed one).", min=0, max=15)
+    rate_hz: int = option(16000, doc="Native capture rate.", min=8000, max=192000)
+    frame_ms: int = option(20, doc="Capture buffer length.", min=10, max=100)
+    queue_frames: int = option(100, doc="Frames buffered before overflow is counted.", min=4)
+    retry_s: float = option(3.0, doc="Retry a missing device this often.", min=0.5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileOutput:
+    """A WAV file stands in for the speaker (demo, tests)."""
+
+    type: Literal["file"] = option("file", doc="Write the replies to a WAV file.")
+    path: Path = option(doc="WAV file to write (24 kHz mono PCM16).")
+    speed: float = option(
+        1.0, doc="Playback clock: 1.0 real time, 0 everything counts as played at once.", min=0
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PyAudioOutput:
+    """A sound card through PyAudio / PortAudio."""
+
+    type: Literal["pyaudio"] = option("pyaudio", doc="Play on a sound card.")
+    device: str | None = option(
+        None, doc="Device name substring or index as text (null: the system default)."
+    )
+    rate_hz: int = option(48000, doc="Device playback rate.", min=8000, max=192000)
+    prebuffer_ms: int = option(40, doc="Audio buffered before playback starts.", min=0, max=500)
+    buffer_ms: int = option(10, doc="Device buffer period (flush latency).", min=5, max=100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateSettings:
+    """The noise gate decides what is uploaded (see device/audio/gate.py)."""
+
+    enabled: bool = option(True, doc="Upload only audio the gate lets through.")
+    open_db: float = option(
+        12.0, doc="Open this many dB above the tracked noise floor.", min=0, max=60
+    )
+    close_db: float = option(6.0, doc="Close below this many dB above the floor.", min=0, max=60)
+    attack_ms: int = option(40, doc="Level must stay above open_db this long.", min=0, max=500)
+    hangover_ms: int = option(
+        900, doc="Stay open this long after the level drops (> server silence).", min=0
+    )
+    preroll_ms: int = option(300, doc="Audio sent from before the gate opened.", min=0, max=2000)
+    floor_window_s: float = option(
+        4.0, doc="Noise floor tracks the ambient level over this window.", min=0.5
+    )
+    min_floor_db: float = option(-70.0, doc="Lowest noise floor assumed (dBFS).", max=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioSettings:
+    input: FileInput | PyAudioInput = option(
+        PyAudioInput(), doc="Where the caller's speech comes from."
+    )
+    output: FileOutput | PyAudioOutput = option(PyAudioOutput(), doc="Where replies are played.")
+    gate: GateSettings = option(GateSettings(), doc="Noise gate.")
+    upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=100)

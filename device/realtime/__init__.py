@@ -1,0 +1,1 @@
+"""The Realtime link: settings, typed events, the pure GA codec and the websockets adapter."""

@@ -1,0 +1,1 @@
+"""Function calling: the tools the model may call, their guardrails and audit log."""

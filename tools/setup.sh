@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything voice-kiosk needs on a fresh Debian / Pi OS machine:
+# the system packages (apt-get as root, through sudo when available, else a clear
+# message naming them), a .venv and the Python dependencies. Idempotent and quick
+# when everything is already there. Usage: tools/setup.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  python3-venv python3-dev gcc
+  portaudio19-dev libportaudio2      # PyAudio
+  pulseaudio pulseaudio-utils libasound2-plugins   # virtual sound cards for tests and demo
+  espeak-ng sox                      # speech for the emulator, prompts and test utterances
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"
+  else
+    echo "voice-kiosk setup: please install these system packages first (as root):" >&2
+    echo "  apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+extra=""
+[ "${1:-}" = "--test" ] && extra="[test]"
+stamp=".venv/.stamp-deps${extra:+-test}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python dependencies${extra:+ (with test tools)}"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".${extra}"
+  touch "$stamp"
+fi
