@@ -1,0 +1,429 @@
+"""Table-driven tests of the pure conversation engine: every transition, no I/O, fake time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from device.conversation import (
+    IDLE_TIMER,
+    MAX_TIMER,
+    SLOW_PREFIX,
+    AwaitPlayback,
+    CancelTimer,
+    Command,
+    Connect,
+    Conversation,
+    ConversationPolicy,
+    DeviceHealth,
+    Disconnect,
+    Event,
+    LinkLost,
+    Play,
+    PlaybackIdle,
+    PlayPrompt,
+    Report,
+    RunTool,
+    Send,
+    SetTimer,
+    StartRequested,
+    State,
+    StopRequested,
+    TimerFired,
+    ToolFinished,
+    Upload,
+)
+from device.realtime.events import (
+    AudioDelta,
+    FunctionCallDone,
+    Ignored,
+    InputTranscript,
+    ResponseCreated,
+    ResponseDone,
+    ServerError,
+    SessionCreated,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptDone,
+    Usage,
+)
+from device.tools.base import ToolAction, ToolResult
+
+SESSION_UPDATE = {"type": "session.update", "session": {"type": "realtime"}}
+PCM = b"\x01\x00" * 480  # 20 ms at 24 kHz
+
+
+def policy() -> ConversationPolicy:
+    return ConversationPolicy(
+        session_update=SESSION_UPDATE,
+        idle_timeout_ms=20_000,
+        max_duration_ms=600_000,
+        slow_tool_ms=700,
+    )
+
+
+def brief(cmd: Command) -> str:
+    """A short, comparable description of a command."""
+    match cmd:
+        case Send(event=event):
+            return f"send {event['type']}"
+        case SetTimer(name=name):
+            return f"set {name}"
+        case CancelTimer(name=name):
+            return f"cancel {name}"
+        case Upload(on=on):
+            return f"upload {'on' if on else 'off'}"
+        case Play(item_id=item_id):
+            return f"play {item_id}"
+        case PlayPrompt(name=name):
+            return f"prompt {name}"
+        case RunTool(call=call):
+            return f"run {call.name}"
+        case _:
+            return type(cmd).__name__.lower()
+
+
+@dataclass
+class Step:
+    event: Event
+    state: State
+    commands: list[str]  # brief() of every non-Report command, in order
+    now_ms: float = 0.0
+
+
+def run(conv: Conversation, steps: list[Step]) -> list[list[Command]]:
+    outputs = []
+    for i, step in enumerate(steps):
+        out = conv.handle(step.event, step.now_ms)
+        got = [brief(c) for c in out if not isinstance(c, Report)]
+        assert got == step.commands, f"step {i} ({step.event}): {got}"
+        assert conv.state is step.state, f"step {i} ({step.event}): state {conv.state}"
+        outputs.append(out)
+    return outputs
+
+
+def reports(out: list[Command], kind: str) -> list[dict[str, Any]]:
+    return [c.data for c in out if isinstance(c, Report) and c.kind == kind]
+
+
+OPEN = [
+    Step(StartRequested("button"), State.CONNECTING, ["connect", f"set {MAX_TIMER}"]),
+    Step(SessionCreated("sess_1"), State.CONNECTING, ["send session.update"]),
+    Step(SessionUpdated("sess_1"), State.LISTENING, ["upload on", f"set {IDLE_TIMER}"]),
+]
+CALLER_ASKS = [
+    Step(SpeechStarted("item_u1", 1000), State.LISTENING, [f"cancel {IDLE_TIMER}"], 1000),
+    Step(SpeechStopped("item_u1", 2500), State.THINKING, [], 2500),
+    Step(InputTranscript("item_u1", "what are your hours"), State.THINKING, [], 2600),
+    Step(ResponseCreated("resp_1"), State.THINKING, [], 2700),
+]
+
+
+def test_question_and_answer_returns_to_listening() -> None:
+    conv = Conversation(policy())
+    steps = [
+        *OPEN,
+        *CALLER_ASKS,
+        Step(
+            AudioDelta("resp_1", "item_a1", 0, PCM),
+            State.SPEAKING,
+            [f"cancel {IDLE_TIMER}", "play item_a1"],
+            2950,
+        ),
+        Step(
+            AudioDelta("resp_1", "item_a1", 0, PCM),
+            State.SPEAKING,
+            [f"cancel {IDLE_TIMER}", "play item_a1"],
+            2960,
+        ),
+        Step(TranscriptDone("resp_1", "item_a1", "We open at nine."), State.SPEAKING, [], 3000),
+        Step(ResponseDone("resp_1", "completed", usage=Usage(10, 20)), State.SPEAKING,
+             ["awaitplayback"], 3000),
+        Step(PlaybackIdle(), State.LISTENING, [f"set {IDLE_TIMER}"], 5000),
+    ]
+    outs = run(conv, steps)
+    assert reports(outs[7], "first_audio") == [{"latency_ms": 450.0}]
+    assert reports(outs[8], "first_audio") == []  # once per turn
+    assert conv.transcript == [("user", "what are your hours"), ("assistant", "We open at nine.")]
+    assert conv.turns == 1
+
+
+def test_nobody_speaks_ends_the_conversation_and_closes_the_session() -> None:
+    conv = Conversation(policy())
+    run(
+        conv,
+        [
+            *OPEN,
+            Step(
+                TimerFired(IDLE_TIMER),
+                State.IDLE,
+                ["upload off", f"cancel {IDLE_TIMER}", f"cancel {MAX_TIMER}", "disconnect"],
+            ),
+        ],
+    )
+
+
+def test_maximum_duration_ends_even_a_busy_conversation() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(TimerFired(MAX_TIMER), 600_000)
+    assert conv.state is State.IDLE
+    assert Disconnect() in out
+    assert reports(out, "conversation_end") == [{"reason": "maximum conversation length reached"}]
+
+
+def test_start_while_active_is_ignored_and_a_new_conversation_forgets_the_old() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    assert conv.handle(StartRequested("button"), 3000) == []
+    conv.handle(StopRequested("test"), 3100)
+    assert conv.state is State.IDLE
+    first = conv.conversation_id
+    run(conv, OPEN)
+    assert conv.conversation_id != first
+    assert conv.transcript == []
+
+
+def tool_result(action: ToolAction = ToolAction.CONTINUE, prompt: str | None = None) -> ToolResult:
+    return ToolResult(output='{"status": "done"}', ok=True, ms=120.0, action=action, prompt=prompt)
+
+
+CALL = FunctionCallDone("resp_1", "item_f1", "call_1", "job_status", '{"job": "4172"}')
+
+
+def test_tool_call_after_response_done_sends_output_then_one_response_create() -> None:
+    conv = Conversation(policy())
+    steps = [
+        *OPEN,
+        *CALLER_ASKS,
+        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(ResponseDone("resp_1", "completed"), State.TOOL, []),
+        Step(
+            ToolFinished("call_1", tool_result()),
+            State.THINKING,
+            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create", "send response.create"],
+        ),
+    ]
+    outs = run(conv, steps)
+    tool = reports(outs[-1], "tool")[0]
+    assert tool["name"] == "job_status" and tool["ok"] and tool["arguments"] == '{"job": "4172"}'
+    sent = [c.event for c in outs[-1] if isinstance(c, Send)][0]
+    assert sent["item"] == {
+        "type": "function_call_output",
+        "call_id": "call_1",
+        "output": '{"status": "done"}',
+    }
+
+
+def test_tool_finishing_before_response_done_waits_for_it_never_two_active_responses() -> None:
+    conv = Conversation(policy())
+    steps = [
+        *OPEN,
+        *CALLER_ASKS,
+        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(
+            ToolFinished("call_1", tool_result()),
+            State.THINKING,
+            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create"],
+        ),
+        Step(ResponseDone("resp_1", "completed"), State.THINKING, ["send response.create"]),
+    ]
+    run(conv, steps)
+
+
+def test_two_calls_in_one_response_answer_both_before_asking_for_more() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(FunctionCallDone("resp_1", "item_f2", "call_2", "faq", "{}"), 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    first = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result()), 3000)]
+    assert "send response.create" not in first
+    second = [brief(c) for c in conv.handle(ToolFinished("call_2", tool_result()), 3100)]
+    assert second[-1] == "send response.create"
+
+
+def test_slow_tool_plays_the_filler_once_and_a_fast_one_does_not() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    assert [brief(c) for c in conv.handle(TimerFired(SLOW_PREFIX + "call_1"), 3500)] == [
+        "prompt filler"
+    ]
+    conv.handle(ToolFinished("call_1", tool_result()), 3600)
+    # a timer that fires late for a finished tool says nothing
+    assert conv.handle(TimerFired(SLOW_PREFIX + "call_1"), 3700) == []
+
+
+def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
+    conv = Conversation(policy())
+    steps = [
+        *OPEN,
+        *CALLER_ASKS,
+        Step(AudioDelta("resp_1", "item_a1", 0, PCM), State.SPEAKING,
+             [f"cancel {IDLE_TIMER}", "play item_a1"]),
+        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(
+            ToolFinished("call_1", tool_result(ToolAction.END)),
+            State.TOOL,
+            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create"],
+        ),
+        Step(ResponseDone("resp_1", "completed"), State.TOOL, ["awaitplayback"]),
+        Step(
+            PlaybackIdle(),
+            State.IDLE,
+            ["upload off", f"cancel {IDLE_TIMER}", f"cancel {MAX_TIMER}", "disconnect"],
+        ),
+    ]
+    outs = run(conv, steps)
+    assert reports(outs[-1], "conversation_end") == [{"reason": "the caller said goodbye"}]
+
+
+def test_end_session_after_response_done_waits_only_for_playback() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    out = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result(ToolAction.END)), 3000)]
+    assert out[-1] == "awaitplayback" and "send response.create" not in out
+
+
+def test_handover_hold_plays_the_line_keeps_talking_and_shows_handover() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    out = conv.handle(ToolFinished("call_1", tool_result(ToolAction.HANDOVER_HOLD, "handover")), 3000)
+    assert [brief(c) for c in out if not isinstance(c, Report)][-2:] == [
+        "prompt handover",
+        "send response.create",
+    ]
+    assert reports(out, "handover") == [{"tool": "job_status"}]
+    conv.handle(ResponseCreated("resp_2"), 3100)
+    conv.handle(AudioDelta("resp_2", "item_a2", 0, PCM), 3200)
+    conv.handle(ResponseDone("resp_2", "completed"), 3300)
+    conv.handle(PlaybackIdle(), 4000)
+    assert conv.state is State.HANDOVER
+    conv.handle(TimerFired(IDLE_TIMER), 30_000)
+    assert conv.state is State.IDLE
+
+
+def test_handover_end_hangs_up_without_asking_the_model_again() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    out = conv.handle(ToolFinished("call_1", tool_result(ToolAction.HANDOVER_END, "handover")), 3000)
+    assert "send response.create" not in [brief(c) for c in out]
+    conv.handle(PlaybackIdle(), 5000)
+    assert conv.state is State.IDLE
+
+
+def test_tool_context_carries_the_transcript_so_far() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(CALL, 2800)
+    run_tool = [c for c in out if isinstance(c, RunTool)][0]
+    assert run_tool.context.transcript == (("user", "what are your hours"),)
+    assert run_tool.context.last_user_text == "what are your hours"
+    assert run_tool.context.conversation_id == conv.conversation_id
+
+
+@pytest.mark.parametrize(
+    ("code", "severity", "state", "disconnects"),
+    [
+        ("response_cancel_not_active", "harmless", State.THINKING, False),
+        ("input_audio_buffer_commit_empty", "harmless", State.THINKING, False),
+        ("session_expired", "session", State.OFFLINE, True),
+        ("invalid_api_key", "fatal", State.ERROR, True),
+    ],
+)
+def test_error_events_by_severity(
+    code: str, severity: str, state: State, disconnects: bool
+) -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(ServerError(code, "details", severity), 3000)
+    assert conv.state is state
+    assert (Disconnect() in out) is disconnects
+    assert reports(out, "error") == [{"code": code, "message": "details"}]
+
+
+def test_active_response_error_requeues_the_request_until_done() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    out = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result()), 3000)]
+    assert out[-1] == "send response.create"
+    # the server had started a response of its own meanwhile and refuses ours
+    conv.handle(ResponseCreated("resp_srv"), 3010)
+    conv.handle(
+        ServerError("conversation_already_has_active_response", "busy", "harmless"), 3020
+    )
+    done = [brief(c) for c in conv.handle(ResponseDone("resp_srv", "completed"), 3500)]
+    assert done == ["send response.create"]
+
+
+def test_link_lost_mid_conversation_goes_offline_and_late_audio_is_dropped() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(LinkLost("connection reset"), 3000)
+    assert conv.state is State.OFFLINE
+    assert Upload(False) in out
+    assert conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 3100) == []
+    # the next caller can start again
+    assert Connect() in conv.handle(StartRequested("button"), 9000)
+
+
+def test_failed_response_is_reported_and_the_caller_can_go_on() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(ResponseDone("resp_1", "failed", reason="server_error"), 3000)
+    assert reports(out, "error") == [{"code": "response_failed", "message": "server_error"}]
+    conv.handle(PlaybackIdle(), 3100)
+    assert conv.state is State.LISTENING
+
+
+def test_unknown_events_and_events_while_idle_change_nothing() -> None:
+    conv = Conversation(policy())
+    for event in [
+        Ignored("rate_limits.updated"),
+        SessionUpdated("s"),
+        AudioDelta("r", "i", 0, PCM),
+        PlaybackIdle(),
+        TimerFired(IDLE_TIMER),
+        ToolFinished("nope", tool_result()),
+    ]:
+        assert [c for c in conv.handle(event, 0) if not isinstance(c, Report)] == []
+        assert conv.state is State.IDLE
+
+
+def test_device_health_is_reported_without_ending_the_conversation() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    out = conv.handle(DeviceHealth(False, "microphone 'USB' not found: retrying every 3 s"), 10)
+    assert reports(out, "error")[0]["code"] == "audio"
+    assert conv.state is State.LISTENING
+
+
+def test_every_state_change_is_reported_once() -> None:
+    conv = Conversation(policy())
+    outs = run(conv, OPEN + CALLER_ASKS)
+    changes = [r for out in outs for r in reports(out, "state")]
+    assert changes == [
+        {"old": "idle", "new": "connecting"},
+        {"old": "connecting", "new": "listening"},
+        {"old": "listening", "new": "thinking"},
+    ]
+
+
+def test_await_playback_is_requested_after_a_cancelled_response() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 2800)
+    out = conv.handle(ResponseDone("resp_1", "cancelled", reason="turn_detected"), 2900)
+    assert AwaitPlayback() in out
