@@ -140,8 +140,12 @@ def test_question_and_answer_returns_to_listening() -> None:
             2960,
         ),
         Step(TranscriptDone("resp_1", "item_a1", "We open at nine."), State.SPEAKING, [], 3000),
-        Step(ResponseDone("resp_1", "completed", usage=Usage(10, 20)), State.SPEAKING,
-             ["awaitplayback"], 3000),
+        Step(
+            ResponseDone("resp_1", "completed", usage=Usage(10, 20)),
+            State.SPEAKING,
+            ["awaitplayback"],
+            3000,
+        ),
         Step(PlaybackIdle(), State.LISTENING, [f"set {IDLE_TIMER}"], 5000),
     ]
     outs = run(conv, steps)
@@ -199,12 +203,18 @@ def test_tool_call_after_response_done_sends_output_then_one_response_create() -
     steps = [
         *OPEN,
         *CALLER_ASKS,
-        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(
+            CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]
+        ),
         Step(ResponseDone("resp_1", "completed"), State.TOOL, []),
         Step(
             ToolFinished("call_1", tool_result()),
             State.THINKING,
-            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create", "send response.create"],
+            [
+                f"cancel {SLOW_PREFIX}call_1",
+                "send conversation.item.create",
+                "send response.create",
+            ],
         ),
     ]
     outs = run(conv, steps)
@@ -223,7 +233,9 @@ def test_tool_finishing_before_response_done_waits_for_it_never_two_active_respo
     steps = [
         *OPEN,
         *CALLER_ASKS,
-        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(
+            CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]
+        ),
         Step(
             ToolFinished("call_1", tool_result()),
             State.THINKING,
@@ -263,9 +275,14 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
     steps = [
         *OPEN,
         *CALLER_ASKS,
-        Step(AudioDelta("resp_1", "item_a1", 0, PCM), State.SPEAKING,
-             [f"cancel {IDLE_TIMER}", "play item_a1"]),
-        Step(CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]),
+        Step(
+            AudioDelta("resp_1", "item_a1", 0, PCM),
+            State.SPEAKING,
+            [f"cancel {IDLE_TIMER}", "play item_a1"],
+        ),
+        Step(
+            CALL, State.TOOL, [f"cancel {IDLE_TIMER}", "run job_status", f"set {SLOW_PREFIX}call_1"]
+        ),
         Step(
             ToolFinished("call_1", tool_result(ToolAction.END)),
             State.TOOL,
@@ -296,7 +313,9 @@ def test_handover_hold_plays_the_line_keeps_talking_and_shows_handover() -> None
     run(conv, OPEN + CALLER_ASKS)
     conv.handle(CALL, 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
-    out = conv.handle(ToolFinished("call_1", tool_result(ToolAction.HANDOVER_HOLD, "handover")), 3000)
+    out = conv.handle(
+        ToolFinished("call_1", tool_result(ToolAction.HANDOVER_HOLD, "handover")), 3000
+    )
     assert [brief(c) for c in out if not isinstance(c, Report)][-2:] == [
         "prompt handover",
         "send response.create",
@@ -316,7 +335,9 @@ def test_handover_end_hangs_up_without_asking_the_model_again() -> None:
     run(conv, OPEN + CALLER_ASKS)
     conv.handle(CALL, 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
-    out = conv.handle(ToolFinished("call_1", tool_result(ToolAction.HANDOVER_END, "handover")), 3000)
+    out = conv.handle(
+        ToolFinished("call_1", tool_result(ToolAction.HANDOVER_END, "handover")), 3000
+    )
     assert "send response.create" not in [brief(c) for c in out]
     conv.handle(PlaybackIdle(), 5000)
     assert conv.state is State.IDLE
@@ -361,9 +382,7 @@ def test_active_response_error_requeues_the_request_until_done() -> None:
     assert out[-1] == "send response.create"
     # the server had started a response of its own meanwhile and refuses ours
     conv.handle(ResponseCreated("resp_srv"), 3010)
-    conv.handle(
-        ServerError("conversation_already_has_active_response", "busy", "harmless"), 3020
-    )
+    conv.handle(ServerError("conversation_already_has_active_response", "busy", "harmless"), 3020)
     done = [brief(c) for c in conv.handle(ResponseDone("resp_srv", "completed"), 3500)]
     assert done == ["send response.create"]
 
