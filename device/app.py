@@ -86,7 +86,7 @@ class Daemon:
         connect: LinkFactory,
         toolbox: ToolBox | None = None,
         prompts: PromptLibrary | None = None,
-        options: RunOptions = RunOptions(),  # noqa: B008 - frozen
+        options: RunOptions = RunOptions(),
         timeline: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -169,11 +169,11 @@ class Daemon:
                 self.speaker.write(item_id, pcm)
                 self.summary.reply_audio_ms += pcm_ms(len(pcm), LINK_RATE_HZ)
             case PlayPrompt(name=name):
-                pcm = self.prompts.get(name)
-                if pcm:
+                prompt = self.prompts.get(name)
+                if prompt:
                     self._prompt_n += 1
-                    self.speaker.write(f"prompt:{name}:{self._prompt_n}", pcm)
-                    self.summary.prompt_audio_ms += pcm_ms(len(pcm), LINK_RATE_HZ)
+                    self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
+                    self.summary.prompt_audio_ms += pcm_ms(len(prompt), LINK_RATE_HZ)
                     self._report(Report("note", {"text": f"prompt '{name}' played"}))
             case Upload(on=on):
                 self.uploading = on
@@ -192,9 +192,7 @@ class Daemon:
             case SetTimer(name=name, delay_ms=delay_ms):
                 self._cancel_timer(name)
                 loop = asyncio.get_running_loop()
-                self._timers[name] = loop.call_later(
-                    delay_ms / 1000.0, self._fire_timer, name
-                )
+                self._timers[name] = loop.call_later(delay_ms / 1000.0, self._fire_timer, name)
             case CancelTimer(name=name):
                 self._cancel_timer(name)
             case Report():
@@ -318,8 +316,14 @@ class Daemon:
                     left = deadline - self._clock()
                     if left <= 0:
                         self._report(
-                            Report("error", {"code": "timeout", "message": "gave up waiting for"
-                                             " the reply after the input ended"})
+                            Report(
+                                "error",
+                                {
+                                    "code": "timeout",
+                                    "message": "gave up waiting for"
+                                    " the reply after the input ended",
+                                },
+                            )
                         )
                         break
                     self._changed.clear()
@@ -336,9 +340,7 @@ class Daemon:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
-            loop.add_signal_handler(
-                signal.SIGUSR1, lambda: self.request_start("button (SIGUSR1)")
-            )
+            loop.add_signal_handler(signal.SIGUSR1, lambda: self.request_start("button (SIGUSR1)"))
         workers = [
             loop.create_task(self._send_loop(), name="sender"),
             loop.create_task(self._mic_loop(), name="microphone"),

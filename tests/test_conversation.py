@@ -65,6 +65,11 @@ def policy() -> ConversationPolicy:
     )
 
 
+def acts(out: list[Command]) -> list[str]:
+    """brief() of the commands that act (reports left out)."""
+    return [brief(c) for c in out if not isinstance(c, Report)]
+
+
 def brief(cmd: Command) -> str:
     """A short, comparable description of a command."""
     match cmd:
@@ -220,7 +225,7 @@ def test_tool_call_after_response_done_sends_output_then_one_response_create() -
     outs = run(conv, steps)
     tool = reports(outs[-1], "tool")[0]
     assert tool["name"] == "job_status" and tool["ok"] and tool["arguments"] == '{"job": "4172"}'
-    sent = [c.event for c in outs[-1] if isinstance(c, Send)][0]
+    sent = next(c.event for c in outs[-1] if isinstance(c, Send))
     assert sent["item"] == {
         "type": "function_call_output",
         "call_id": "call_1",
@@ -252,9 +257,9 @@ def test_two_calls_in_one_response_answer_both_before_asking_for_more() -> None:
     conv.handle(CALL, 2800)
     conv.handle(FunctionCallDone("resp_1", "item_f2", "call_2", "faq", "{}"), 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
-    first = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result()), 3000)]
+    first = acts(conv.handle(ToolFinished("call_1", tool_result()), 3000))
     assert "send response.create" not in first
-    second = [brief(c) for c in conv.handle(ToolFinished("call_2", tool_result()), 3100)]
+    second = acts(conv.handle(ToolFinished("call_2", tool_result()), 3100))
     assert second[-1] == "send response.create"
 
 
@@ -347,7 +352,7 @@ def test_tool_context_carries_the_transcript_so_far() -> None:
     conv = Conversation(policy())
     run(conv, OPEN + CALLER_ASKS)
     out = conv.handle(CALL, 2800)
-    run_tool = [c for c in out if isinstance(c, RunTool)][0]
+    run_tool = next(c for c in out if isinstance(c, RunTool))
     assert run_tool.context.transcript == (("user", "what are your hours"),)
     assert run_tool.context.last_user_text == "what are your hours"
     assert run_tool.context.conversation_id == conv.conversation_id
@@ -378,12 +383,12 @@ def test_active_response_error_requeues_the_request_until_done() -> None:
     run(conv, OPEN + CALLER_ASKS)
     conv.handle(CALL, 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
-    out = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result()), 3000)]
+    out = acts(conv.handle(ToolFinished("call_1", tool_result()), 3000))
     assert out[-1] == "send response.create"
     # the server had started a response of its own meanwhile and refuses ours
     conv.handle(ResponseCreated("resp_srv"), 3010)
     conv.handle(ServerError("conversation_already_has_active_response", "busy", "harmless"), 3020)
-    done = [brief(c) for c in conv.handle(ResponseDone("resp_srv", "completed"), 3500)]
+    done = acts(conv.handle(ResponseDone("resp_srv", "completed"), 3500))
     assert done == ["send response.create"]
 
 

@@ -1,0 +1,263 @@
+"""The daemon end to end against the Realtime emulator on loopback.
+
+The daemon runs in-process with its real adapters (WAV microphone and speaker, the websockets
+link); the emulator runs in the same loop and validates every event in both directions
+against the official `openai` types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from device.app import Daemon, RunOptions
+from device.audio.settings import FileInput, FileOutput
+from device.audio.wav import WavMic, WavSpeaker, read_wav
+from device.config import load_settings
+from device.realtime.link import RealtimeLink
+from device.settings import Settings
+from device.summary import RunSummary
+from tests.openai_schema import assert_client_event, assert_server_event
+from tools.realtime_emulator import Emulator, Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_AUDIO = ROOT / "tools/demo_audio"
+KEY = "test-key-not-a-secret"
+
+
+def validate(direction: str, event: dict[str, Any]) -> None:
+    if direction == "client":
+        assert_client_event(event)
+    else:
+        assert_server_event(event)
+
+
+def concat_wavs(out: Path, parts: list[Path], gap_ms: int) -> Path:
+    """Join 16 kHz mono WAVs with silence between them (a caller asking twice)."""
+    pcm = b""
+    for part in parts:
+        data, rate, channels = read_wav(part)
+        assert (rate, channels) == (16000, 1)
+        pcm += data + bytes(gap_ms * 32)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm)
+    return out
+
+
+def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any) -> Settings:
+    base = load_settings(ROOT / "firmware_config/examples/demo.yaml")
+    audio = dataclasses.replace(
+        base.audio,
+        input=FileInput(path=question, speed=speed, tail_silence_ms=2000),
+        output=FileOutput(path=tmp_path / "reply.wav", speed=0),
+    )
+    realtime = dataclasses.replace(base.realtime, **rt)
+    return dataclasses.replace(base, audio=audio, realtime=realtime)
+
+
+async def run_daemon(settings: Settings, url: str, toolbox: Any = None) -> RunSummary:
+    async def connect() -> RealtimeLink:
+        return await RealtimeLink.connect(url, settings.realtime.model, KEY, timeout_s=5)
+
+    assert isinstance(settings.audio.input, FileInput)
+    assert isinstance(settings.audio.output, FileOutput)
+    daemon = Daemon(
+        settings,
+        mic=WavMic(settings.audio.input),
+        speaker=WavSpeaker(settings.audio.output),
+        connect=connect,
+        toolbox=toolbox,
+        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
+    )
+    return await daemon.run()
+
+
+async def test_question_and_answer(tmp_path: Path) -> None:
+    scenario = Scenario.from_dict(
+        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
+    )
+    async with Emulator(scenario, on_event=validate) as emu:
+        summary = await run_daemon(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), emu.url)
+    assert summary.turns == 1
+    assert summary.user_transcripts == ["What are your opening hours?"]
+    assert summary.assistant_transcripts == ["We open at nine."]
+    assert summary.errors == []
+    assert len(summary.first_audio_latency_ms) == 1
+    # the caller's question reached the server: ~1.85 s of speech plus silence around it
+    assert emu.audio_received_ms >= 1500
+    types = [e["type"] for e in emu.received]
+    assert types[0] == "session.update"
+    assert "input_audio_buffer.append" in types
+    # the reply was played: the WAV speaker holds all of it, and it is not silence
+    pcm, rate, _ = read_wav(tmp_path / "reply.wav")
+    assert rate == 24000
+    assert len(pcm) / 48 == pytest.approx(summary.reply_audio_ms, abs=1)
+    assert summary.reply_audio_ms > 500
+    assert (
+        max(
+            abs(int.from_bytes(pcm[i : i + 2], "little", signed=True))
+            for i in range(0, len(pcm), 200)
+        )
+        > 1000
+    )
+
+
+async def test_two_turns_in_one_session(tmp_path: Path) -> None:
+    question = concat_wavs(
+        tmp_path / "two.wav", [DEMO_AUDIO / "question.wav", DEMO_AUDIO / "thanks.wav"], 2500
+    )
+    scenario = Scenario.from_dict(
+        {
+            "turns": [
+                {"user": "What are your opening hours?", "reply": "Nine to five."},
+                {"user": "Thank you, goodbye.", "reply": "Goodbye."},
+            ]
+        }
+    )
+    async with Emulator(scenario, on_event=validate) as emu:
+        summary = await run_daemon(settings_for(tmp_path, question, speed=4.0), emu.url)
+    assert summary.turns == 2
+    assert summary.assistant_transcripts == ["Nine to five.", "Goodbye."]
+    assert emu.sessions == 1
+    assert len(summary.first_audio_latency_ms) == 2
+
+
+async def test_error_event_mid_session_is_reported_and_the_turn_still_answered(
+    tmp_path: Path,
+) -> None:
+    scenario = Scenario.from_dict(
+        {
+            "turns": [
+                {
+                    "user": "What are your opening hours?",
+                    "error": {"code": "rate_limit_exceeded", "message": "slow down"},
+                    "reply": "We open at nine.",
+                }
+            ]
+        }
+    )
+    async with Emulator(scenario, on_event=validate) as emu:
+        summary = await run_daemon(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), emu.url)
+    assert [e["code"] for e in summary.errors] == ["rate_limit_exceeded"]
+    assert summary.assistant_transcripts == ["We open at nine."]
+
+
+async def test_session_expiry_mid_conversation_is_reported_not_a_crash(tmp_path: Path) -> None:
+    scenario = Scenario.from_dict(
+        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
+    )
+    async with Emulator(scenario, on_event=validate, max_session_s=0.5) as emu:
+        summary = await run_daemon(
+            settings_for(tmp_path, DEMO_AUDIO / "question.wav", speed=1.0), emu.url
+        )
+    assert "session_expired" in [e["code"] for e in summary.errors]
+
+
+async def test_server_unreachable_is_one_error_and_the_daemon_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    summary = await run_daemon(settings, "ws://127.0.0.1:9/v1/realtime")
+    assert [e["code"] for e in summary.errors] == ["link_lost"]
+    assert "127.0.0.1:9" in summary.errors[0]["message"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=60,
+    )
+
+
+def test_bad_config_is_refused_with_file_line_and_exit_code_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("realtime:\n  voice: robot\naudio:\n  gate:\n    hangover: 3\n")
+    for args in (["check-config", str(bad)], ["run", "--config", str(bad)]):
+        result = cli(*args)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert any(line.startswith(f"{bad}:2: realtime.voice:") for line in lines), lines
+        assert any(
+            f"{bad}:5: audio.gate.hangover:" in line and "hangover_ms" in line for line in lines
+        ), lines
+        assert "Traceback" not in result.stderr
+
+
+def test_missing_api_key_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "CREDENTIALS_DIRECTORY")
+    }
+    result = cli("run", "--config", str(ROOT / "firmware_config/examples/demo.yaml"), env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "OPENAI_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> None:
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tools.realtime_emulator",
+            "--port",
+            "0",
+            "--script",
+            str(ROOT / "tools/scenarios/demo.yaml"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        url = emulator.stdout.readline().strip().removeprefix("listening on ") + "/v1/realtime"
+        out = tmp_path / "summary.json"
+        result = cli(
+            "run",
+            "--config",
+            str(ROOT / "firmware_config/examples/demo.yaml"),
+            "--realtime-url",
+            url,
+            "--summary-json",
+            str(out),
+            "--set",
+            "audio.input.speed=0",
+            "--set",
+            "audio.output.speed=0",
+            "--set",
+            f"audio.output.path={tmp_path / 'reply.wav'}",
+            env=dict(os.environ, OPENAI_API_KEY=KEY),
+        )
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert KEY not in result.stdout + result.stderr
+    summary = json.loads(out.read_text())
+    for key in (
+        "turns",
+        "user_transcripts",
+        "assistant_transcripts",
+        "tool_calls",
+        "reply_audio_ms",
+        "first_audio_latency_ms",
+        "errors",
+    ):
+        assert key in summary
+    assert summary["turns"] == 1 and summary["reply_audio_ms"] > 500
+    assert "listening -> thinking" in result.stdout  # the timeline
