@@ -1,0 +1,231 @@
+"""The websockets adapter of the Realtime link: one connection, frames in and out.
+
+All protocol knowledge lives in device/realtime/protocol.py; this module only moves
+frames. No reconnect here: a caller that wants one opens a new link.
+
+Example::
+
+    async with await RealtimeLink.connect(rt.url, rt.model, key) as link:
+        await link.send(protocol.session_update(rt))
+        async for event in link.events():
+            ...
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
+
+from device.realtime import protocol
+from device.realtime.events import ServerEvent
+
+log = logging.getLogger(__name__)
+
+RawHook = Callable[[str, dict[str, Any]], None]
+"""``on_raw(direction, event)``: direction is "client" or "server"; for capture and debug."""
+
+
+class LinkError(Exception):
+    """The link could not be opened or used; the message is one line, without secrets."""
+
+
+class _Revealable(Protocol):
+    def reveal(self) -> str: ...
+
+
+class _RedactAuthorization(logging.Filter):
+    """websockets logs handshake headers at debug level: never let the key through."""
+
+    _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).lower() in self._SECRET_HEADERS
+        ):
+            record.args = (args[0], "[redacted]")
+        return True
+
+
+def _ws_logger() -> logging.Logger:
+    logger = logging.getLogger(f"{__name__}.websockets")
+    if not any(isinstance(f, _RedactAuthorization) for f in logger.filters):
+        logger.addFilter(_RedactAuthorization())
+    return logger
+
+
+def with_model(url: str, model: str) -> str:
+    """``url`` with ``?model=MODEL`` added, unless it names a model already."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    if "model" in query or not model:
+        return url
+    extra = urllib.parse.urlencode({"model": model})
+    return urllib.parse.urlunsplit(
+        parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+    )
+
+
+def _display(url: str) -> str:
+    """The URL without query or user info, for messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return repr(url[:80])
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+        return "connection refused"
+    text = " ".join(str(exc).split())
+    if "Connect call failed" in text and "Multiple exceptions" in text:
+        return "connection refused"  # every address of the host refused
+    return exc.strerror or text or type(exc).__name__
+
+
+class RealtimeLink:
+    """One open Realtime WebSocket: ``send`` client events, iterate ``events()``.
+
+    Use `RealtimeLink.connect` to open one. After ``events()`` ends (the server closed
+    the connection, normally or not), ``close_code`` and ``close_reason`` say why;
+    ``malformed`` counts the frames skipped as unusable. ``close()`` is idempotent.
+    """
+
+    def __init__(self, ws: ClientConnection, *, on_raw: RawHook | None = None) -> None:
+        self._ws = ws
+        self._on_raw = on_raw
+        self.malformed = 0
+        self.close_code: int | None = None
+        self.close_reason: str = ""
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        model: str,
+        api_key: _Revealable | str | None,
+        *,
+        timeout_s: float = 10,
+        on_raw: RawHook | None = None,
+    ) -> RealtimeLink:
+        """Open the link; `LinkError` with one line if the server cannot be reached or says no.
+
+        ``api_key`` is a str or a secret with ``.reveal()``; None sends no Authorization
+        header (a local emulator). ``?model=MODEL`` is added unless ``url`` names one.
+        """
+        headers: dict[str, str] = {}
+        if api_key is not None:
+            key = api_key if isinstance(api_key, str) else api_key.reveal()
+            headers["Authorization"] = f"Bearer {key}"
+        target = with_model(url, model)
+        where = _display(url)
+        try:
+            ws = await connect(
+                target,
+                additional_headers=headers,
+                max_size=None,
+                open_timeout=timeout_s,
+                logger=_ws_logger(),
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            phrase = exc.response.reason_phrase
+            raise LinkError(
+                f"server rejected the connection: HTTP {status}"
+                + (f" {phrase}" if phrase else "")
+                + (" (check the API key)" if status in (401, 403) else "")
+            ) from None
+        except InvalidURI:
+            raise LinkError(f"invalid realtime url {where}: not a ws:// or wss:// URL") from None
+        except TimeoutError:
+            raise LinkError(f"cannot reach {where}: no answer within {timeout_s:g} s") from None
+        except OSError as exc:
+            raise LinkError(f"cannot reach {where}: {_os_reason(exc)}") from None
+        except WebSocketException as exc:
+            detail = " ".join(str(exc).split())[:200]
+            raise LinkError(f"handshake with {where} failed: {detail}") from None
+        log.info("realtime link open to %s (model %s)", where, model)
+        return cls(ws, on_raw=on_raw)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one client event; `LinkError` if the connection is closed."""
+        try:
+            await self._ws.send(protocol.encode(event))
+        except ConnectionClosed as exc:
+            raise LinkError(
+                f"cannot send {event.get('type')!r}: connection closed ({exc})"
+            ) from None
+        if self._on_raw is not None:
+            self._on_raw("client", event)
+
+    async def events(self) -> AsyncIterator[ServerEvent]:
+        """Typed server events until the connection closes (iterate once).
+
+        A frame the codec cannot use is skipped with one warning (and counted in
+        ``malformed``); the events after it still arrive.
+        """
+        ws = self._ws
+        while True:
+            try:
+                frame = await ws.recv()
+            except ConnectionClosed:
+                break
+            try:
+                obj = protocol.load_server_json(frame)
+                if self._on_raw is not None:
+                    self._on_raw("server", obj)
+                event = protocol.parse_server_dict(obj)
+            except protocol.ProtocolError as exc:
+                self.malformed += 1
+                log.warning("skipped a malformed server event: %s", exc)
+                continue
+            yield event
+        self._record_close()
+
+    def _record_close(self) -> None:
+        self.close_code = self._ws.close_code
+        self.close_reason = self._ws.close_reason or ""
+        level = logging.INFO if self.close_code in (1000, 1001) else logging.WARNING
+        log.log(
+            level,
+            "realtime link closed: code %s%s",
+            self.close_code,
+            f" ({self.close_reason})" if self.close_reason else "",
+        )
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        await self._ws.close()
+        self.close_code = self._ws.close_code
+        self.close_reason = self._ws.close_reason or ""
+
+    async def __aenter__(self) -> RealtimeLink:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
