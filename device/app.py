@@ -266,9 +266,7 @@ class Daemon:
             if self.pipeline is None:
                 inp = self.settings.audio.input
                 channel = getattr(inp, "channel", 0)
-                self.pipeline = CapturePipeline(
-                    frame.rate_hz, frame.channels, channel, self.settings.audio.gate, chunk_ms
-                )
+                self.pipeline = CapturePipeline(frame.rate_hz, frame.channels, channel, chunk_ms)
             chunks = self.pipeline.process(frame)
             if self.uploading and self.link is not None:
                 for chunk in chunks:

@@ -1,4 +1,4 @@
-"""Command line: `voice-kiosk run | check-config | doctor`. The only place that builds adapters."""
+"""Command line: `voice-kiosk run | check-config`. The only place that builds real adapters."""
 
 from __future__ import annotations
 
@@ -62,8 +62,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from device.audio.wav import AudioFileError, WavMic, WavSpeaker
     from device.prompts import PromptLibrary
     from device.realtime.link import RealtimeLink
-    from device.secrets import CredentialError, find_api_key, read_credential
-    from device.tools.toolbox import Toolbox
+    from device.secrets import CredentialError, find_api_key
 
     settings = _load(args)
     _setup_logging(settings.logging.level)
@@ -101,39 +100,23 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    def credential(name: str) -> str:
-        return read_credential(name, os.environ).reveal()
-
-    toolbox = Toolbox.from_settings(
-        settings.tools,
-        credentials=credential,
-        audit_path=settings.tools.audit_log,
-        device_name=settings.device.name,
-        site=settings.device.site,
-    )
     rt = settings.realtime
 
     async def connect() -> RealtimeLink:
-        return await RealtimeLink.connect(
-            rt.url, rt.model, api_key, timeout_s=rt.connect_timeout_s
-        )
+        return await RealtimeLink.connect(rt.url, rt.model, api_key, timeout_s=rt.connect_timeout_s)
 
     daemon = Daemon(
         settings,
         mic=mic,
         speaker=speaker,
         connect=connect,
-        toolbox=toolbox,
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         options=RunOptions(exit_when_input_ends=isinstance(inp, FileInput)),
         timeline=sys.stdout,
     )
     holder["daemon"] = daemon
     log.info("serving as %s (model %s at %s)", settings.device.name, rt.model, rt.url)
-    try:
-        summary = await daemon.run()
-    finally:
-        await toolbox.close()
+    summary = await daemon.run()
     if args.summary_json:
         path = Path(args.summary_json)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,12 +137,6 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return check_config(Path(args.file), sys.stdout, sys.stderr)
 
 
-def _cmd_doctor(args: argparse.Namespace) -> int:
-    from device.doctor import run_audio_doctor
-
-    return run_audio_doctor(args, sys.stdout)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-kiosk", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voice-kiosk {__version__}")
@@ -178,11 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(func=_cmd_check_config)
 
-    doctor = sub.add_parser("doctor", help="check the audio devices")
-    from device.doctor import add_doctor_arguments
-
-    add_doctor_arguments(doctor)
-    doctor.set_defaults(func=_cmd_doctor)
     return parser
 
 

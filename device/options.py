@@ -29,8 +29,8 @@ def option(
     default: Any = dataclasses.MISSING,
     *,
     doc: str,
-    min: float | None = None,  # noqa: A002 - the user's word
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
 ) -> Any:
     """A documented settings field; lists become tuples, dicts are copied per instance."""
     meta = {"doc": doc, "min": min, "max": max}

@@ -27,9 +27,7 @@ class ConversationSettings:
     idle_timeout_s: float = option(
         20.0, doc="End the conversation after this long with nobody speaking.", min=1
     )
-    max_duration_s: float = option(
-        600.0, doc="End any conversation after this long.", min=10
-    )
+    max_duration_s: float = option(600.0, doc="End any conversation after this long.", min=10)
     prompts_dir: Path = option(
         Path("prompts"), doc="Canned prompts (WAV + text), relative to this file."
     )

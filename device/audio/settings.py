@@ -1,4 +1,4 @@
-"""Settings of audio capture, playback and the noise gate (the `audio:` section)."""
+"""Settings of audio capture and playback (the `audio:` section)."""
 
 from __future__ import annotations
 
@@ -64,30 +64,9 @@ class PyAudioOutput:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GateSettings:
-    """The noise gate decides what is uploaded (see device/audio/gate.py)."""
-
-    enabled: bool = option(True, doc="Upload only audio the gate lets through.")
-    open_db: float = option(
-        12.0, doc="Open this many dB above the tracked noise floor.", min=0, max=60
-    )
-    close_db: float = option(6.0, doc="Close below this many dB above the floor.", min=0, max=60)
-    attack_ms: int = option(40, doc="Level must stay above open_db this long.", min=0, max=500)
-    hangover_ms: int = option(
-        900, doc="Stay open this long after the level drops (> server silence).", min=0
-    )
-    preroll_ms: int = option(300, doc="Audio sent from before the gate opened.", min=0, max=2000)
-    floor_window_s: float = option(
-        4.0, doc="Noise floor tracks the ambient level over this window.", min=0.5
-    )
-    min_floor_db: float = option(-70.0, doc="Lowest noise floor assumed (dBFS).", max=0)
-
-
-@dataclass(frozen=True, kw_only=True)
 class AudioSettings:
     input: FileInput | PyAudioInput = option(
         PyAudioInput(), doc="Where the caller's speech comes from."
     )
     output: FileOutput | PyAudioOutput = option(PyAudioOutput(), doc="Where replies are played.")
-    gate: GateSettings = option(GateSettings(), doc="Noise gate.")
     upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=100)
