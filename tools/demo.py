@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         return code or 1
     summary = json.loads(summary_path.read_text())
     print()
-    print(f"demo: {summary['turns']} turn(s), {len(summary['tool_calls'])} tool call(s), "
-          f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio")
+    print(
+        f"demo: {summary['turns']} turn(s), {len(summary['tool_calls'])} tool call(s), "
+        f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio"
+    )
     for i, ms in enumerate(summary["first_audio_latency_ms"], 1):
         print(f"demo: turn {i}: first reply audio {ms:.0f} ms after the caller stopped")
     if summary["errors"]:
