@@ -69,6 +69,10 @@ def problems(tmp_path: Path, text: str) -> list[str]:
             "realtime:\n  turn_detection:\n    type: server_vad\n    threshold: 2\n",
             "4: realtime.turn_detection.threshold: must be between 0 and 1 (got 2)",
         ),
+        (
+            "audio:\n  input:\n    type: pyaudio\n    channels: 2\n    channel: 2\n",
+            "3: audio.input: channel 2 does not exist: channels is 2 (channels are counted from 0)",
+        ),
         ("realtime: [1, 2]\n", "1: realtime: must be a mapping of keys (got [1, 2])"),
         (
             "realtime:\n  voice: [marin]\n",

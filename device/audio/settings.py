@@ -38,6 +38,13 @@ class PyAudioInput:
     queue_frames: int = option(100, doc="Frames buffered before overflow is counted.", min=4)
     retry_s: float = option(3.0, doc="Retry a missing device this often.", min=0.5)
 
+    def __post_init__(self) -> None:
+        if self.channel >= self.channels:
+            raise ValueError(
+                f"channel {self.channel} does not exist: channels is {self.channels} "
+                f"(channels are counted from 0)"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class FileOutput:
