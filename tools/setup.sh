@@ -40,7 +40,12 @@ extra=""
 stamp=".venv/.stamp-deps${extra:+-test}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python dependencies${extra:+ (with test tools)}"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".${extra}"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e ".${extra}"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "voice-kiosk setup: installing the Python dependencies failed (full log: $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
