@@ -38,6 +38,7 @@ from device.conversation import (
     Send,
     SetTimer,
     StartRequested,
+    State,
     StopRequested,
     TimerFired,
     ToolFinished,
@@ -70,7 +71,8 @@ LinkFactory = Callable[[], Awaitable[Link]]
 
 @dataclass(frozen=True)
 class RunOptions:
-    exit_when_input_ends: bool = False  # file input: stop once the caller's file is done
+    # file input: stop once the caller's file is done, or the conversation has ended
+    exit_when_input_ends: bool = False
     drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
 
 
@@ -124,6 +126,8 @@ class Daemon:
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._input_ended = False
+        self._listening = asyncio.Event()
+        self._conversations = 0
         self._prompt_n = 0
 
     # -- time and events ----------------------------------------------------------------
@@ -135,6 +139,10 @@ class Daemon:
         """Feed one event to the engine and carry out its commands (on the loop thread)."""
         for command in self.engine.handle(event, self.now_ms()):
             self._execute(command)
+        if self.engine.state is State.LISTENING:
+            self._listening.set()
+        else:
+            self._listening.clear()
         self._changed.set()
 
     def health(self, ok: bool, message: str) -> None:
@@ -173,11 +181,15 @@ class Daemon:
                 if prompt:
                     self._prompt_n += 1
                     self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
-                    self.summary.prompt_audio_ms += pcm_ms(len(prompt), LINK_RATE_HZ)
-                    self._report(Report("note", {"text": f"prompt '{name}' played"}))
+                    ms = pcm_ms(len(prompt), LINK_RATE_HZ)
+                    self.summary.prompt_audio_ms += ms
+                    self._report(Report("note", {"text": f"playing prompt '{name}' ({ms:.0f} ms)"}))
+                else:
+                    self._report(Report("note", {"text": f"no prompt '{name}' to play"}))
             case Upload(on=on):
                 self.uploading = on
             case Connect():
+                self._conversations += 1
                 if self.pipeline is not None:
                     self.pipeline.reset()
                 if self.toolbox is not None:
@@ -261,12 +273,24 @@ class Daemon:
     # -- audio --------------------------------------------------------------------------
 
     async def _mic_loop(self) -> None:
-        chunk_ms = self.settings.audio.upload_chunk_ms
+        """Microphone frames through the capture pipeline; gated chunks go up while listening.
+
+        A file input stands for a caller who speaks only while the device listens: it is
+        read while the conversation is LISTENING and held while the device thinks, speaks
+        or runs a tool (so a file holding several questions plays them turn by turn).
+        """
+        audio = self.settings.audio
+        turn_taking = audio.input.type == "file"
+        if turn_taking:
+            await self._listening.wait()
         async for frame in self.mic.frames():
+            if turn_taking and not self._listening.is_set():
+                await self._listening.wait()
             if self.pipeline is None:
-                inp = self.settings.audio.input
-                channel = getattr(inp, "channel", 0)
-                self.pipeline = CapturePipeline(frame.rate_hz, frame.channels, channel, chunk_ms)
+                channel = getattr(audio.input, "channel", 0)
+                self.pipeline = CapturePipeline(
+                    frame.rate_hz, frame.channels, channel, audio.gate, audio.upload_chunk_ms
+                )
             chunks = self.pipeline.process(frame)
             if self.uploading and self.link is not None:
                 for chunk in chunks:
@@ -302,7 +326,9 @@ class Daemon:
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             while not stop.done():
-                if self.options.exit_when_input_ends and self._input_ended:
+                if self.options.exit_when_input_ends and (
+                    self._input_ended or (self._conversations and not self.engine.active)
+                ):
                     break
                 self._changed.clear()
                 changed = asyncio.ensure_future(self._changed.wait())

@@ -1,4 +1,4 @@
-"""Command line: `voice-kiosk run | check-config`. The only place that builds real adapters."""
+"""Command line: `voice-kiosk run | check-config | doctor`; the only place with real adapters."""
 
 from __future__ import annotations
 
@@ -60,9 +60,11 @@ async def _serve(args: argparse.Namespace) -> int:
     from device.app import Daemon, RunOptions
     from device.audio.settings import FileInput, FileOutput
     from device.audio.wav import AudioFileError, WavMic, WavSpeaker
+    from device.config import ConfigError
     from device.prompts import PromptLibrary
     from device.realtime.link import RealtimeLink
-    from device.secrets import CredentialError, find_api_key
+    from device.secrets import CredentialError, find_api_key, read_credential
+    from device.tools.toolbox import Toolbox, credentials_needed
 
     settings = _load(args)
     _setup_logging(settings.logging.level)
@@ -71,6 +73,29 @@ async def _serve(args: argparse.Namespace) -> int:
     except CredentialError as exc:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+    tools = settings.tools
+
+    def credential(name: str) -> str:
+        return read_credential(name, os.environ, tools.credential_dir).reveal()
+
+    try:
+        toolbox = Toolbox.from_settings(
+            tools,
+            credentials=credential,
+            audit_path=tools.audit_log,
+            device_name=settings.device.name,
+            site=settings.device.site,
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    for name in credentials_needed(tools):  # a tool without its credential still answers
+        try:
+            credential(name)
+        except CredentialError as exc:
+            log.warning("tools: %s (tools using it will report a failure)", exc)
 
     holder: dict[str, Daemon] = {}
 
@@ -110,13 +135,17 @@ async def _serve(args: argparse.Namespace) -> int:
         mic=mic,
         speaker=speaker,
         connect=connect,
+        toolbox=toolbox,
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         options=RunOptions(exit_when_input_ends=isinstance(inp, FileInput)),
         timeline=sys.stdout,
     )
     holder["daemon"] = daemon
     log.info("serving as %s (model %s at %s)", settings.device.name, rt.model, rt.url)
-    summary = await daemon.run()
+    try:
+        summary = await daemon.run()
+    finally:
+        await toolbox.close()
     if args.summary_json:
         path = Path(args.summary_json)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +166,12 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return check_config(Path(args.file), sys.stdout, sys.stderr)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from device.doctor import run_audio_doctor
+
+    return run_audio_doctor(args, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-kiosk", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voice-kiosk {__version__}")
@@ -154,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file without starting")
     check.add_argument("file")
     check.set_defaults(func=_cmd_check_config)
+
+    doctor = sub.add_parser("doctor", help="check the sound cards: list, level meter, test tone")
+    from device.doctor import add_doctor_arguments
+
+    add_doctor_arguments(doctor)
+    doctor.set_defaults(func=_cmd_doctor)
 
     return parser
 

@@ -234,6 +234,11 @@ class Conversation:
         self._ending: str | None = None  # reason, once a hang-up is decided
         self._handover = False
         self._dropped_responses: set[str] = set()
+        self._spoken_responses: set[str] = set()  # responses that carried reply audio
+        self._call_response: dict[str, str] = {}  # call_id -> the response that made the call
+        self._call_at: dict[str, float] = {}  # call_id -> when the model asked for it
+        self._ending_since: float | None = None  # when the caller's hang-up intent arrived
+        self._now_ms = 0.0
 
     # -- public ----------------------------------------------------------------------
 
@@ -251,6 +256,7 @@ class Conversation:
 
     def handle(self, event: Event, now_ms: float) -> list[Command]:
         out: list[Command] = []
+        self._now_ms = now_ms
         match event:
             case StartRequested(source=source):
                 self._start(source, out)
@@ -336,6 +342,10 @@ class Conversation:
         self._ending = None
         self._handover = False
         self._dropped_responses.clear()
+        self._spoken_responses.clear()
+        self._call_response.clear()
+        self._call_at.clear()
+        self._ending_since = None
         self._speech_stopped_at = None
         self._first_audio_seen = True
         out.append(Report("note", {"text": f"conversation {self.conversation_id} ({source})"}))
@@ -360,12 +370,17 @@ class Conversation:
         self.gate.reset()
         if disconnect:
             out.append(Disconnect())
-        out.append(Report("conversation_end", {"reason": reason}))
+        end: dict[str, Any] = {"reason": reason}
+        if self._ending_since is not None:  # from the model's end/hand-over call to hang-up
+            end["hangup_ms"] = round(self._now_ms - self._ending_since, 1)
+            self._ending_since = None
+        out.append(Report("conversation_end", end))
         self._to(state, out)
 
     def _audio(self, rid: str, item_id: str, pcm: bytes, now_ms: float, out: list[Command]) -> None:
         if not self.active or rid in self._dropped_responses:
             return
+        self._spoken_responses.add(rid)
         if not self._first_audio_seen:
             self._first_audio_seen = True
             if self._speech_stopped_at is not None:
@@ -381,6 +396,8 @@ class Conversation:
             return
         call = ToolCall(call_id=ev.call_id, name=ev.name, arguments=ev.arguments)
         self._pending_tools[ev.call_id] = call
+        self._call_response[ev.call_id] = ev.response_id
+        self._call_at[ev.call_id] = self._now_ms
         self._to(State.TOOL, out)
         out.append(CancelTimer(IDLE_TIMER))
         out.append(RunTool(call, self.context()))
@@ -405,24 +422,29 @@ class Conversation:
             )
         )
         out.append(Send(protocol.function_call_output(call_id, result.output)))
-        if result.prompt:
+        said_goodbye = self._call_response.pop(call_id, "") in self._spoken_responses
+        if result.prompt and not (result.action is ToolAction.END and said_goodbye):
             out.append(PlayPrompt(result.prompt))
         if result.action in (ToolAction.HANDOVER_HOLD, ToolAction.HANDOVER_END):
             self._handover = True
             out.append(Report("handover", {"tool": call.name}))
+        asked_at = self._call_at.pop(call_id, self._now_ms)
         if result.action is ToolAction.END:
             self._ending = "the caller said goodbye"
+            self._ending_since = asked_at
         elif result.action is ToolAction.HANDOVER_END:
             self._ending = "handed over to a human"
+            self._ending_since = asked_at
         if self._pending_tools:
             return
         if self._ending is None:
             if self.gate.request():
                 out.append(Send(protocol.response_create()))
             self._to(State.THINKING, out)
-        elif self.gate.active is None:
+        else:  # the goodbye plays out (the model's reply, or the prompt), then the hang-up
             self._to(State.SPEAKING, out)
-            out.append(AwaitPlayback())
+            if self.gate.active is None:
+                out.append(AwaitPlayback())
 
     def _response_done(self, ev: ResponseDone, out: list[Command]) -> None:
         send_queued = self.gate.on_done(ev.response_id)

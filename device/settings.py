@@ -14,33 +14,43 @@ from device.tools.settings import ToolsSettings
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceInfo:
+    """Who this device is (the `device:` section)."""
+
     name: str = option("voice-kiosk", doc="This device's name (logs, hand-over messages).")
     site: str = option("", doc="Where it stands, e.g. 'Main St clinic, reception'.")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConversationSettings:
+    """When conversations start and end (the `conversation:` section)."""
+
     start: Literal["at_startup", "on_signal"] = option(
         "on_signal",
-        doc="at_startup: talk at once; on_signal: SIGUSR1 simulates the talk button.",
+        doc="at_startup: start talking at once; on_signal: wait for SIGUSR1 (the talk button).",
     )
     idle_timeout_s: float = option(
         20.0, doc="End the conversation after this long with nobody speaking.", min=1
     )
     max_duration_s: float = option(600.0, doc="End any conversation after this long.", min=10)
     prompts_dir: Path = option(
-        Path("prompts"), doc="Canned prompts (WAV + text), relative to this file."
+        Path("prompts"), doc="Folder of canned local prompts (WAV + text), relative to this file."
     )
 
 
 @dataclass(frozen=True, kw_only=True)
 class LoggingSettings:
-    level: Literal["debug", "info", "warning", "error"] = option("info", doc="Log level.")
+    """What is logged (the `logging:` section)."""
+
+    level: Literal["debug", "info", "warning", "error"] = option(
+        "info", doc="Least severe messages logged (debug is verbose)."
+    )
     timeline: bool = option(True, doc="Print a readable timeline of the conversation.")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    """The whole configuration; `firmware_config/default.yaml` documents every key."""
+
     device: DeviceInfo = option(DeviceInfo(), doc="Who this device is.")
     realtime: RealtimeSettings = option(RealtimeSettings(), doc="The Realtime session.")
     audio: AudioSettings = option(AudioSettings(), doc="Capture, playback and noise gate.")

@@ -19,6 +19,7 @@ class RunSummary:
     reply_audio_ms: float = 0.0
     prompt_audio_ms: float = 0.0
     first_audio_latency_ms: list[float] = field(default_factory=list)
+    hangup_ms: list[float] = field(default_factory=list)  # end_session call to hang-up
     errors: list[dict[str, str]] = field(default_factory=list)
     conversations: int = 0
     handovers: int = 0
@@ -53,6 +54,8 @@ class RunSummary:
                     self.usage[key] += int(d.get(key) or 0)
             case "conversation_end":
                 self.conversations += 1
+                if "hangup_ms" in d:
+                    self.hangup_ms.append(d["hangup_ms"])
             case "handover":
                 self.handovers += 1
             case _:
@@ -87,6 +90,8 @@ def timeline_line(t_ms: float, report: Report) -> str | None:
             text = f"note   {d.get('text') or d.get('message')}"
         case "conversation_end":
             text = f"end    conversation over: {d['reason']}"
+            if "hangup_ms" in d:
+                text += f" (hung up {d['hangup_ms']:.0f} ms after the model's call)"
         case "handover":
             text = "handover  a human was called"
         case _:

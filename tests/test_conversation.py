@@ -290,10 +290,10 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
         ),
         Step(
             ToolFinished("call_1", tool_result(ToolAction.END)),
-            State.TOOL,
+            State.SPEAKING,
             [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create"],
         ),
-        Step(ResponseDone("resp_1", "completed"), State.TOOL, ["awaitplayback"]),
+        Step(ResponseDone("resp_1", "completed"), State.SPEAKING, ["awaitplayback"]),
         Step(
             PlaybackIdle(),
             State.IDLE,
@@ -301,7 +301,34 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
         ),
     ]
     outs = run(conv, steps)
-    assert reports(outs[-1], "conversation_end") == [{"reason": "the caller said goodbye"}]
+    # the model said goodbye in the same response: no canned goodbye on top of it
+    assert reports(outs[-1], "conversation_end") == [
+        {"reason": "the caller said goodbye", "hangup_ms": 0.0}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model_spoke", "expected"),
+    [(True, []), (False, ["prompt goodbye"])],
+    ids=["model-said-goodbye", "silent-call"],
+)
+def test_end_session_plays_the_canned_goodbye_only_when_the_model_said_none(
+    model_spoke: bool, expected: list[str]
+) -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    if model_spoke:
+        conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 2700)
+    conv.handle(CALL, 2800)
+    done = conv.handle(ToolFinished("call_1", tool_result(ToolAction.END, "goodbye")), 2810)
+    assert [b for b in map(brief, done) if b.startswith("prompt")] == expected
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    end = conv.handle(PlaybackIdle(), 4000)
+    assert conv.state is State.IDLE
+    # the hang-up is timed from the model's call: the budget is 1.5 s
+    assert reports(end, "conversation_end") == [
+        {"reason": "the caller said goodbye", "hangup_ms": 1200.0}
+    ]
 
 
 def test_end_session_after_response_done_waits_only_for_playback() -> None:

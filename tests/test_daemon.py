@@ -236,7 +236,7 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
             "--summary-json",
             str(out),
             "--set",
-            "audio.input.speed=0",
+            "audio.input.speed=4",
             "--set",
             "audio.output.speed=0",
             "--set",
@@ -259,5 +259,11 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
         "errors",
     ):
         assert key in summary
-    assert summary["turns"] == 1 and summary["reply_audio_ms"] > 500
+    # the demo: the caller asks, the model answers from the faq tool; the caller says
+    # goodbye, the model hangs up with end_session and the canned goodbye plays
+    assert summary["turns"] == 2 and summary["reply_audio_ms"] > 500
+    assert [c["name"] for c in summary["tool_calls"]] == ["faq", "end_session"]
+    assert summary["assistant_transcripts"][0].startswith("We are open Monday to Friday")
+    assert summary["prompt_audio_ms"] > 300 and summary["hangup_ms"][0] < 1500
     assert "listening -> thinking" in result.stdout  # the timeline
+    assert "tool   faq(" in result.stdout

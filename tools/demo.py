@@ -77,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"demo: {summary['turns']} turn(s), {len(summary['tool_calls'])} tool call(s), "
-        f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio"
+        f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio, "
+        f"{summary['prompt_audio_ms'] / 1000:.1f} s of local prompts"
     )
     for i, ms in enumerate(summary["first_audio_latency_ms"], 1):
         print(f"demo: turn {i}: first reply audio {ms:.0f} ms after the caller stopped")
+    for ms in summary["hangup_ms"]:
+        print(f"demo: hung up {ms:.0f} ms after the model asked to end (budget 1500 ms)")
     if summary["errors"]:
         print(f"demo: errors: {summary['errors']}")
     print(f"demo: wrote {summary_path.relative_to(ROOT)} and demo-output/reply.wav")

@@ -66,8 +66,56 @@ class PyAudioOutput:
         None, doc="Device name substring or index as text (null: the system default)."
     )
     rate_hz: int = option(48000, doc="Device playback rate.", min=8000, max=192000)
+    channels: int = option(
+        1, doc="Channels to open (the reply is played on all of them).", min=1, max=8
+    )
     prebuffer_ms: int = option(40, doc="Audio buffered before playback starts.", min=0, max=500)
     buffer_ms: int = option(10, doc="Device buffer period (flush latency).", min=5, max=100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateSettings:
+    """The noise gate: only audio while someone speaks is uploaded (the `audio.gate:` section).
+
+    The gate follows the ambient level (a low percentile of the level over the last
+    ``floor_window_s``), opens when the level stays ``open_db`` above it for ``attack_ms``
+    and closes after ``hangover_ms`` below ``close_db``. On opening it sends the
+    ``preroll_ms`` just before, so the first syllable is not cut.
+    """
+
+    enabled: bool = option(True, doc="Upload only gated audio (false: upload everything).")
+    open_db: float = option(10.0, doc="Open this many dB above the noise floor.", min=0, max=60)
+    close_db: float = option(
+        5.0, doc="Stay open while this many dB above the floor (hysteresis).", min=0, max=60
+    )
+    min_open_dbfs: float = option(
+        -55.0, doc="Never open below this absolute level (quiet rooms).", min=-100, max=0
+    )
+    attack_ms: int = option(
+        60, doc="Level above the open threshold this long opens (clangs are shorter).", min=0
+    )
+    hangover_ms: int = option(
+        800,
+        doc="Stay open this long after the level drops (longer than server silence_duration_ms).",
+        min=0,
+        max=10000,
+    )
+    preroll_ms: int = option(
+        300, doc="Audio from just before opening that is sent too.", min=0, max=2000
+    )
+    floor_window_s: float = option(
+        4.0, doc="How much recent audio the noise floor is estimated from.", min=0.5, max=60
+    )
+    floor_percentile: float = option(
+        15.0, doc="Noise floor: this percentile of the recent level.", min=1, max=50
+    )
+
+    def __post_init__(self) -> None:
+        if self.close_db > self.open_db:
+            raise ValueError(
+                f"close_db {self.close_db} is above open_db {self.open_db}: "
+                "the gate would close while still over its open threshold"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,3 +125,4 @@ class AudioSettings:
     )
     output: FileOutput | PyAudioOutput = option(PyAudioOutput(), doc="Where replies are played.")
     upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=100)
+    gate: GateSettings = option(GateSettings(), doc="Noise gate: what is uploaded.")

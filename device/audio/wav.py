@@ -1,7 +1,9 @@
 """WAV files standing in for the microphone and the speaker (demo, tests).
 
 `WavMic` yields a WAV file's audio as 20 ms frames, paced like a real microphone (or
-faster), then a configurable tail of silence so the caller's last turn can end.
+faster), then a configurable tail of silence so the caller's last turn can end. A reader
+that stops taking frames for a while (the daemon holds a file caller while it answers) is
+not caught up afterwards: pacing goes on from where it resumed.
 `WavSpeaker` keeps a simulated playback clock (real time times ``speed``; ``speed`` 0 plays
 everything at once) and writes to the WAV file exactly what was played: a flush drops the
 unplayed rest, as a real speaker would.
@@ -24,6 +26,7 @@ from device.audio.settings import FileInput, FileOutput
 log = logging.getLogger(__name__)
 
 FRAME_MS = 20
+_LATE_S = 0.1  # behind the pace by more than this: the reader paused, do not catch up
 
 
 class AudioFileError(Exception):
@@ -71,6 +74,8 @@ class WavMic:
                 delay = due - self._clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                elif delay < -_LATE_S:  # the reader held us up: go on at the pace from here
+                    start -= delay
             else:
                 await asyncio.sleep(0)  # let the rest of the daemon run
             yield AudioFrame(audio[offset : offset + step], self.rate_hz, self.channels, t_ms)

@@ -1,0 +1,45 @@
+"""`voice-kiosk doctor` (audio part) against the private PulseAudio daemon."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+from device.doctor import add_doctor_arguments, run_audio_doctor
+from tests.pulse import PulseServer
+
+
+def doctor(*argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    add_doctor_arguments(parser)
+    out = io.StringIO()
+    code = run_audio_doctor(parser.parse_args(list(argv)), out)
+    return code, out.getvalue()
+
+
+def test_json_lists_devices_meters_the_mic_and_plays_a_tone(pulse: PulseServer) -> None:
+    code, text = doctor("--list", "--meter", "0.5", "--tone", "--json")
+    assert code == 0, text
+    report = json.loads(text)
+    assert any(d["name"] == "pulse" and d["max_input_channels"] > 0 for d in report["devices"])
+    assert report["meter"]["frames"] >= 20 and report["meter"]["gate_open"] is False
+    assert report["tone"]["played_ms"] == 1000.0
+
+
+def test_a_missing_configured_mic_fails_with_its_name(pulse: PulseServer, tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.yaml"
+    config.write_text("audio:\n  input:\n    type: pyaudio\n    device: NoSuchCard\n")
+    code, text = doctor("--config", str(config), "--meter", "0.5")
+    assert code == 1
+    assert "problem: microphone 'NoSuchCard' not found" in text
+
+
+def test_bad_meter_and_bad_config_are_one_line_usage_errors(tmp_path: Path) -> None:
+    code, text = doctor("--meter", "-1")
+    assert code == 2 and text.count("\n") == 1 and "--meter" in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("audio:\n  gate:\n    hangover: 3\n")
+    code, text = doctor("--config", str(bad), "--list")
+    assert code == 2 and "audio.gate.hangover" in text and "Traceback" not in text

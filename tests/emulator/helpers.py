@@ -1,0 +1,111 @@
+"""A plain websockets client for driving the emulator in tests, plus test audio."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.openai_schema import assert_client_event, assert_server_event
+from tools.realtime_emulator import Emulator
+
+KEY = "test-key-not-a-secret"
+MS = 48  # bytes of PCM16 mono 24 kHz per ms
+
+
+def validate(direction: str, event: dict[str, Any]) -> None:
+    """The on_event hook of every test: each event must be valid GA."""
+    if direction == "client":
+        assert_client_event(event)
+    else:
+        assert_server_event(event)
+
+
+def silence(ms: int) -> bytes:
+    return bytes(ms * MS)
+
+
+def tone(ms: int, amplitude: int = 8000, hz: float = 300.0) -> bytes:
+    t = np.arange(ms * 24) / 24000
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+def espeak(text: str, tmp: Path) -> bytes:
+    """``text`` spoken by espeak-ng, as PCM16 mono 24 kHz."""
+    path = tmp / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return np.asarray(soxr.resample(samples, rate, 24000), dtype="<i2").tobytes()
+
+
+def pcm_of(events: list[dict[str, Any]], response_id: str | None = None) -> bytes:
+    """The reply audio carried by ``response.output_audio.delta`` events."""
+    return b"".join(
+        base64.b64decode(e["delta"])
+        for e in events
+        if e["type"] == "response.output_audio.delta"
+        and (response_id is None or e["response_id"] == response_id)
+    )
+
+
+class Client:
+    """One connection; a background task reads every server frame into ``frames``."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[str] = []
+        self.closed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                self.frames.append(frame if isinstance(frame, str) else frame.decode())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(event))
+
+    async def update(self, **session: Any) -> None:
+        await self.send({"type": "session.update", "session": {"type": "realtime", **session}})
+
+    async def append(self, pcm: bytes, chunk_ms: int = 40) -> None:
+        """Append audio in chunks, as a device does (faster than real time)."""
+        step = chunk_ms * MS
+        for i in range(0, len(pcm), step):
+            audio = base64.b64encode(pcm[i : i + step]).decode("ascii")
+            await self.send({"type": "input_audio_buffer.append", "audio": audio})
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self._reader
+
+
+@asynccontextmanager
+async def client(emu: Emulator, **kwargs: Any) -> AsyncIterator[Client]:
+    ws = await connect(emu.url, additional_headers={"Authorization": f"Bearer {KEY}"}, **kwargs)
+    c = Client(ws)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+TRANSCRIBE = {"audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}}
+MANUAL = {"audio": {"input": {"turn_detection": None}}}

@@ -1,0 +1,221 @@
+"""A private PulseAudio daemon with a virtual microphone and speaker (ARCHITECTURE.md recipe).
+
+The daemon runs in its own temporary XDG_RUNTIME_DIR; ``start()`` points this process's
+environment at it (PULSE_SERVER, PULSE_SOURCE=mic, PULSE_SINK=spk), so PyAudio's "pulse" /
+"default" devices record the virtual mic and play to the virtual speaker. ``stop()`` ends
+the daemon by its pid and restores the environment.
+
+- ``play_into_mic(wav)``: ``paplay -d vmic`` (what the mic hears);
+- ``record_speaker(wav)``: ``parecord -d spk.monitor`` (what the speaker plays);
+- ``unplug_mic()`` / ``replug_mic()``: unload / load the remap source named ``mic``.
+
+Example::
+
+    with PulseServer() as pulse:
+        pulse.play_into_mic(Path("question.wav")).wait()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import wave
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+MIC_SINK = "vmic"
+MIC_SOURCE = "mic"
+SPEAKER_SINK = "spk"
+MIC_RATE_HZ = 16000
+SPEAKER_RATE_HZ = 24000
+REMAP_ARGS = ["module-remap-source", f"master={MIC_SINK}.monitor", f"source_name={MIC_SOURCE}"]
+
+
+class PulseError(Exception):
+    pass
+
+
+def wait_until(condition: object, timeout_s: float, what: str, poll_s: float = 0.02) -> None:
+    """Poll ``condition()`` until true; PulseError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise PulseError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+def read_wav_mono(path: Path) -> tuple[np.ndarray, int]:
+    """(int16 samples of the first channel, rate) of a PCM16 WAV."""
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        return data.reshape(-1, w.getnchannels())[:, 0], w.getframerate()
+
+
+def write_wav(path: Path, samples: np.ndarray, rate_hz: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate_hz)
+        w.writeframes(samples.astype("<i2").tobytes())
+
+
+def sound_span_s(samples: np.ndarray, rate_hz: int, threshold: int = 300) -> float:
+    """Seconds from the first to the last sample louder than ``threshold``."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    return 0.0 if len(loud) == 0 else (loud[-1] - loud[0] + 1) / rate_hz
+
+
+class PulseServer:
+    """See the module docstring."""
+
+    ENV_KEYS = ("PULSE_SERVER", "PULSE_SOURCE", "PULSE_SINK", "XDG_RUNTIME_DIR")
+
+    def __init__(self) -> None:
+        self.dir: Path | None = None
+        self.pid: int | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> PulseServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        exe = shutil.which("pulseaudio")
+        if exe is None:
+            raise PulseError(
+                "pulseaudio is not installed (apt install pulseaudio pulseaudio-utils)"
+            )
+        self.dir = Path(tempfile.mkdtemp(prefix="vk-pulse-"))
+        self.dir.chmod(0o700)
+        env = dict(os.environ, XDG_RUNTIME_DIR=str(self.dir), HOME=str(self.dir))
+        env.pop("PULSE_SERVER", None)
+        cmd = [
+            exe,
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "--use-pid-file=yes",
+            "--log-target=stderr",
+            "-n",
+            "--load=module-native-protocol-unix auth-anonymous=1",
+            f"--load=module-null-sink sink_name={MIC_SINK} rate={MIC_RATE_HZ} channels=1"
+            " format=s16le",
+            "--load=" + " ".join(REMAP_ARGS),
+            f"--load=module-null-sink sink_name={SPEAKER_SINK} rate={SPEAKER_RATE_HZ}"
+            " channels=1 format=s16le",
+        ]
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
+        pid_file = self.dir / "pulse" / "pid"
+        if result.returncode != 0 or not pid_file.exists():
+            raise PulseError(f"pulseaudio did not start: {result.stderr.strip()[-500:]}")
+        self.pid = int(pid_file.read_text().split()[0])
+        self.env = {
+            "XDG_RUNTIME_DIR": str(self.dir),
+            "PULSE_SERVER": f"unix:{self.dir}/pulse/native",
+            "PULSE_SOURCE": MIC_SOURCE,
+            "PULSE_SINK": SPEAKER_SINK,
+        }
+        self._saved_env = {k: os.environ.get(k) for k in self.ENV_KEYS}
+        os.environ.update(self.env)
+        self.pactl("set-default-source", MIC_SOURCE)
+        self.pactl("set-default-sink", SPEAKER_SINK)
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 5
+                while Path(f"/proc/{self.pid}").exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if Path(f"/proc/{self.pid}").exists():
+                    os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.pid = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        return dict(os.environ, **self.env)
+
+    def pactl(self, *args: str) -> str:
+        result = subprocess.run(
+            ["pactl", *args], env=self._env(), capture_output=True, text=True, timeout=10
+        )
+        if result.returncode != 0:
+            raise PulseError(f"pactl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def play_into_mic(self, wav: Path) -> subprocess.Popen[bytes]:
+        """Start ``paplay`` of ``wav`` into the virtual mic; wait() on it for the end."""
+        return subprocess.Popen(["paplay", "-d", MIC_SINK, str(wav)], env=self._env())
+
+    def record_speaker(self, wav: Path) -> subprocess.Popen[bytes]:
+        """Start recording the virtual speaker to ``wav``; returns once recording runs.
+
+        Stop it with ``stop_recording(proc)`` (SIGINT, so the WAV header is finished).
+        """
+        before = self.source_outputs()
+        proc = subprocess.Popen(
+            [
+                "parecord",
+                "-d",
+                f"{SPEAKER_SINK}.monitor",
+                "--rate",
+                str(SPEAKER_RATE_HZ),
+                "--channels",
+                "1",
+                "--format",
+                "s16le",
+                "--file-format=wav",
+                "--latency-msec=10",
+                str(wav),
+            ],
+            env=self._env(),
+        )
+        wait_until(lambda: self.source_outputs() > before, 10, "parecord to start recording")
+        return proc
+
+    @staticmethod
+    def stop_recording(proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+    def source_outputs(self) -> int:
+        return len(self.pactl("list", "short", "source-outputs").splitlines())
+
+    def module_id(self, name: str) -> str | None:
+        for line in self.pactl("list", "short", "modules").splitlines():
+            parts = line.split("\t")
+            if len(parts) > 1 and parts[1] == name:
+                return parts[0]
+        return None
+
+    def unplug_mic(self) -> None:
+        module = self.module_id("module-remap-source")
+        if module is None:
+            raise PulseError("the virtual mic is not plugged in")
+        self.pactl("unload-module", module)
+
+    def replug_mic(self) -> None:
+        self.pactl("load-module", *REMAP_ARGS)
