@@ -23,7 +23,7 @@ test: lint
 	@$(VENV)/bin/pytest -q
 
 bench: setup-test
-	@$(PY) -m tools.bench
+	@$(PY) tools/bench.py --quick
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,7 @@ from typing import Any, TextIO, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from device.realtime.settings import ServerVad
 from device.settings import Settings
 
 __all__ = [
@@ -532,6 +533,11 @@ def _compose(text: str, where: str) -> Node | None:
         raise ConfigError([f"{where}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
 
 
+# the gate's hangover must outlast the server's silence window by this much: the last
+# upload chunk and the network need a moment too
+_HANGOVER_MARGIN_MS = 200
+
+
 def load_settings(path: Path) -> Settings:
     """Load and validate a config file, or raise ConfigError listing every problem.
 
@@ -541,11 +547,29 @@ def load_settings(path: Path) -> Settings:
     from device.tools.toolbox import check_tools  # the tools import this module
 
     settings = load_as(Settings, path)
-    problems = check_tools(settings.tools)
+    problems = cross_checks(settings) + check_tools(settings.tools)
     if problems:
         root = _compose(path.read_text(encoding="utf-8"), str(path))
         raise ConfigError([_locate(path, root, problem) for problem in problems])
     return settings
+
+
+def cross_checks(settings: Settings) -> list[str]:
+    """Problems between sections, one line each, named by key path."""
+    problems = []
+    gate, vad = settings.audio.gate, settings.realtime.turn_detection
+    if (
+        gate.enabled
+        and isinstance(vad, ServerVad)
+        and gate.hangover_ms < vad.silence_duration_ms + _HANGOVER_MARGIN_MS
+    ):
+        problems.append(
+            f"audio.gate.hangover_ms: must be at least realtime.turn_detection."
+            f"silence_duration_ms + {_HANGOVER_MARGIN_MS} = "
+            f"{vad.silence_duration_ms + _HANGOVER_MARGIN_MS}, or the gate stops the audio "
+            f"before the server hears the caller's turn end (got {gate.hangover_ms})"
+        )
+    return problems
 
 
 def _locate(path: Path, root: Node | None, problem: str) -> str:

@@ -496,3 +496,22 @@ def test_generic_loader_names_list_items_and_mapping_entries(tmp_path: Path) -> 
 
 def test_check_config_counts_tools() -> None:
     assert _count_tools(_Tools(items=(_Clock(), _Http(url="x")), ports=(1, 2))) == 2
+
+
+def test_gate_hangover_must_outlast_the_server_silence_window(tmp_path: Path) -> None:
+    """Otherwise the gate closes first, the server hears no more audio and never ends the turn."""
+    text = (
+        "realtime:\n  turn_detection:\n    type: server_vad\n    silence_duration_ms: 900\n"
+        "audio:\n  gate:\n    hangover_ms: 800\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert err.value.problems == [
+        f"{path}:7: audio.gate.hangover_ms: must be at least realtime.turn_detection."
+        "silence_duration_ms + 200 = 1100, or the gate stops the audio before the server "
+        "hears the caller's turn end (got 800)"
+    ]
+    # a gate that is off, or turn detection by meaning, has no such window to outlast
+    load_settings(write(tmp_path, text + "    enabled: false\n"))
+    load_settings(write(tmp_path, "realtime:\n  turn_detection: {type: semantic_vad}\n"))
