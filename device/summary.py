@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from device.conversation import Report
+from device.tools.audit import redact
+
+
+def shown_arguments(raw: str) -> Any:
+    """A tool call's JSON arguments as an object, secret-named values masked.
+
+    Arguments that are not JSON (the model wrote nonsense) are kept as text.
+    """
+    try:
+        return redact(json.loads(raw))
+    except ValueError:
+        return raw
 
 
 @dataclass
@@ -42,9 +55,9 @@ class RunSummary:
             case "assistant":
                 self.assistant_transcripts.append(d["text"])
             case "tool":
-                self.tool_calls.append(
-                    {k: d[k] for k in ("name", "arguments", "ok", "ms", "output", "action")}
-                )
+                call = {k: d[k] for k in ("name", "ok", "ms", "output", "action")}
+                call["arguments"] = shown_arguments(d["arguments"])
+                self.tool_calls.append(call)
             case "first_audio":
                 self.first_audio_latency_ms.append(d["latency_ms"])
             case "error":
@@ -81,7 +94,8 @@ def timeline_line(t_ms: float, report: Report) -> str | None:
             text = f'reply  "{d["text"]}"'
         case "tool":
             status = "ok" if d["ok"] else "FAILED"
-            text = f"tool   {d['name']}({d['arguments']}) {status} in {d['ms']:.0f} ms"
+            args = json.dumps(shown_arguments(d["arguments"]))
+            text = f"tool   {d['name']}({args}) {status} in {d['ms']:.0f} ms"
         case "first_audio":
             text = f"audio  first reply audio {d['latency_ms']:.0f} ms after the caller stopped"
         case "error":
