@@ -239,6 +239,7 @@ class Conversation:
         self._call_at: dict[str, float] = {}  # call_id -> when the model asked for it
         self._ending_since: float | None = None  # when the caller's hang-up intent arrived
         self._now_ms = 0.0
+        self._device_problem: str | None = None  # an audio device is missing
 
     # -- public ----------------------------------------------------------------------
 
@@ -312,7 +313,7 @@ class Conversation:
                     out.append(Report("error", {"code": "link_lost", "message": reason}))
                     self._end(f"link lost: {reason}", out, state=State.OFFLINE, disconnect=False)
             case DeviceHealth(ok=ok, message=message):
-                out.append(Report("note" if ok else "error", {"code": "audio", "message": message}))
+                self._device_health(ok, message, out)
             case _:
                 pass
         return out
@@ -332,8 +333,26 @@ class Conversation:
             out.append(Report("state", {"old": self.state.value, "new": new.value}))
             self.state = new
 
+    def _device_health(self, ok: bool, message: str, out: list[Command]) -> None:
+        """A missing microphone is the error state until it is back: nobody can be heard."""
+        out.append(Report("note" if ok else "error", {"code": "audio", "message": message}))
+        if not ok:
+            self._device_problem = message
+            if self.active:
+                out.append(PlayPrompt("error"))
+                self._end(f"audio device problem: {message}", out, state=State.ERROR)
+            else:
+                self._to(State.ERROR, out)
+        elif self._device_problem is not None:
+            self._device_problem = None
+            if self.state is State.ERROR:
+                self._to(State.IDLE, out)
+
     def _start(self, source: str, out: list[Command]) -> None:
         if self.active:
+            return
+        if self._device_problem is not None:
+            out.append(Report("note", {"text": f"not starting: {self._device_problem}"}))
             return
         self.conversation_id = f"conv-{next(self._ids)}"
         self.transcript = []

@@ -453,12 +453,39 @@ def test_unknown_events_and_events_while_idle_change_nothing() -> None:
         assert conv.state is State.IDLE
 
 
-def test_device_health_is_reported_without_ending_the_conversation() -> None:
+LOST = DeviceHealth(False, "microphone 'USB' not found: retrying every 3 s")
+BACK = DeviceHealth(True, "microphone 'USB' is back")
+
+
+def test_a_lost_microphone_ends_the_conversation_in_the_error_state() -> None:
     conv = Conversation(policy())
     run(conv, OPEN)
-    out = conv.handle(DeviceHealth(False, "microphone 'USB' not found: retrying every 3 s"), 10)
+    out = conv.handle(LOST, 10)
     assert reports(out, "error")[0]["code"] == "audio"
-    assert conv.state is State.LISTENING
+    assert [b for b in map(brief, out) if b.startswith(("prompt", "disconnect"))] == [
+        "prompt error",
+        "disconnect",
+    ]
+    assert conv.state is State.ERROR
+    # nobody can be heard: no conversation starts until the microphone is back
+    out = conv.handle(StartRequested("button"), 20)
+    assert [c for c in out if not isinstance(c, Report)] == [] and conv.state is State.ERROR
+    assert "not starting" in reports(out, "note")[0]["text"]
+    conv.handle(BACK, 30)
+    assert conv.state is State.IDLE
+    assert "connect" in map(brief, conv.handle(StartRequested("button"), 40))
+
+
+def test_a_lost_microphone_while_idle_is_the_error_state_until_it_returns() -> None:
+    conv = Conversation(policy())
+    conv.handle(LOST, 0)
+    assert conv.state is State.ERROR
+    conv.handle(LOST, 3000)  # still missing at the next retry: nothing new
+    assert conv.state is State.ERROR
+    conv.handle(BACK, 6000)
+    assert conv.state is State.IDLE
+    conv.handle(BACK, 6001)  # a second "back" changes nothing
+    assert conv.state is State.IDLE
 
 
 def test_every_state_change_is_reported_once() -> None:
