@@ -136,3 +136,41 @@ def choose_device(pa: pyaudio.PyAudio, spec: str | None, *, output: bool) -> tup
     if match is None:
         raise DeviceNotFound(f"{kind} '{wanted}' not found (devices: {names})")
     return match.index, match.name
+
+
+def open_stream(
+    spec: str | None,
+    *,
+    output: bool,
+    channels: int,
+    rate_hz: int,
+    frames_per_buffer: int,
+    callback: Any,
+) -> tuple[pyaudio.PyAudio, Any, str]:
+    """Open a PCM16 callback stream on the configured device: (PortAudio, stream, name).
+
+    PortAudio's own chatter on stderr is kept out of the log; on any failure PortAudio is
+    released and the exception (DeviceNotFound or PortAudio's OSError) raised.
+    """
+    with quiet_stderr():
+        pa = pyaudio.PyAudio()
+    try:
+        index, name = choose_device(pa, spec, output=output)
+        direction: dict[str, Any] = (
+            {"output": True, "output_device_index": index}
+            if output
+            else {"input": True, "input_device_index": index}
+        )
+        with quiet_stderr():
+            stream = pa.open(
+                format=pyaudio.paInt16,
+                channels=channels,
+                rate=rate_hz,
+                frames_per_buffer=frames_per_buffer,
+                stream_callback=callback,
+                **direction,
+            )
+    except BaseException:
+        pa.terminate()
+        raise
+    return pa, stream, name

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyaudio
 
-from device.audio.devices import DeviceNotFound, choose_device, quiet_stderr
+from device.audio.devices import DeviceNotFound, open_stream, quiet_stderr
 from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame
 from device.audio.playback import PlaybackBuffer
 from device.audio.resample import StreamResampler
@@ -118,23 +118,14 @@ class PyAudioMic:
     def _open(self, loop: asyncio.AbstractEventLoop, generation: int) -> None:
         """Open the device (in a worker thread: PortAudio start-up can take a while)."""
         s = self.settings
-        with quiet_stderr():
-            pa = pyaudio.PyAudio()
-        try:
-            index, name = choose_device(pa, s.device, output=False)
-            with quiet_stderr():
-                stream = pa.open(
-                    format=pyaudio.paInt16,
-                    channels=s.channels,
-                    rate=s.rate_hz,
-                    input=True,
-                    input_device_index=index,
-                    frames_per_buffer=s.rate_hz * s.frame_ms // 1000,
-                    stream_callback=self._make_callback(loop, generation),
-                )
-        except BaseException:
-            pa.terminate()
-            raise
+        pa, stream, name = open_stream(
+            s.device,
+            output=False,
+            channels=s.channels,
+            rate_hz=s.rate_hz,
+            frames_per_buffer=s.rate_hz * s.frame_ms // 1000,
+            callback=self._make_callback(loop, generation),
+        )
         self._pa, self._stream, self.device_name = pa, stream, name
 
     def _shut(self) -> None:
@@ -260,23 +251,14 @@ class PyAudioSpeaker:
     def _try_open(self) -> bool:
         s = self.settings
         try:
-            with quiet_stderr():
-                pa = pyaudio.PyAudio()
-            try:
-                index, name = choose_device(pa, s.device, output=True)
-                with quiet_stderr():
-                    stream = pa.open(
-                        format=pyaudio.paInt16,
-                        channels=s.channels,
-                        rate=s.rate_hz,
-                        output=True,
-                        output_device_index=index,
-                        frames_per_buffer=self.period,
-                        stream_callback=self._callback,
-                    )
-            except BaseException:
-                pa.terminate()
-                raise
+            pa, stream, name = open_stream(
+                s.device,
+                output=True,
+                channels=s.channels,
+                rate_hz=s.rate_hz,
+                frames_per_buffer=self.period,
+                callback=self._callback,
+            )
         except Exception as exc:
             message = (
                 f"speaker '{self.label}' {_describe_error(exc)}: retrying every {self.retry_s:g} s"

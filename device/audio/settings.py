@@ -124,5 +124,5 @@ class AudioSettings:
         PyAudioInput(), doc="Where the caller's speech comes from."
     )
     output: FileOutput | PyAudioOutput = option(PyAudioOutput(), doc="Where replies are played.")
-    upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=100)
+    upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=40)
     gate: GateSettings = option(GateSettings(), doc="Noise gate: what is uploaded.")
