@@ -114,6 +114,10 @@ class Daemon:
                 slow_tool_ms=float(settings.tools.slow_filler_ms),
                 device_name=settings.device.name,
                 site=settings.device.site,
+                confirm_tools=frozenset(
+                    d["name"] for d in tools if toolbox and toolbox.needs_confirmation(d["name"])
+                ),
+                transcribes=settings.realtime.transcription.enabled,
             )
         )
         self.summary = RunSummary()

@@ -30,6 +30,7 @@ from device.realtime.events import (
     AudioDelta,
     FunctionCallDone,
     InputTranscript,
+    InputTranscriptFailed,
     ResponseCreated,
     ResponseDone,
     ServerError,
@@ -209,9 +210,14 @@ class ConversationPolicy:
     slow_tool_ms: float = 700.0
     device_name: str = ""
     site: str = ""
+    # tools that run only after the caller's spoken yes: they wait for the caller's words
+    confirm_tools: frozenset[str] = frozenset()
+    transcribes: bool = True  # the session transcribes the caller (input transcription on)
+    transcript_wait_ms: float = 2000.0  # longest wait for those words
 
 
 IDLE_TIMER = "idle"
+TRANSCRIPT_TIMER = "transcript"
 MAX_TIMER = "max-duration"
 SLOW_PREFIX = "slow-tool:"
 _ENDED = (State.IDLE, State.OFFLINE, State.ERROR)
@@ -240,6 +246,8 @@ class Conversation:
         self._ending_since: float | None = None  # when the caller's hang-up intent arrived
         self._now_ms = 0.0
         self._device_problem: str | None = None  # an audio device is missing
+        self._untranscribed: set[str] = set()  # caller turns whose words have not arrived
+        self._held: list[ToolCall] = []  # confirm tools waiting for the caller's words
 
     # -- public ----------------------------------------------------------------------
 
@@ -283,11 +291,19 @@ class Conversation:
                     self._first_audio_seen = False
                     self.turns += 1
                     out.append(Report("turn", {"n": self.turns}))
+                    if self.policy.transcribes:
+                        self._untranscribed.add(event.item_id)
                     if self.state is State.LISTENING:
                         self._to(State.THINKING, out)
-            case InputTranscript(text=text):
+            case InputTranscript(item_id=item_id, text=text):
                 self.transcript.append(("user", text))
                 out.append(Report("user", {"text": text}))
+                self._transcribed(item_id, out)
+            case InputTranscriptFailed(item_id=item_id, message=message):
+                out.append(
+                    Report("note", {"text": f"the caller's words were not transcribed: {message}"})
+                )
+                self._transcribed(item_id, out)
             case ResponseCreated(response_id=rid):
                 self.gate.on_created(rid)
             case AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
@@ -365,6 +381,8 @@ class Conversation:
         self._call_response.clear()
         self._call_at.clear()
         self._ending_since = None
+        self._untranscribed.clear()
+        self._held.clear()
         self._speech_stopped_at = None
         self._first_audio_seen = True
         out.append(Report("note", {"text": f"conversation {self.conversation_id} ({source})"}))
@@ -385,6 +403,9 @@ class Conversation:
         out.append(CancelTimer(MAX_TIMER))
         for call_id in self._pending_tools:
             out.append(CancelTimer(SLOW_PREFIX + call_id))
+        if self._held:
+            out.append(CancelTimer(TRANSCRIPT_TIMER))
+            self._held.clear()
         self._pending_tools.clear()
         self.gate.reset()
         if disconnect:
@@ -419,8 +440,27 @@ class Conversation:
         self._call_at[ev.call_id] = self._now_ms
         self._to(State.TOOL, out)
         out.append(CancelTimer(IDLE_TIMER))
-        out.append(RunTool(call, self.context()))
+        if call.name in self.policy.confirm_tools and self._untranscribed:
+            # its check reads the caller's yes or no from the transcript: let it land first
+            self._held.append(call)
+            out.append(SetTimer(TRANSCRIPT_TIMER, self.policy.transcript_wait_ms))
+        else:
+            out.append(RunTool(call, self.context()))
         out.append(SetTimer(SLOW_PREFIX + ev.call_id, self.policy.slow_tool_ms))
+
+    def _transcribed(self, item_id: str, out: list[Command]) -> None:
+        self._untranscribed.discard(item_id)
+        if not self._untranscribed:
+            self._release_held(out)
+
+    def _release_held(self, out: list[Command]) -> None:
+        if not self._held:
+            return
+        out.append(CancelTimer(TRANSCRIPT_TIMER))
+        held, self._held = self._held, []
+        for call in held:
+            if call.call_id in self._pending_tools:
+                out.append(RunTool(call, self.context()))
 
     def _tool_finished(self, call_id: str, result: ToolResult, out: list[Command]) -> None:
         call = self._pending_tools.pop(call_id, None)
@@ -515,6 +555,9 @@ class Conversation:
             self._end("maximum conversation length reached", out)
         elif name.startswith(SLOW_PREFIX) and name[len(SLOW_PREFIX) :] in self._pending_tools:
             out.append(PlayPrompt("filler"))
+        elif name == TRANSCRIPT_TIMER:  # the words never came: the tool decides without them
+            self._untranscribed.clear()
+            self._release_held(out)
 
     def _error(self, ev: ServerError, out: list[Command]) -> None:
         out.append(Report("error", {"code": ev.code, "message": ev.message}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from device.conversation import (
     IDLE_TIMER,
     MAX_TIMER,
     SLOW_PREFIX,
+    TRANSCRIPT_TIMER,
     AwaitPlayback,
     CancelTimer,
     Command,
@@ -40,6 +42,7 @@ from device.realtime.events import (
     FunctionCallDone,
     Ignored,
     InputTranscript,
+    InputTranscriptFailed,
     ResponseCreated,
     ResponseDone,
     ServerError,
@@ -505,3 +508,63 @@ def test_await_playback_is_requested_after_a_cancelled_response() -> None:
     conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 2800)
     out = conv.handle(ResponseDone("resp_1", "cancelled", reason="turn_detected"), 2900)
     assert AwaitPlayback() in out
+
+
+def confirm_policy() -> ConversationPolicy:
+    return dataclasses.replace(policy(), confirm_tools=frozenset({"close_job"}))
+
+
+CONFIRM_CALL = FunctionCallDone("resp_1", "item_f1", "call_1", "close_job", '{"job": "4172"}')
+SAID_YES = [
+    Step(SpeechStarted("item_u1", 1000), State.LISTENING, [f"cancel {IDLE_TIMER}"], 1000),
+    Step(SpeechStopped("item_u1", 2500), State.THINKING, [], 2500),
+]
+
+
+def test_a_confirm_tool_waits_for_the_callers_words_before_it_runs() -> None:
+    """The yes is read from the transcript, which may come after the model's call."""
+    conv = Conversation(confirm_policy())
+    steps = [
+        *OPEN,
+        *SAID_YES,
+        Step(
+            CONFIRM_CALL,
+            State.TOOL,
+            [f"cancel {IDLE_TIMER}", f"set {TRANSCRIPT_TIMER}", f"set {SLOW_PREFIX}call_1"],
+            2700,
+        ),
+        Step(
+            InputTranscript("item_u1", "yes, that's right"),
+            State.TOOL,
+            [f"cancel {TRANSCRIPT_TIMER}", "run close_job"],
+            2900,
+        ),
+    ]
+    outs = run(conv, steps)
+    run_tool = next(c for c in outs[-1] if isinstance(c, RunTool))
+    assert run_tool.context.transcript[-1] == ("user", "yes, that's right")
+
+
+@pytest.mark.parametrize(
+    "words_missing",
+    [
+        InputTranscriptFailed("item_u1", "Audio is unintelligible"),
+        TimerFired(TRANSCRIPT_TIMER),
+    ],
+    ids=["transcription-failed", "never-came"],
+)
+def test_a_confirm_tool_runs_without_the_words_when_they_cannot_come(words_missing: Any) -> None:
+    conv = Conversation(confirm_policy())
+    run(conv, OPEN + SAID_YES)
+    conv.handle(CONFIRM_CALL, 2700)
+    out = [brief(c) for c in conv.handle(words_missing, 4700)]
+    assert "run close_job" in out
+
+
+def test_other_tools_and_known_words_do_not_wait() -> None:
+    conv = Conversation(confirm_policy())
+    run(conv, OPEN + CALLER_ASKS)  # the transcript already came
+    assert "run close_job" in map(brief, conv.handle(CONFIRM_CALL, 2800))
+    conv = Conversation(confirm_policy())
+    run(conv, OPEN + SAID_YES)
+    assert "run job_status" in map(brief, conv.handle(CALL, 2800))

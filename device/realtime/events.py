@@ -47,6 +47,14 @@ class InputTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class InputTranscriptFailed:
+    """The caller's words could not be transcribed (the turn itself goes on)."""
+
+    item_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseCreated:
     response_id: str
 
@@ -143,6 +151,7 @@ ServerEvent = (
     | SpeechStopped
     | InputCommitted
     | InputTranscript
+    | InputTranscriptFailed
     | ResponseCreated
     | AudioDelta
     | AudioDone

@@ -30,6 +30,7 @@ from device.realtime.events import (
     Ignored,
     InputCommitted,
     InputTranscript,
+    InputTranscriptFailed,
     ItemTruncated,
     ResponseCreated,
     ResponseDone,
@@ -185,6 +186,11 @@ def parse_server_dict(obj: dict[str, Any]) -> ServerEvent:
             return InputCommitted(r.text(obj, "item_id"))
         case "conversation.item.input_audio_transcription.completed":
             return InputTranscript(r.text(obj, "item_id"), r.text(obj, "transcript"))
+        case "conversation.item.input_audio_transcription.failed":
+            error = r.opt_obj(obj, "error")
+            return InputTranscriptFailed(
+                r.text(obj, "item_id"), r.opt_text(error, "message", "error.message") or ""
+            )
         case "response.created":
             response = r.obj(obj, "response")
             return ResponseCreated(r.text(response, "id", "response.id"))

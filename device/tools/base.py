@@ -61,6 +61,10 @@ class ToolBox(Protocol):
         """Text appended to the session instructions (e.g. read back before confirming)."""
         ...
 
+    def needs_confirmation(self, name: str) -> bool:
+        """True for tools that run only after the caller's spoken yes (they read the transcript)."""
+        ...
+
     def start_conversation(self, conversation_id: str) -> None:
         """Reset per-conversation state (call limits, pending confirmations)."""
         ...

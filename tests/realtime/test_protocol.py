@@ -16,6 +16,7 @@ from device.realtime.events import (
     Ignored,
     InputCommitted,
     InputTranscript,
+    InputTranscriptFailed,
     ItemTruncated,
     ResponseCreated,
     ResponseDone,
@@ -341,6 +342,21 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
             "usage": {"type": "duration", "seconds": 1.4},
         },
         InputTranscript("item_u1", "Where is the pharmacy?"),
+    ),
+    (
+        {
+            "type": "conversation.item.input_audio_transcription.failed",
+            "event_id": "ev_6b",
+            "item_id": "item_u1",
+            "content_index": 0,
+            "error": {
+                "type": "transcription_error",
+                "code": "audio_unintelligible",
+                "message": "Audio is unintelligible",
+                "param": None,
+            },
+        },
+        InputTranscriptFailed("item_u1", "Audio is unintelligible"),
     ),
     (
         {
