@@ -383,6 +383,7 @@ class Daemon:
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()
+            await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)

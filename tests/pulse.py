@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -212,10 +213,29 @@ class PulseServer:
         return None
 
     def unplug_mic(self) -> None:
+        """Unload the virtual mic, and end this process's recording streams, as an unplug does.
+
+        PulseAudio (14 and later) moves the recording streams of a source that goes away to
+        the fallback source (here a sink monitor): PortAudio would go on recording silence
+        after a short gap. Ending this process's streams (``pacmd kill-source-output``; pactl
+        has no such verb) leaves the mic with no device until ``replug_mic()``, since
+        PULSE_SOURCE names the missing source. Other clients (parecord) are left alone.
+        """
         module = self.module_id("module-remap-source")
         if module is None:
             raise PulseError("the virtual mic is not plugged in")
+        if self.module_id("module-cli-protocol-unix") is None:
+            self.pactl("load-module", "module-cli-protocol-unix")
         self.pactl("unload-module", module)
+        for output in json.loads(self.pactl("--format=json", "list", "source-outputs")):
+            if output.get("properties", {}).get("application.process.id") == str(os.getpid()):
+                subprocess.run(
+                    ["pacmd", "kill-source-output", str(output["index"])],
+                    env=self._env(),
+                    check=True,
+                    capture_output=True,
+                    timeout=10,
+                )
 
     def replug_mic(self) -> None:
         self.pactl("load-module", *REMAP_ARGS)

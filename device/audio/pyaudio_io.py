@@ -159,8 +159,11 @@ class PyAudioMic:
             )
 
     async def _wait_retry(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # lands in the same loop step as the result (CPython gh-86296), and the task lives on
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closed.wait(), self.settings.retry_s)
+            async with asyncio.timeout(self.settings.retry_s):
+                await self._closed.wait()
 
     async def frames(self) -> AsyncGenerator[AudioFrame, None]:
         loop = asyncio.get_running_loop()
@@ -181,7 +184,8 @@ class PyAudioMic:
                 while not self._closed.is_set():
                     wait_s = self.stall_s if got_first else self.start_s
                     try:
-                        frame = await asyncio.wait_for(self._queue.get(), wait_s)
+                        async with asyncio.timeout(wait_s):
+                            frame = await self._queue.get()
                     except TimeoutError:
                         self._outage(f"stopped delivering audio (nothing for {wait_s:g} s)")
                         break
