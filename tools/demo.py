@@ -23,18 +23,33 @@ EMULATOR_KEY = "local-emulator-no-key-needed"
 
 
 def start_emulator(scenario: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start the emulator on a free port; return the process and its ws:// URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.realtime_emulator", "--port", "0", "--script", str(scenario)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """Start the emulator on a free port; return the process and its ws:// URL.
+
+    Its own log goes to demo-output/emulator.log, so the timeline stays readable.
+    """
+    with (OUT / "emulator.log").open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.realtime_emulator",
+                "--port",
+                "0",
+                "--script",
+                str(scenario),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
         proc.kill()
-        raise SystemExit(f"demo: the emulator did not start (said {line!r})")
+        raise SystemExit(
+            f"demo: the emulator did not start (said {line!r}; see demo-output/emulator.log)"
+        )
     return proc, line.removeprefix("listening on ") + "/v1/realtime"
 
 
