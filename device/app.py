@@ -143,6 +143,8 @@ class Daemon:
         """Feed one event to the engine and carry out its commands (on the loop thread)."""
         for command in self.engine.handle(event, self.now_ms()):
             self._execute(command)
+        if self.pipeline is not None:
+            self.pipeline.hold_open = self.engine.caller_turn_open
         if self.engine.state is State.LISTENING:
             self._listening.set()
         else:

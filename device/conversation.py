@@ -247,6 +247,9 @@ class Conversation:
         self._now_ms = 0.0
         self._device_problem: str | None = None  # an audio device is missing
         self._untranscribed: set[str] = set()  # caller turns whose words have not arrived
+        # the server heard the caller start speaking and not yet stop: the device keeps
+        # uploading (even what its noise gate would hold back) so the server can end the turn
+        self.caller_turn_open = False
         self._held: list[ToolCall] = []  # confirm tools waiting for the caller's words
 
     # -- public ----------------------------------------------------------------------
@@ -282,10 +285,12 @@ class Conversation:
                     out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
             case SpeechStarted():
                 if self.active:
+                    self.caller_turn_open = True
                     out.append(CancelTimer(IDLE_TIMER))
                     if self.state in (State.LISTENING, State.THINKING):
                         self._to(State.LISTENING, out)
             case SpeechStopped():
+                self.caller_turn_open = False
                 if self.active:
                     self._speech_stopped_at = now_ms
                     self._first_audio_seen = False
@@ -399,6 +404,7 @@ class Conversation:
         disconnect: bool = True,
     ) -> None:
         out.append(Upload(False))
+        self.caller_turn_open = False
         out.append(CancelTimer(IDLE_TIMER))
         out.append(CancelTimer(MAX_TIMER))
         for call_id in self._pending_tools:

@@ -568,3 +568,17 @@ def test_other_tools_and_known_words_do_not_wait() -> None:
     conv = Conversation(confirm_policy())
     run(conv, OPEN + SAID_YES)
     assert "run job_status" in map(brief, conv.handle(CALL, 2800))
+
+
+def test_the_callers_turn_is_open_from_speech_started_to_speech_stopped() -> None:
+    """While it is open the device uploads even what its noise gate would hold back."""
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    assert not conv.caller_turn_open
+    conv.handle(SpeechStarted("item_u1", 1000), 1000)
+    assert conv.caller_turn_open
+    conv.handle(SpeechStopped("item_u1", 2500), 2500)
+    assert not conv.caller_turn_open
+    conv.handle(SpeechStarted("item_u2", 4000), 4000)
+    conv.handle(StopRequested("button"), 4100)  # the conversation ends mid-turn
+    assert not conv.caller_turn_open

@@ -76,6 +76,10 @@ class CapturePipeline:
         self.captured_bytes = 0
         self.uploaded_bytes = 0
         self.trace: list[tuple[int, int]] | None = None
+        # the server heard the caller start and not yet stop: upload even when the gate is
+        # closed, or the server never hears the silence that ends the turn (semantic VAD
+        # waits longer than any hangover)
+        self.hold_open = False
 
     # -- state ----------------------------------------------------------------------------
 
@@ -106,6 +110,7 @@ class CapturePipeline:
         self._preroll.clear()
         self._block.clear()
         self._pending.clear()
+        self.hold_open = False
 
     # -- the hot path ---------------------------------------------------------------------
 
@@ -140,7 +145,10 @@ class CapturePipeline:
         self._position += len(block) // SAMPLE_BYTES
         was_open = self._gate.is_open
         is_open = self._gate.update(level_db, BLOCK_MS)
-        if not self.gate_settings.enabled or (was_open and is_open):
+        if self.hold_open:
+            self._preroll.clear()  # uploaded: never again as pre-roll
+            self._upload(position, block, chunks)
+        elif not self.gate_settings.enabled or (was_open and is_open):
             self._upload(position, block, chunks)
         elif is_open:  # just opened: the audio just before first
             for pos, old in self._preroll.take():

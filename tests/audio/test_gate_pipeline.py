@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,24 @@ def test_gated_pipeline_uploads_speech_with_preroll_and_hangover_only() -> None:
     assert not pipe.gate_open
     assert pipe.uploaded_bytes == sum(len(c) for c in out)
     assert pipe.captured_bytes == 7500 * 32
+
+
+def test_an_open_server_turn_keeps_uploading_past_the_hangover() -> None:
+    """Semantic VAD may wait seconds for more audio: the server must hear the silence."""
+    s = GateSettings(preroll_ms=300, hangover_ms=800, attack_ms=60)
+    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40)
+    pipe.trace = []
+    run(pipe, mix(noise(3000, -50.0), voice(1000, -20.0)))
+    pipe.hold_open = True  # speech_started came; speech_stopped has not
+    held = run(pipe, noise(3000, -50.0))
+    assert not pipe.gate_open
+    assert sum(len(c) for c in held) / 48 == pytest.approx(3000, abs=40)
+    pipe.hold_open = False  # speech_stopped: back to the gate, which is closed
+    after = run(pipe, noise(2000, -50.0))
+    assert sum(len(c) for c in after) / 48 <= 40  # at most the chunk being filled
+    # one continuous stream: nothing skipped, nothing sent twice
+    spans = pipe.trace
+    assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_first_syllable_survives_in_the_uploaded_audio() -> None:
