@@ -229,6 +229,8 @@ class Daemon:
         self.summary.add(report)
         if report.kind == "error":
             log.warning("%s: %s", report.data.get("code"), report.data.get("message"))
+        elif report.data.get("code") == "audio":  # a device came back
+            log.info("audio: %s", report.data.get("message"))
         if self.timeline is not None and self.settings.logging.timeline:
             line = timeline_line(self.now_ms(), report)
             if line:

@@ -145,9 +145,11 @@ class PyAudioMic:
                 log.debug("closing the microphone: %s", exc)
 
     def _report(self, ok: bool, message: str) -> None:
-        (log.info if ok else log.error)(message)
+        """To ``on_health`` (the daemon logs it with the rest), or to the log if none."""
         if self.on_health is not None:
             self.on_health(ok, message)
+        else:
+            (log.info if ok else log.error)(message)
 
     def _outage(self, why: str) -> None:
         if not self._outage_reported:
