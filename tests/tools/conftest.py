@@ -47,6 +47,20 @@ def job_status(service: JobService, **changes: Any) -> HttpTool:
     return HttpTool(**fields)
 
 
+def close_job(service: JobService, **changes: Any) -> HttpTool:
+    """A tool that writes: it runs only after the caller's spoken yes."""
+    fields: dict[str, Any] = {
+        "name": "close_job",
+        "description": "Close a job.",
+        "method": "POST",
+        "url": service.url + "/jobs/{job_id}/close",
+        "select": ("status",),
+        "confirm": True,
+    }
+    fields.update(changes)
+    return job_status(service, **fields)
+
+
 MakeBox = Callable[..., Toolbox]
 
 

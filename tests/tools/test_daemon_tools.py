@@ -34,13 +34,12 @@ from device.tools.settings import (
     EndSessionTool,
     EscalateTool,
     Header,
-    HttpTool,
     ToolItem,
     ToolsSettings,
 )
 from device.tools.toolbox import Toolbox
 from tests.test_daemon import KEY, concat_wavs, validate
-from tests.tools.conftest import JOB_PARAMETERS
+from tests.tools.conftest import JOB_PARAMETERS, close_job, job_status
 from tools.job_status_service import JobService
 from tools.realtime_emulator import Emulator, Scenario
 
@@ -63,32 +62,6 @@ ASK_JOB = "What is the status of job four one seven two?"
 def service() -> Iterator[JobService]:
     with JobService(token=TOKEN) as running:
         yield running
-
-
-def job_status(service: JobService, **changes: Any) -> HttpTool:
-    fields: dict[str, Any] = {
-        "name": "job_status",
-        "description": "Look up a job by its four-digit number.",
-        "parameters": JOB_PARAMETERS,
-        "url": service.url + "/jobs/{job_id}",
-        "headers": AUTH,
-        "select": ("status", "eta", "technician.name"),
-        "timeout_s": 2.0,
-    }
-    fields.update(changes)
-    return HttpTool(**fields)
-
-
-def close_job(service: JobService) -> HttpTool:
-    return job_status(
-        service,
-        name="close_job",
-        description="Close a job.",
-        method="POST",
-        url=service.url + "/jobs/{job_id}/close",
-        select=("job_id", "status"),
-        confirm=True,
-    )
 
 
 def speech(tmp_path: Path, *names: str) -> Path:
@@ -422,7 +395,7 @@ async def test_a_confirm_tool_runs_after_the_callers_spoken_yes(
     assert summary.user_transcripts == [CLOSE_ASK, "Yes, that's right."]
     asked, done = outputs(emu)
     assert "needs the caller's spoken yes" in asked and "Read the details back" in asked
-    assert json.loads(done) == {"job_id": "4172", "status": "closed"}
+    assert json.loads(done) == {"status": "closed"}
     assert summary.assistant_transcripts == [READ_BACK, "Done, job 4172 is closed."]
     assert [(c["name"], c["ok"]) for c in summary.tool_calls] == [
         ("close_job", False),
@@ -495,7 +468,7 @@ async def test_a_confirm_tool_waits_for_the_transcript_of_the_callers_yes(
     asked, done = outputs(emu)
     assert "needs the caller's spoken yes" in asked
     assert "needs the caller's spoken yes" not in done, "the yes was not heard: " + done
-    assert json.loads(done) == {"job_id": "4172", "status": "closed"}
+    assert json.loads(done) == {"status": "closed"}
     assert [(s.method, s.path) for s in service.seen] == [("POST", "/jobs/4172/close")]
     assert run.summary.assistant_transcripts[-1] == "Done, job 4172 is closed."
 

@@ -23,7 +23,7 @@ from device.tools.settings import (
     ToolsSettings,
 )
 from device.tools.toolbox import Toolbox
-from tests.tools.conftest import JOB_PARAMETERS, MakeBox, job_status
+from tests.tools.conftest import JOB_PARAMETERS, MakeBox, close_job, job_status
 from tools.job_status_service import JobService
 
 Transcript = tuple[tuple[str, str], ...]
@@ -218,18 +218,6 @@ async def test_bad_arguments_are_refused_before_anything_runs(
     [line] = audit(tmp_path)
     assert line["status"] == "invalid_arguments"
     assert any("Invalid arguments for job_status" in r.getMessage() for r in caplog.records)
-
-
-def close_job(service: JobService) -> HttpTool:
-    return job_status(
-        service,
-        name="close_job",
-        description="Close a job.",
-        method="POST",
-        url=service.url + "/jobs/{job_id}/close",
-        select=("status",),
-        confirm=True,
-    )
 
 
 ASKED = ("user", "Please close job 4172.")
