@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -23,6 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyaudio
+
+log = logging.getLogger(__name__)
 
 _stderr_lock = threading.Lock()
 
@@ -174,3 +177,19 @@ def open_stream(
         pa.terminate()
         raise
     return pa, stream, name
+
+
+def close_stream(pa: pyaudio.PyAudio | None, stream: Any, what: str) -> None:
+    """Stop and close ``stream`` and release PortAudio; a dead device may refuse: go on."""
+    for action in (
+        (lambda: stream.stop_stream()) if stream else None,
+        (lambda: stream.close()) if stream else None,
+        (lambda: pa.terminate()) if pa else None,
+    ):
+        if action is None:
+            continue
+        try:
+            with quiet_stderr():
+                action()
+        except Exception as exc:
+            log.debug("closing the %s: %s", what, exc)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyaudio
 
-from device.audio.devices import DeviceNotFound, open_stream, quiet_stderr
+from device.audio.devices import DeviceNotFound, close_stream, open_stream
 from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame
 from device.audio.playback import PlaybackBuffer
 from device.audio.resample import StreamResampler
@@ -131,18 +131,7 @@ class PyAudioMic:
     def _shut(self) -> None:
         stream, pa = self._stream, self._pa
         self._stream = self._pa = None
-        for action in (
-            (lambda: stream.stop_stream()) if stream else None,
-            (lambda: stream.close()) if stream else None,
-            (lambda: pa.terminate()) if pa else None,
-        ):
-            if action is None:
-                continue
-            try:
-                with quiet_stderr():
-                    action()
-            except Exception as exc:  # a dead device may refuse to stop; keep going
-                log.debug("closing the microphone: %s", exc)
+        close_stream(pa, stream, "microphone")
 
     def _report(self, ok: bool, message: str) -> None:
         """To ``on_health`` (the daemon logs it with the rest), or to the log if none."""
@@ -396,17 +385,4 @@ class PyAudioSpeaker:
             stream, pa = self._stream, self._pa
             self._stream = self._pa = None
 
-        def shut() -> None:
-            for action in (
-                (lambda: stream.stop_stream()) if stream else None,
-                (lambda: stream.close()) if stream else None,
-                (lambda: pa.terminate()) if pa else None,
-            ):
-                if action is None:
-                    continue
-                try:
-                    action()
-                except Exception as exc:
-                    log.debug("closing the speaker: %s", exc)
-
-        await asyncio.to_thread(shut)
+        await asyncio.to_thread(close_stream, pa, stream, "speaker")
