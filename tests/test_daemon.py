@@ -26,6 +26,7 @@ from device.realtime.link import RealtimeLink
 from device.settings import Settings
 from device.summary import RunSummary
 from tests.openai_schema import assert_client_event, assert_server_event
+from tools.demo import start_emulator
 from tools.realtime_emulator import Emulator, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,23 +210,9 @@ def test_missing_api_key_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
 
 
 def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> None:
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tools.realtime_emulator",
-            "--port",
-            "0",
-            "--script",
-            str(ROOT / "tools/scenarios/demo.yaml"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    scenario = ROOT / "tools/scenarios/demo.yaml"
+    emulator, url = start_emulator(scenario, tmp_path / "emulator.log")
     try:
-        assert emulator.stdout is not None
-        url = emulator.stdout.readline().strip().removeprefix("listening on ") + "/v1/realtime"
         out = tmp_path / "summary.json"
         result = cli(
             "run",

@@ -22,12 +22,12 @@ OUT = ROOT / "demo-output"
 EMULATOR_KEY = "local-emulator-no-key-needed"
 
 
-def start_emulator(scenario: Path) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(scenario: Path, log_path: Path) -> tuple[subprocess.Popen[str], str]:
     """Start the emulator on a free port; return the process and its ws:// URL.
 
-    Its own log goes to demo-output/emulator.log, so the timeline stays readable.
+    Its own log goes to ``log_path``, so the daemon's timeline stays readable.
     """
-    with (OUT / "emulator.log").open("w") as log:
+    with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -47,9 +47,7 @@ def start_emulator(scenario: Path) -> tuple[subprocess.Popen[str], str]:
     line = proc.stdout.readline().strip()
     if not line.startswith("listening on "):
         proc.kill()
-        raise SystemExit(
-            f"demo: the emulator did not start (said {line!r}; see demo-output/emulator.log)"
-        )
+        raise SystemExit(f"demo: the emulator did not start (said {line!r}; see {log_path})")
     return proc, line.removeprefix("listening on ") + "/v1/realtime"
 
 
@@ -62,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     summary_path = OUT / "summary.json"
     summary_path.unlink(missing_ok=True)
-    emulator, url = start_emulator(Path(args.scenario))
+    emulator, url = start_emulator(Path(args.scenario), OUT / "emulator.log")
     print(f"demo: Realtime emulator at {url}")
     try:
         env = dict(os.environ, OPENAI_API_KEY=EMULATOR_KEY)
