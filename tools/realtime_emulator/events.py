@@ -67,6 +67,29 @@ class Ids:
         return f"{kind}_{self._tag}{self._n:08d}"
 
 
+class Outbox:
+    """One session's server-event stamper: every event gets the next ``event_id``."""
+
+    def __init__(self, ids: Ids) -> None:
+        self.ids = ids
+
+    def stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        return {"event_id": self.ids.next("event"), **event}
+
+    def error(
+        self,
+        code: str | None,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> dict[str, Any]:
+        """An ``error`` event; ``event_id`` names the client event it answers, if any."""
+        body = error_body(code, message, type=type, param=param, event_id=event_id)
+        return self.stamp({"type": "error", "error": body})
+
+
 def default_session(model: str) -> dict[str, Any]:
     """The session config a new session starts with (sent in session.created)."""
     return {

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from tools.realtime_emulator.events import split_words
 from tools.realtime_emulator.scenario import Fault, Scenario
-from tools.realtime_emulator.session import Plan, RealtimeSession
+from tools.realtime_emulator.script import Plan
+from tools.realtime_emulator.session import RealtimeSession
 from tools.realtime_emulator.speech import synthesize
 from tools.realtime_emulator.vad import BYTES_PER_MS
 
@@ -41,6 +42,7 @@ async def play(
 ) -> None:
     """Run one response to its end (or until it is cancelled)."""
     session = link.session
+    steps = session.responses
     if latency_ms > 0:
         await asyncio.sleep(latency_ms / 1000)
     await link.send(created)
@@ -50,16 +52,20 @@ async def play(
     if not session.is_active(response_id):
         return
     if plan.tool_call is not None:
-        for event in session.function_call(response_id) + session.finish(response_id):
+        for event in (
+            steps.function_call_start(response_id)
+            + steps.function_call_end(response_id)
+            + steps.finish(response_id)
+        ):
             await link.send(event)
         return
-    audio = "text" not in (session.config.get("output_modalities") or ["audio"])
+    audio = steps.audio_out()
     pcm = b""
     if audio:
         pcm = await asyncio.to_thread(
             synthesize, plan.text, scenario.voice, scenario.words_per_minute
         )
-    for event in session.begin_message(response_id):
+    for event in steps.begin_message(response_id):
         await link.send(event)
     chunk = scenario.chunk_ms * BYTES_PER_MS
     count = max(1, math.ceil(len(pcm) / chunk))
@@ -69,12 +75,12 @@ async def play(
     for i in range(count):
         if not session.is_active(response_id):
             return
-        for event in session.message_chunk(response_id, pcm[i * chunk : (i + 1) * chunk], words[i]):
+        for event in steps.message_chunk(response_id, pcm[i * chunk : (i + 1) * chunk], words[i]):
             await link.send(event)
         if scenario.stream_speed > 0 and audio:
             due = start + (i + 1) * scenario.chunk_ms / 1000 / scenario.stream_speed
             await asyncio.sleep(max(0.0, due - loop.time()))
         else:
             await asyncio.sleep(0)
-    for event in session.end_message(response_id) + session.finish(response_id):
+    for event in steps.end_message(response_id) + steps.finish(response_id):
         await link.send(event)

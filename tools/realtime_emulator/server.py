@@ -34,7 +34,7 @@ from websockets.http11 import Request, Response
 from tools.realtime_emulator.events import LIVE_ONLY_SESSION_FIELDS
 from tools.realtime_emulator.player import play
 from tools.realtime_emulator.scenario import Fault, Scenario
-from tools.realtime_emulator.session import RealtimeSession, Send, Stream
+from tools.realtime_emulator.session import Fire, RealtimeSession, Send, Stream
 from tools.realtime_emulator.vad import BYTES_PER_MS
 
 log = logging.getLogger(__name__)
@@ -309,6 +309,8 @@ class _Connection:
             match action:
                 case Send(event=out):
                     await self.send(out)
+                case Fire(fault=fault):
+                    await self.fault(fault)
                 case Stream(response_id=rid, plan=plan, created=created):
                     self.spawn(
                         play(self, self.emu.scenario, rid, plan, self.emu.latency_ms, created)
