@@ -1,0 +1,1 @@
+"""Wake word: the WakeDetector interface, openWakeWord on onnxruntime, the threaded listener."""

@@ -1,0 +1,233 @@
+"""openWakeWord on onnxruntime: the ``WakeDetector`` the daemon runs (adapter over 3 models).
+
+openWakeWord's pipeline, per 80 ms frame (1280 samples at 16 kHz):
+
+1. ``melspectrogram.onnx`` on the frame plus the 480 samples before it: 8 mel frames
+   (32 bands), scaled ``x / 10 + 2`` as openWakeWord does;
+2. ``embedding_model.onnx`` on the latest 76 mel frames (0.76 s): one 96-value embedding;
+3. each wake model on its latest N embeddings (16 for the pre-trained ones): one score.
+
+This is the same arithmetic as ``openwakeword.Model(inference_framework="onnx")`` (the
+tests compare the scores), without importing the ``openwakeword`` package: its
+``__init__`` pulls in scikit-learn and scipy (about 95 MB and seconds of start-up) for
+training helpers a kiosk never uses, and its streaming buffer copies 10 s of audio into a
+Python list per frame. The feature buffers start from the features of digital silence
+(openWakeWord seeds them from unseeded random noise), so runs are reproducible.
+
+Idle: with a ``QuietTracker``, a frame in a quiet stretch (see device/wake/quiet.py) runs
+no model. The last embedding is repeated (the window it saw was quiet already) and the raw
+audio is kept, so on the first loud frame the mel window is recomputed from the last 0.8 s
+of audio in one call and the models see what they would have seen had they never stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from device.wake.detector import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE_HZ, Detection, TriggerRule
+from device.wake.models import ModelSpec, ResolvedModels, resolve
+from device.wake.onnx import load_session
+from device.wake.quiet import QuietTracker
+from device.wake.settings import WakeSettings
+
+MEL_CONTEXT_SAMPLES = 480  # 3 hops of 160: the melspectrogram model's look-back
+MEL_FRAMES_PER_FRAME = 8
+MEL_BANDS = 32
+EMBEDDING_WINDOW = 76  # mel frames per embedding
+EMBEDDING_SIZE = 96
+# audio kept for recomputing the mel window after a quiet stretch: 10 frames + context
+HISTORY_FRAMES = 10
+HISTORY_SAMPLES = HISTORY_FRAMES * FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
+
+
+class _Model:
+    def __init__(self, spec: ModelSpec, threads: int, spinning: bool) -> None:
+        self.spec = spec
+        self.session = load_session(spec.path, threads, spinning)
+        inputs = self.session.get_inputs()
+        shape = inputs[0].shape
+        if len(inputs) != 1 or len(shape) != 3 or shape[2] != EMBEDDING_SIZE:
+            raise ValueError(
+                f"{spec.path}: not an openWakeWord model (input {inputs[0].name} {shape}, "
+                f"expected [1, N, {EMBEDDING_SIZE}])"
+            )
+        self.input_name = inputs[0].name
+        self.n_embeddings = int(shape[1])
+        self.rule = TriggerRule(
+            spec.threshold, spec.trigger_frames, round(spec.refractory_s * SAMPLE_RATE_HZ)
+        )
+
+    def score(self, embeddings: npt.NDArray[np.float32]) -> float:
+        window = embeddings[None, -self.n_embeddings :, :]
+        out = self.session.run(None, {self.input_name: window})[0]
+        return float(out.reshape(-1)[0])
+
+
+class OpenWakeWordDetector:
+    """See the module docstring; the ``WakeDetector`` contract is in device/wake/detector.py.
+
+    ``idle``: a ``QuietTracker`` to skip the models in quiet stretches, or None to run them
+    on every frame. ``threads``/``spinning``: onnxruntime session options (one thread, no
+    spinning is what the daemon uses; the bench measures the others).
+    """
+
+    def __init__(
+        self,
+        melspec: Path,
+        embedding: Path,
+        models: Sequence[ModelSpec],
+        *,
+        idle: QuietTracker | None = None,
+        threads: int = 1,
+        spinning: bool = False,
+    ) -> None:
+        if not models:
+            raise ValueError("no wake-word model given")
+        self._mel = load_session(melspec, threads, spinning)
+        self._emb = load_session(embedding, threads, spinning)
+        self._models = [_Model(m, threads, spinning) for m in models]
+        self._idle = idle
+        self._n_embeddings = max(m.n_embeddings for m in self._models)
+        self._position = 0
+        self._pending = np.zeros(0, dtype=np.int16)
+        self.frames = 0
+        self.skipped_frames = 0
+        self.last_scores = {m.spec.label: 0.0 for m in self._models}
+        self._silence_mels, self._silence_embedding = self._silence_features()
+        self._init_state()
+
+    @classmethod
+    def from_resolved(
+        cls, resolved: ResolvedModels, idle: QuietTracker | None = None, **kwargs: Any
+    ) -> OpenWakeWordDetector:
+        return cls(resolved.melspec, resolved.embedding, resolved.models, idle=idle, **kwargs)
+
+    # -- WakeDetector ---------------------------------------------------------------------
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.spec.label for m in self._models)
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    @property
+    def running(self) -> bool:
+        """Whether the latest frame ran the models (False: skipped as quiet)."""
+        return self._running
+
+    def process(self, samples: object) -> list[Detection]:
+        new = _as_int16(samples)
+        if self._pending.size:
+            new = np.concatenate([self._pending, new])
+        n_frames = new.size // FRAME_SAMPLES
+        self._pending = new[n_frames * FRAME_SAMPLES :].copy()
+        found: list[Detection] = []
+        for i in range(n_frames):
+            self._frame(new[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], found)
+        return found
+
+    def skip(self, n_samples: int) -> None:
+        self._position += len(self._pending) + n_samples
+        self._pending = np.zeros(0, dtype=np.int16)
+
+    def reset(self) -> None:
+        self._position += len(self._pending)
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._init_state()
+        for m in self._models:
+            m.rule.reset()
+            self.last_scores[m.spec.label] = 0.0
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def _init_state(self) -> None:
+        self._history = np.zeros(HISTORY_SAMPLES, dtype=np.float32)
+        self._mels = np.repeat(self._silence_mels[-1:], EMBEDDING_WINDOW, axis=0)
+        self._embeddings = np.repeat(self._silence_embedding[None, :], self._n_embeddings, 0)
+        self._stale_mels = False
+        self._running = True
+
+    def _silence_features(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        mels = self._melspectrogram(np.zeros(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES, np.float32))
+        window = np.repeat(mels[-1:], EMBEDDING_WINDOW, axis=0)
+        return mels, self._embed(window)
+
+    def _melspectrogram(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = self._mel.run(None, {"input": audio[None, :]})[0]
+        mels: npt.NDArray[np.float32] = out.reshape(-1, MEL_BANDS) / 10.0 + 2.0
+        return mels
+
+    def _embed(self, mels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = self._emb.run(None, {"input_1": mels[None, :, :, None]})[0]
+        embedding: npt.NDArray[np.float32] = out.reshape(EMBEDDING_SIZE)
+        return embedding
+
+    def _frame(self, frame: npt.NDArray[np.int16], found: list[Detection]) -> None:
+        self.frames += 1
+        self._position += FRAME_SAMPLES
+        history = self._history
+        history[:-FRAME_SAMPLES] = history[FRAME_SAMPLES:]
+        history[-FRAME_SAMPLES:] = frame
+        run = self._idle.update(frame) if self._idle is not None else True
+        self._running = run
+        if not run:
+            self.skipped_frames += 1
+            self._stale_mels = True
+            self._push_embedding(self._embeddings[-1])
+            for m in self._models:
+                self.last_scores[m.spec.label] = 0.0
+                m.rule.update(0.0, self._position)
+            return
+        if self._stale_mels:  # back from a quiet stretch: the window from the audio kept
+            self._mels = self._melspectrogram(history)[-EMBEDDING_WINDOW:]
+            self._stale_mels = False
+        else:
+            new_mels = self._melspectrogram(history[-(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES) :])
+            mels = self._mels
+            mels[:-MEL_FRAMES_PER_FRAME] = mels[MEL_FRAMES_PER_FRAME:]
+            mels[-MEL_FRAMES_PER_FRAME:] = new_mels
+        self._push_embedding(self._embed(self._mels))
+        for m in self._models:
+            score = m.score(self._embeddings)
+            self.last_scores[m.spec.label] = score
+            fired = m.rule.update(score, self._position)
+            if fired is not None:
+                first_end, fired_score = fired
+                found.append(Detection(m.spec.label, fired_score, first_end, self._position))
+
+    def _push_embedding(self, embedding: npt.NDArray[np.float32]) -> None:
+        e = self._embeddings
+        e[:-1] = e[1:]
+        e[-1] = embedding
+
+
+def _as_int16(samples: object) -> npt.NDArray[np.int16]:
+    if isinstance(samples, bytes | bytearray | memoryview):
+        return np.frombuffer(samples, dtype="<i2").astype(np.int16, copy=False)
+    array = np.asarray(samples)
+    if array.dtype != np.int16 or array.ndim != 1:
+        raise ValueError(
+            f"wake detector: expected 1-D int16 samples (got {array.dtype}, shape {array.shape})"
+        )
+    return array
+
+
+def detector_from_settings(settings: WakeSettings) -> OpenWakeWordDetector:
+    """The daemon's detector: the configured models, one thread, idle skipping as set.
+
+    Raises ``ModelNotFound`` (a missing file) or ``ValueError`` (a file that is not an
+    openWakeWord model), each with a one-line message naming the file.
+    """
+    idle = (
+        QuietTracker(FRAME_MS, HISTORY_FRAMES, settings.idle_open_db, settings.idle_min_dbfs)
+        if settings.idle_skip
+        else None
+    )
+    return OpenWakeWordDetector.from_resolved(resolve(settings), idle)
