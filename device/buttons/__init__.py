@@ -1,0 +1,1 @@
+"""Push-to-talk: the pure button state machine and its gpiozero adapter."""
