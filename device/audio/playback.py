@@ -1,9 +1,16 @@
 """The jitter buffer and playback clock of the speaker (pure; the device clock drives it).
 
 The writer queues mono PCM16 at the device rate, per item. The sound card's callback calls
-``pull(n)`` for exactly ``n`` samples each period; it gets queued audio, padded with silence.
-What ``pull`` hands out is what was played, so ``played_ms(item_id)`` is exact to the
-sample (the playback clock barge-in truncation needs).
+``pull(n, dac_s)`` for exactly ``n`` samples each period; it gets queued audio, padded with
+silence. ``played_ms(item_id)`` counts what was handed to the card, exact to the sample.
+
+The playback clock barge-in truncation needs is ``heard_ms(item_id, now_s)``: what has
+really reached the speaker by ``now_s``. Each pull records when its first sample reaches
+the DAC (``dac_s``, the card's own latency report, on the clock ``now_s`` is read from), so
+audio still inside the card's buffer does not count yet, and audio still in the jitter
+buffer never does. After ``flush()`` nothing more is handed out and what the card already
+holds cannot be taken back: ``heard_ms`` then answers at once with what the caller will
+have heard when the sound stops (all that was handed out), the truncation point.
 
 - Prebuffer: after the buffer ran dry, playback restarts once ``prebuffer_ms`` is queued,
   or once audio has waited ``prebuffer_ms`` of device time (a short reply's tail still
@@ -16,8 +23,8 @@ Example::
 
     buf = PlaybackBuffer(48000, prebuffer_ms=40)
     buf.write("item_1", pcm_48k)
-    out = buf.pull(480)          # in the audio callback, every 10 ms
-    buf.played_ms("item_1")
+    out = buf.pull(480, dac_s)   # in the audio callback, every 10 ms
+    buf.heard_ms("item_1", now_s)
 """
 
 from __future__ import annotations
@@ -35,6 +42,15 @@ class _Segment:
     done: int = 0  # bytes handed out
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """Samples of one item handed to the card, reaching the DAC from ``dac_s`` on."""
+
+    item_id: str
+    dac_s: float
+    samples: int
+
+
 class PlaybackBuffer:
     """See the module docstring."""
 
@@ -44,6 +60,8 @@ class PlaybackBuffer:
         self._queue: deque[_Segment] = deque()
         self._queued = 0  # samples
         self._played: dict[str, int] = {}  # item_id -> samples handed out
+        self._heard: dict[str, int] = {}  # item_id -> samples surely out of the speaker
+        self._in_flight: deque[_InFlight] = deque()  # handed out, maybe not yet heard
         self._playing = False
         self._waited = 0  # samples of silence pulled while audio waited for the prebuffer
         self.underruns = 0
@@ -66,12 +84,41 @@ class PlaybackBuffer:
         self._playing = False
         self._waited = 0
         self.flushes += 1
+        self._settle(None)  # what the card holds will play: it counts as heard
         return dropped
 
     # -- clock ----------------------------------------------------------------------------
 
     def played_ms(self, item_id: str) -> float:
         return self._played.get(item_id, 0) * 1000.0 / self.rate_hz
+
+    def heard_ms(self, item_id: str, now_s: float) -> float:
+        """Ms of the item out of the speaker by ``now_s`` (see the module docstring)."""
+        self._settle(now_s)
+        samples = self._heard.get(item_id, 0)
+        for chunk in self._in_flight:
+            if chunk.item_id == item_id and chunk.dac_s < now_s:
+                samples += min(chunk.samples, int((now_s - chunk.dac_s) * self.rate_hz))
+        return samples * 1000.0 / self.rate_hz
+
+    def in_flight_ms(self, now_s: float) -> float:
+        """Ms handed to the card that have not reached the speaker by ``now_s``."""
+        self._settle(now_s)
+        left = 0.0
+        for chunk in self._in_flight:
+            left += chunk.samples - min(
+                chunk.samples, max(0, int((now_s - chunk.dac_s) * self.rate_hz))
+            )
+        return left * 1000.0 / self.rate_hz
+
+    def _settle(self, now_s: float | None) -> None:
+        """Move chunks fully out of the speaker by ``now_s`` (None: all) to ``_heard``."""
+        while self._in_flight:
+            chunk = self._in_flight[0]
+            if now_s is not None and chunk.dac_s + chunk.samples / self.rate_hz > now_s:
+                return
+            self._heard[chunk.item_id] = self._heard.get(chunk.item_id, 0) + chunk.samples
+            self._in_flight.popleft()
 
     def queued_ms(self) -> float:
         return self._queued * 1000.0 / self.rate_hz
@@ -89,11 +136,15 @@ class PlaybackBuffer:
         keep = keep or set()
         for item in [i for i in self._played if i not in keep]:
             del self._played[item]
+            self._heard.pop(item, None)
 
     # -- device side ----------------------------------------------------------------------
 
-    def pull(self, n: int) -> bytes:
-        """Exactly ``n`` samples for the device: queued audio, then silence."""
+    def pull(self, n: int, dac_s: float | None = None) -> bytes:
+        """Exactly ``n`` samples for the device: queued audio, then silence.
+
+        ``dac_s``: when the first of them reaches the speaker (None: at once, as heard).
+        """
         if not self._playing:
             if self._queued == 0:
                 self._waited = 0
@@ -112,6 +163,15 @@ class PlaybackBuffer:
             seg.done += take
             samples = take // SAMPLE_BYTES
             self._played[seg.item_id] = self._played.get(seg.item_id, 0) + samples
+            at_s = (
+                None
+                if dac_s is None
+                else dac_s + (len(out) // SAMPLE_BYTES - samples) / self.rate_hz
+            )
+            if at_s is None:
+                self._heard[seg.item_id] = self._heard.get(seg.item_id, 0) + samples
+            else:
+                self._in_flight.append(_InFlight(seg.item_id, at_s, samples))
             self._queued -= samples
             if seg.done >= len(seg.pcm):
                 self._queue.popleft()

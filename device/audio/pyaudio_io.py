@@ -226,6 +226,10 @@ class PyAudioSpeaker:
         self._opened = threading.Event()  # the device clock runs, or opening failed
         self._callbacks = 0
         self._audio_end_dac = 0.0
+        self._received: dict[str, int] = {}  # item_id -> 24 kHz samples written
+        # reference tap (echo mode reference): (mono int16 at rate_hz, rate_hz, monotonic s
+        # when its first sample leaves the speaker), called on the audio thread
+        self.on_played: Callable[[np.ndarray, int, float], None] | None = None
         self.last_flush_ms: float | None = None
         self.retry_s = retry_s
         self.error: str | None = None
@@ -281,12 +285,15 @@ class PyAudioSpeaker:
         return self._stream is not None
 
     def _callback(self, _data: Any, n: int, info: Any, _status: int) -> tuple[bytes, int]:
+        now, dac = info["current_time"], info["output_buffer_dac_time"]
+        if dac <= now:  # no DAC time from this host API: the stream's latency instead
+            dac = now + self._output_latency_s()
         with self._lock:
             before = self._buffer.queued_samples
-            mono = self._buffer.pull(n)
+            mono = self._buffer.pull(n, dac)
             real = before - self._buffer.queued_samples
             if real > 0:  # device time at which the last real sample handed out plays
-                self._audio_end_dac = info["output_buffer_dac_time"] + real / self.settings.rate_hz
+                self._audio_end_dac = dac + real / self.settings.rate_hz
             idle = self._buffer.queued_samples == 0
             waiters = list(self._idle_waiters) if idle else []
             if idle:
@@ -297,6 +304,14 @@ class PyAudioSpeaker:
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
+        tap = self.on_played
+        if tap is not None and real > 0:
+            with contextlib.suppress(Exception):  # a tap must not stop the sound
+                tap(
+                    np.frombuffer(mono, dtype="<i2")[:real],
+                    self.settings.rate_hz,
+                    time.monotonic() + (dac - now),
+                )
         channels = self.settings.channels
         if channels > 1:
             mono = np.repeat(np.frombuffer(mono, dtype="<i2"), channels).tobytes()
@@ -304,9 +319,17 @@ class PyAudioSpeaker:
 
     # -- AudioOutput ----------------------------------------------------------------------
 
+    def _output_latency_s(self) -> float:
+        stream = self._stream
+        try:
+            return float(stream.get_output_latency()) if stream is not None else 0.0
+        except OSError:
+            return 0.0
+
     def write(self, item_id: str, pcm: bytes) -> None:
         if self._closed or self.error is not None:
             return  # no speaker: the reply is lost and its clock does not run
+        self._received[item_id] = self._received.get(item_id, 0) + len(pcm) // SAMPLE_BYTES
         out = []
         if item_id != self._item:
             if self._item is not None:
@@ -328,8 +351,9 @@ class PyAudioSpeaker:
     def flush(self) -> None:
         """Silence at once: the next device period is silence; nothing queued survives.
 
-        ``last_flush_ms`` is how long audio already handed to the device still plays, by
-        the device's own latency report.
+        Returns without waiting. ``last_flush_ms`` is how long audio already handed to the
+        device still plays, by the device's own latency report; ``heard_ms`` counts it at
+        once (it cannot be taken back), so right after a flush it is the truncation point.
         """
         self._resampler.reset()
         self._item = None
@@ -352,9 +376,34 @@ class PyAudioSpeaker:
         except OSError:
             return 0.0
 
-    def played_ms(self, item_id: str) -> float:
+    def heard_ms(self, item_id: str) -> float:
+        """Ms of the item that reached the speaker (the DAC clock: not the jitter buffer,
+        not the card's buffer); after a flush, all that will sound before it stops."""
+        stream = self._stream
+        try:
+            now = float(stream.get_time()) if stream is not None else None
+        except OSError:
+            now = None
         with self._lock:
-            return self._buffer.played_ms(item_id)
+            if now is None:
+                return self._buffer.played_ms(item_id)
+            return self._buffer.heard_ms(item_id, now)
+
+    def played_ms(self, item_id: str) -> float:
+        """The seam's name for ``heard_ms``."""
+        return self.heard_ms(item_id)
+
+    def received_ms(self, item_id: str) -> float:
+        """Ms of the item written to the speaker (24 kHz, before resampling)."""
+        return self._received.get(item_id, 0) * 1000.0 / LINK_RATE_HZ
+
+    def forget(self, keep: set[str] | None = None) -> None:
+        """Drop the clocks of items not in ``keep`` (a new conversation)."""
+        keep = keep or set()
+        with self._lock:
+            self._buffer.forget(keep)
+        for item in [i for i in self._received if i not in keep]:
+            del self._received[item]
 
     def queued_ms(self) -> float:
         with self._lock:
@@ -370,10 +419,13 @@ class PyAudioSpeaker:
         while True:
             event = asyncio.Event()
             with self._lock:
-                if self._buffer.queued_samples == 0 or self.error is not None or self._closed:
+                if self.error is not None or self._closed:
                     return
+                if self._buffer.queued_samples == 0:
+                    break
                 self._idle_waiters.append((loop, event))
             await event.wait()
+        await asyncio.sleep(self.pending_output_s())  # until the card's buffer has sounded
 
     async def close(self) -> None:
         if self._closed:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from device.options import option
+from device.vad.settings import BargeInSettings, EchoSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,6 +21,17 @@ class FileInput:
     )
     tail_silence_ms: int = option(
         3000, doc="Silence fed after the file ends, so the turn can end.", min=0
+    )
+    caller: Literal["turns", "timeline"] = option(
+        "turns",
+        doc="turns: heard only while the device listens; timeline: on the wall clock, so it "
+        "can interrupt.",
+    )
+    echo_db: float | None = option(
+        None,
+        doc="Mix what the file speaker plays into this mic at this level in dB (null: no echo).",
+        min=-60,
+        max=0,
     )
 
 
@@ -126,3 +138,9 @@ class AudioSettings:
     output: FileOutput | PyAudioOutput = option(PyAudioOutput(), doc="Where replies are played.")
     upload_chunk_ms: int = option(40, doc="Audio per upload message.", min=20, max=40)
     gate: GateSettings = option(GateSettings(), doc="Noise gate: what is uploaded.")
+    barge_in: BargeInSettings = option(
+        BargeInSettings(), doc="Local speech detection while the device speaks (barge-in)."
+    )
+    echo: EchoSettings = option(
+        EchoSettings(), doc="How the device keeps from interrupting itself on its own voice."
+    )

@@ -1,12 +1,17 @@
 """WAV files standing in for the microphone and the speaker (demo, tests).
 
 `WavMic` yields a WAV file's audio as 20 ms frames, paced like a real microphone (or
-faster), then a configurable tail of silence so the caller's last turn can end. A reader
-that stops taking frames for a while (the daemon holds a file caller while it answers) is
-not caught up afterwards: pacing goes on from where it resumed.
+faster), then a configurable tail of silence so the caller's last turn can end. With
+``caller: turns`` a reader that stops taking frames for a while (the daemon holds a file
+caller while it answers) is not caught up afterwards: pacing goes on from where it resumed.
+With ``caller: timeline`` the recording runs on the wall clock whatever the reader does, as
+a real caller talks over the device: late frames come at once, nothing is held back.
+With ``echo_db`` (and ``hear(speaker)``) what the file speaker plays is mixed into the
+frames at that level, as a speaker beside the microphone would be.
 `WavSpeaker` keeps a simulated playback clock (real time times ``speed``; ``speed`` 0 plays
 everything at once) and writes to the WAV file exactly what was played: a flush drops the
-unplayed rest, as a real speaker would.
+unplayed rest, as a real speaker would. It has no output latency: ``heard_ms`` is
+``played_ms``.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame, pcm_bytes, pcm_ms
+from device.audio.resample import StreamResampler
 from device.audio.settings import FileInput, FileOutput
 
 log = logging.getLogger(__name__)
 
 FRAME_MS = 20
 _LATE_S = 0.1  # behind the pace by more than this: the reader paused, do not catch up
+_ECHO_BACKLOG_MS = 60  # played audio not yet mixed into the mic beyond this is dropped
 
 
 class AudioFileError(Exception):
@@ -54,6 +63,12 @@ class WavMic:
         self.pcm, self.rate_hz, self.channels = read_wav(settings.path)
         self._clock = clock
         self._closed = False
+        self._echo: EchoTap | None = None
+
+    def hear(self, speaker: WavSpeaker) -> None:
+        """Mix what ``speaker`` plays into the frames at ``echo_db`` (nothing if it is null)."""
+        if self.settings.echo_db is not None:
+            self._echo = EchoTap(speaker, self.rate_hz, self.settings.echo_db)
 
     @property
     def duration_ms(self) -> float:
@@ -74,11 +89,14 @@ class WavMic:
                 delay = due - self._clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif delay < -_LATE_S:  # the reader held us up: go on at the pace from here
-                    start -= delay
+                elif delay < -_LATE_S and self.settings.caller == "turns":
+                    start -= delay  # the reader held us up: go on at the pace from here
             else:
                 await asyncio.sleep(0)  # let the rest of the daemon run
-            yield AudioFrame(audio[offset : offset + step], self.rate_hz, self.channels, t_ms)
+            pcm = audio[offset : offset + step]
+            if self._echo is not None:
+                pcm = self._echo.mix(pcm, self.channels)
+            yield AudioFrame(pcm, self.rate_hz, self.channels, t_ms)
 
     async def close(self) -> None:
         self._closed = True
@@ -107,6 +125,10 @@ class WavSpeaker:
         self._wav.setframerate(LINK_RATE_HZ)
         self._queue: deque[_Segment] = deque()
         self._played: dict[str, int] = {}  # item_id -> bytes played
+        self._received: dict[str, int] = {}  # item_id -> bytes written
+        self._taps: list[Callable[[bytes], None]] = []  # EchoTap feeds
+        # reference tap (echo mode reference): (mono int16, 24000, clock s it starts playing)
+        self.on_played: Callable[[np.ndarray, int, float], None] | None = None
         self._head_at = self._clock()  # when the head of the queue started playing
         self.written_bytes = 0
         self._closed = False
@@ -125,7 +147,12 @@ class WavSpeaker:
             left = len(seg.pcm) - seg.done
             take = left if budget is None else min(left, budget - budget % SAMPLE_BYTES)
             if take > 0:
-                self._wav.writeframes(seg.pcm[seg.done : seg.done + take])
+                played = seg.pcm[seg.done : seg.done + take]
+                self._wav.writeframes(played)
+                for tap in self._taps:
+                    tap(played)
+                if self.on_played is not None:
+                    self.on_played(np.frombuffer(played, dtype="<i2"), LINK_RATE_HZ, self._head_at)
                 self._played[seg.item_id] = self._played.get(seg.item_id, 0) + take
                 seg.done += take
             if budget is not None:
@@ -144,6 +171,7 @@ class WavSpeaker:
             self._head_at = self._clock()
         self._queue.append(_Segment(item_id, pcm))
         self.written_bytes += len(pcm)
+        self._received[item_id] = self._received.get(item_id, 0) + len(pcm)
         self._advance()
 
     def flush(self) -> None:
@@ -153,6 +181,21 @@ class WavSpeaker:
     def played_ms(self, item_id: str) -> float:
         self._advance()
         return pcm_ms(self._played.get(item_id, 0), LINK_RATE_HZ)
+
+    def heard_ms(self, item_id: str) -> float:
+        """Ms of the item played (a file has no output latency: ``played_ms``)."""
+        return self.played_ms(item_id)
+
+    def received_ms(self, item_id: str) -> float:
+        """Ms of the item written to the speaker."""
+        return pcm_ms(self._received.get(item_id, 0), LINK_RATE_HZ)
+
+    def forget(self, keep: set[str] | None = None) -> None:
+        """Drop the clocks of items not in ``keep`` (a new conversation)."""
+        keep = keep or set()
+        for clock in (self._played, self._received):
+            for item in [i for i in clock if i not in keep]:
+                del clock[item]
 
     def queued_ms(self) -> float:
         self._advance()
@@ -169,3 +212,36 @@ class WavSpeaker:
         self._advance()
         self._closed = True
         self._wav.close()
+
+
+class EchoTap:
+    """What a WavSpeaker plays, for a WavMic to mix in at ``echo_db`` (resampled to its rate).
+
+    Each ``mix`` takes as much played audio as the frame lasts (silence if the speaker played
+    less); more than ``_ECHO_BACKLOG_MS`` unread is dropped, so the echo stays in time.
+    """
+
+    def __init__(self, speaker: WavSpeaker, rate_hz: int, echo_db: float) -> None:
+        self.speaker = speaker
+        self.gain = 10.0 ** (echo_db / 20.0)
+        self._pending = bytearray()
+        self._resampler = StreamResampler(LINK_RATE_HZ, rate_hz)
+        self._out = np.zeros(0, dtype=np.float32)
+        speaker._taps.append(self._pending.extend)
+
+    def mix(self, pcm: bytes, channels: int) -> bytes:
+        self.speaker.queued_ms()  # advance the speaker's clock to now
+        n = len(pcm) // SAMPLE_BYTES // channels
+        want = -(-n * LINK_RATE_HZ // self._resampler.out_rate_hz) * SAMPLE_BYTES
+        backlog = pcm_bytes(_ECHO_BACKLOG_MS, LINK_RATE_HZ)
+        if len(self._pending) > backlog + want:
+            del self._pending[: len(self._pending) - backlog - want]
+        took = bytes(self._pending[:want])
+        del self._pending[:want]
+        played = np.frombuffer(took + bytes(want - len(took)), dtype="<i2")
+        self._out = np.concatenate([self._out, self._resampler.process(played).astype(np.float32)])
+        echo, self._out = self._out[:n], self._out[n:]
+        echo = np.pad(echo, (0, n - len(echo)))
+        frame = np.frombuffer(pcm, dtype="<i2").reshape(n, channels).astype(np.float32)
+        mixed = frame + (self.gain * echo)[:, None]
+        return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()

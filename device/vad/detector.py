@@ -1,0 +1,136 @@
+"""Speech start/stop decisions from a VAD model's window probabilities (pure).
+
+``feed(samples)`` takes 16 kHz int16 audio in any amount, cuts it into 512-sample windows
+(32 ms; the rest waits for the next call), scores each with the ``score`` function it was
+given (the Silero model's ``probability``, or anything with that contract) and returns the
+decisions those windows complete:
+
+- a window counts as speech when its probability is at least ``threshold``, its level at
+  least ``min_level_dbfs`` and, with an echo reference, its level at least ``margin_db``
+  above the estimated echo of the device's own voice;
+- ``SpeechStarted(start_sample)`` once ``min_speech_ms`` of speech windows came with no gap
+  of ``min_silence_ms`` between them (``start_sample``: the first of them, counted from the
+  first sample fed since the last ``reset()``);
+- ``SpeechStopped(end_sample)`` after ``min_silence_ms`` without speech following a start.
+
+Example::
+
+    detector = SpeechDetector(model.probability, BargeInSettings())
+    for decision in detector.feed(frame_16k):
+        if isinstance(decision, SpeechStarted): interrupt()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from device.vad.echo import EchoReference, as_float, power_db
+from device.vad.settings import BargeInSettings
+
+RATE_HZ = 16000
+WINDOW = 512
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    start_sample: int  # first sample of the first speech window
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    end_sample: int  # first sample after the last speech window
+
+
+Decision = SpeechStarted | SpeechStopped
+
+
+@dataclass(frozen=True, slots=True)
+class WindowScore:
+    """One window's figures (``trace``: tests and benchmarks look at them)."""
+
+    start_sample: int
+    probability: float
+    level_dbfs: float
+    echo_dbfs: float | None
+    speech: bool
+
+
+class SpeechDetector:
+    """See the module docstring. ``echo``: weigh the mic against it (reference mode)."""
+
+    def __init__(
+        self,
+        score: Callable[[np.ndarray], float],
+        settings: BargeInSettings,
+        *,
+        echo: EchoReference | None = None,
+        margin_db: float = 10.0,
+    ) -> None:
+        self.score = score
+        self.settings = settings
+        self.echo = echo
+        self.margin_db = margin_db
+        self.min_speech = _windows(settings.min_speech_ms)
+        self.min_silence = _windows(settings.min_silence_ms)
+        self.trace: list[WindowScore] | None = None
+        self.windows = 0
+        self.reset()
+
+    def reset(self, position: int = 0) -> None:
+        """A new stream; its first sample will be ``position`` (the echo clock's mic index)."""
+        self._pending = np.zeros(0, dtype=np.float32)
+        self.position = position  # index of the first sample in _pending
+        self._candidate: int | None = None  # start of the run of speech windows
+        self._speech = 0  # speech windows in the run
+        self._gap = 0  # non-speech windows since the last speech window
+        self.speaking = False
+
+    def feed(self, samples: np.ndarray) -> list[Decision]:
+        self._pending = np.concatenate([self._pending, as_float(samples)])
+        decisions: list[Decision] = []
+        while len(self._pending) >= WINDOW:
+            window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
+            start = self.position
+            self.position += WINDOW
+            decision = self._step(start, window)
+            if decision is not None:
+                decisions.append(decision)
+        return decisions
+
+    def _step(self, start: int, window: np.ndarray) -> Decision | None:
+        self.windows += 1
+        probability = self.score(window)
+        level = power_db(float(np.mean(np.square(window))))
+        echo = None if self.echo is None else self.echo.echo_level_db(start, start + WINDOW)
+        speech = (
+            probability >= self.settings.threshold
+            and level >= self.settings.min_level_dbfs
+            and (echo is None or level - echo >= self.margin_db)
+        )
+        if self.trace is not None:
+            self.trace.append(WindowScore(start, probability, level, echo, speech))
+        if speech:
+            if self._candidate is None:
+                self._candidate = start
+            self._speech += 1
+            self._gap = 0
+            if not self.speaking and self._speech >= self.min_speech:
+                self.speaking = True
+                return SpeechStarted(self._candidate)
+            return None
+        if self._candidate is None:
+            return None
+        self._gap += 1
+        if self._gap < self.min_silence:
+            return None
+        end = start + WINDOW - self._gap * WINDOW
+        was_speaking = self.speaking
+        self._candidate, self._speech, self._gap, self.speaking = None, 0, 0, False
+        return SpeechStopped(end) if was_speaking else None
+
+
+def _windows(ms: int) -> int:
+    return max(1, -(-ms * RATE_HZ // (1000 * WINDOW)))  # ceil

@@ -1,0 +1,175 @@
+"""The local speech detector as a thread: 16 kHz frames in, ``on_speech(start_sample)`` out.
+
+The capture pipeline calls ``consumer(samples)`` on the event loop thread with every
+16 kHz int16 frame; it returns at once (a counter, and a put into a bounded queue while
+active: when the worker falls behind, frames are dropped and counted in ``dropped``).
+The worker thread runs Silero (one onnxruntime thread) and the ``SpeechDetector``, and calls
+``on_speech(start_sample)`` from that thread when the caller starts speaking: the caller
+of this class makes that callback thread-safe (``loop.call_soon_threadsafe``).
+
+Detection runs only between ``start()`` and ``stop()`` (the daemon calls them when the
+device starts and stops speaking); each ``start()`` begins a fresh stream. In
+``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
+In ``reference`` mode the speaker reports what it plays through ``reference(samples,
+rate_hz, play_at_s)`` (any thread; ``play_at_s`` on ``time.monotonic``'s clock), and the
+detector needs the mic clearly above the echo of it (device/vad/echo.py).
+
+Example::
+
+    vad = VadListener(settings.audio.barge_in, settings.audio.echo, on_speech=interrupt)
+    speaker.on_played = vad.reference
+    pipeline.consumers.append(vad.consumer)
+    vad.start()            # the device speaks
+    vad.stop()             # it listens again
+    vad.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import soxr
+
+from device.vad.detector import SpeechDetector, SpeechStarted
+from device.vad.echo import EchoReference
+from device.vad.settings import BargeInSettings, EchoSettings
+from device.vad.silero import RATE_HZ, SileroModel
+
+log = logging.getLogger(__name__)
+
+
+class VadListener:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        barge_in: BargeInSettings,
+        echo: EchoSettings,
+        on_speech: Callable[[int], None],
+        *,
+        model: SileroModel | None = None,
+        queue_items: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.barge_in = barge_in
+        self.mode = echo.mode
+        self.on_speech = on_speech
+        self._clock = clock
+        self._model = model if model is not None else SileroModel()
+        self.echo = (
+            EchoReference(max_delay_ms=echo.max_delay_ms) if echo.mode == "reference" else None
+        )
+        self.detector = SpeechDetector(
+            self._model.probability, barge_in, echo=self.echo, margin_db=echo.margin_db
+        )
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_items)
+        self._mic_index = 0  # samples given to consumer() so far
+        self._origin: float | None = None  # clock time of mic sample 0 (earliest arrival)
+        self._active = False
+        self._closed = False
+        self.dropped = 0
+        self.detections = 0
+        self.cpu_s = 0.0  # worker thread CPU time
+        self.audio_s = 0.0  # mic audio the worker analysed
+        self._thread = threading.Thread(target=self._work, name="local-vad", daemon=True)
+        self._thread.start()
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    # -- producers (event loop thread, audio thread) --------------------------------------
+
+    def consumer(self, samples: np.ndarray) -> None:
+        """One 16 kHz int16 frame from the capture pipeline; returns at once."""
+        index = self._mic_index
+        self._mic_index += len(samples)
+        origin = self._clock() - self._mic_index / RATE_HZ  # the frame's end arrived now
+        if self._origin is None or origin < self._origin:
+            self._origin = origin
+        if self._active:
+            self._put(("mic", samples, index))
+
+    def reference(self, samples: np.ndarray, rate_hz: int, play_at_s: float) -> None:
+        """Audio the speaker plays from ``play_at_s`` on (reference mode; any thread)."""
+        origin = self._origin
+        if self.echo is None or origin is None or self._closed:
+            return
+        self._put(("ref", samples, rate_hz, round((play_at_s - origin) * RATE_HZ)))
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def start(self) -> None:
+        """The device starts speaking: detect from the next frame on (not in half_duplex)."""
+        if self.mode == "half_duplex" or self._active or self._closed:
+            return
+        self._active = True
+        self._put(("start", self._mic_index))
+
+    def stop(self) -> None:
+        """The device stopped speaking: no more detection until ``start()``."""
+        if not self._active:
+            return
+        self._active = False
+        self._put(("stop",))
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Stop the worker (idempotent); waits up to ``timeout_s`` for it."""
+        if self._closed:
+            return
+        self._closed = True
+        self._active = False
+        try:
+            self._queue.put(None, timeout=timeout_s)
+        except queue.Full:
+            log.warning("local VAD: the worker did not take the stop request")
+        self._thread.join(timeout_s)
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        running = False
+        expected = 0  # the mic index the detector expects next
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            started = time.thread_time()
+            try:
+                match item:
+                    case ("start", index):
+                        running, expected = True, index
+                        self._model.reset()
+                        self.detector.reset(index)
+                    case ("stop",):
+                        running = False
+                    case ("mic", samples, index) if running:
+                        if index != expected:  # frames were dropped: a new stream from here
+                            self._model.reset()
+                            self.detector.reset(index)
+                        expected = index + len(samples)
+                        if self.echo is not None:
+                            self.echo.add_mic(samples, index)
+                        self.audio_s += len(samples) / RATE_HZ
+                        for decision in self.detector.feed(samples):
+                            if isinstance(decision, SpeechStarted):
+                                self.detections += 1
+                                self.on_speech(decision.start_sample)
+                    case ("ref", samples, rate_hz, at_sample) if self.echo is not None:
+                        if rate_hz != RATE_HZ:
+                            samples = soxr.resample(samples, rate_hz, RATE_HZ)
+                        self.echo.add_played(np.asarray(samples), at_sample)
+            except Exception:  # a detector bug must not end detection for the day
+                log.exception("local VAD failed on a frame")
+            finally:
+                self.cpu_s += time.thread_time() - started

@@ -1,0 +1,67 @@
+"""Settings of barge-in and echo handling (the `audio.barge_in:` and `audio.echo:` sections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from device.options import option
+
+EchoMode = Literal["hardware", "software", "reference", "half_duplex"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeInSettings:
+    """Local speech detection (Silero VAD) while the device speaks, so a caller can cut in.
+
+    A window of 32 ms counts as speech when the model's probability reaches ``threshold``
+    and its level ``min_level_dbfs``; speech starts once ``min_speech_ms`` of such windows
+    came with no gap of ``min_silence_ms``. The server's own speech_started interrupts too,
+    whichever comes first.
+    """
+
+    local_vad: bool = option(True, doc="Detect the caller's speech on the device while it speaks.")
+    threshold: float = option(
+        0.5, doc="Speech probability a 32 ms window needs to count as speech.", min=0.05, max=0.99
+    )
+    min_speech_ms: int = option(
+        64,
+        doc="Speech this long interrupts (shorter: faster, more false alarms).",
+        min=32,
+        max=2000,
+    )
+    min_silence_ms: int = option(
+        96, doc="A gap this long ends a speech candidate (its ms start again).", min=32, max=2000
+    )
+    min_level_dbfs: float = option(
+        -50.0,
+        doc="Quieter windows never count as speech (far-away talk, cancelled echo).",
+        min=-100,
+        max=0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EchoSettings:
+    """How the device keeps from interrupting itself on its own voice (see the README).
+
+    - ``hardware``: the microphone cancels the echo itself (e.g. channel 0 of a ReSpeaker
+      USB array): the detector trusts it;
+    - ``software``: the sound server's echo canceller (PulseAudio module-echo-cancel,
+      PipeWire libpipewire-module-echo-cancel) and the device records from the cancelled
+      source: the detector trusts it;
+    - ``reference``: in-process: while the device plays, the detector weighs the microphone
+      against the delayed playback and needs speech ``margin_db`` above the echo;
+    - ``half_duplex``: no voice barge-in while the device speaks (the button and the wake
+      word still interrupt).
+    """
+
+    mode: EchoMode = option(
+        "reference", doc="hardware, software, reference or half_duplex (see the README)."
+    )
+    margin_db: float = option(
+        10.0, doc="reference: speech must be this many dB above the estimated echo.", min=0, max=40
+    )
+    max_delay_ms: int = option(
+        400, doc="reference: the longest speaker-to-mic delay looked for.", min=50, max=1000
+    )
