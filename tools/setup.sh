@@ -49,3 +49,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+# Silero VAD's ONNX model ships in the silero-vad wheel; --no-deps keeps torch out (we run
+# the model with onnxruntime, a declared dependency)
+if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('silero_vad') is None)"; then
+  echo "setup: installing the Silero VAD model (silero-vad, without torch)"
+  if ! .venv/bin/python -m pip install -q --no-deps "silero-vad>=5.1,<7" >>.venv/pip-install.log 2>&1; then
+    tail -n 30 .venv/pip-install.log >&2
+    echo "voice-kiosk setup: installing silero-vad failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
+fi
