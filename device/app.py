@@ -1,8 +1,14 @@
-"""The daemon's wiring: tasks, queues, timers and the adapters around the pure engine.
+"""The daemon's wiring: tasks, lanes, timers and the adapters around the pure engine.
 
-Everything here runs on one asyncio loop. Threads (PortAudio callbacks) reach the loop only
-through ``loop.call_soon_threadsafe`` inside the audio adapters. ``Daemon.dispatch`` feeds
-one event to the engine and carries out its commands at once, in order.
+Everything here runs on one asyncio loop. Threads (PortAudio callbacks, later gpiozero and
+model workers) reach the loop only through ``loop.call_soon_threadsafe`` (the audio
+adapters, `Daemon.trigger`). ``Daemon.dispatch`` feeds one event to the engine and carries
+out what it returns at once, in order: commands to adapters, reports to the sinks.
+
+- Lanes (device/lanes.py): control commands before queued audio; audio bounded.
+- Sinks (device/sinks.py): timeline, run summary, log; LEDs, systemd and metrics later.
+- Supervisor (device/supervisor.py): every task; none fails silently.
+- One clock: ``now_ms`` and every timer come from the event loop's clock.
 """
 
 from __future__ import annotations
@@ -11,29 +17,29 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-from device.audio.frames import LINK_RATE_HZ, pcm_ms
+from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
 from device.audio.pipeline import CapturePipeline
 from device.audio.seam import AudioInput, AudioOutput
 from device.conversation import (
+    REPORT_TYPES,
     AwaitPlayback,
     CancelTimer,
-    Command,
     Connect,
     Conversation,
     ConversationPolicy,
     DeviceHealth,
     Disconnect,
     Event,
+    HoldUpload,
     LinkLost,
+    Output,
     Play,
     PlaybackIdle,
     PlayPrompt,
-    Report,
     RunTool,
     Send,
     SetTimer,
@@ -44,14 +50,31 @@ from device.conversation import (
     ToolFinished,
     Upload,
 )
+from device.conversation.reports import (
+    ErrorReported,
+    Note,
+    PromptPlayed,
+    Report,
+    WorkerFailed,
+)
+from device.lanes import Lanes
 from device.prompts import PromptLibrary
-from device.realtime import protocol
+from device.realtime.commands import AppendAudio, LinkCommand, SessionSpec
 from device.realtime.events import ServerEvent
 from device.settings import Settings
-from device.summary import RunSummary, timeline_line
+from device.sinks import Fanout, LogSink, Sink
+from device.summary import RunSummary, TimelineSink
+from device.supervisor import Supervisor
+from device.text import one_line
 from device.tools.base import ToolAction, ToolBox, ToolCall, ToolContext, ToolResult
+from device.triggers import Trigger, TriggerAction
 
 log = logging.getLogger(__name__)
+
+AUDIO_LANE_MS = 2000  # at most this much caller audio waits for a stalled socket
+SEND_TIMEOUT_S = 5.0  # one frame that cannot go out in this long: the socket is stuck
+CLOSE_TIMEOUT_S = 5.0
+PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 
 
 class Link(Protocol):
@@ -59,7 +82,7 @@ class Link(Protocol):
 
     close_code: int | None
 
-    async def send(self, event: dict[str, Any]) -> None: ...
+    async def send(self, command: LinkCommand) -> None: ...
 
     def events(self) -> Any: ...
 
@@ -76,6 +99,24 @@ class RunOptions:
     drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
 
 
+def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> ConversationPolicy:
+    """The engine's policy from the settings and the tools (declared neutrally)."""
+    tools = tuple(toolbox.declarations()) if toolbox else ()
+    extra = toolbox.instructions() if toolbox else ""
+    return ConversationPolicy(
+        session=SessionSpec(settings.realtime, tools=tools, extra_instructions=extra),
+        idle_timeout_ms=settings.conversation.idle_timeout_s * 1000.0,
+        max_duration_ms=settings.conversation.max_duration_s * 1000.0,
+        slow_tool_ms=float(settings.tools.slow_filler_ms),
+        device_name=settings.device.name,
+        site=settings.device.site,
+        confirm_tools=frozenset(
+            t.name for t in tools if toolbox and toolbox.needs_confirmation(t.name)
+        ),
+        transcribes=settings.realtime.transcription.enabled,
+    )
+
+
 class Daemon:
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
@@ -90,7 +131,7 @@ class Daemon:
         prompts: PromptLibrary | None = None,
         options: RunOptions = RunOptions(),
         timeline: TextIO | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        sinks: Iterable[Sink] = (),
     ) -> None:
         self.settings = settings
         self.mic = mic
@@ -99,57 +140,58 @@ class Daemon:
         self.toolbox = toolbox
         self.prompts = prompts or PromptLibrary({})
         self.options = options
-        self.timeline = timeline
-        self._clock = clock
-        self._t0 = clock()
-        tools = toolbox.declarations() if toolbox else []
-        extra = toolbox.instructions() if toolbox else ""
-        self.engine = Conversation(
-            ConversationPolicy(
-                session_update=protocol.session_update(
-                    settings.realtime, tools=tools, extra_instructions=extra
-                ),
-                idle_timeout_ms=settings.conversation.idle_timeout_s * 1000.0,
-                max_duration_ms=settings.conversation.max_duration_s * 1000.0,
-                slow_tool_ms=float(settings.tools.slow_filler_ms),
-                device_name=settings.device.name,
-                site=settings.device.site,
-                confirm_tools=frozenset(
-                    d["name"] for d in tools if toolbox and toolbox.needs_confirmation(d["name"])
-                ),
-                transcribes=settings.realtime.transcription.enabled,
-            )
-        )
+        self.engine = Conversation(conversation_policy(settings, toolbox))
         self.summary = RunSummary()
+        self.sinks = Fanout([self.summary, LogSink()])
+        if timeline is not None and settings.logging.timeline:
+            self.sinks.add(TimelineSink(timeline))
+        for sink in sinks:
+            self.sinks.add(sink)
         self.link: Link | None = None
         self.uploading = False
         self.pipeline: CapturePipeline | None = None
-        self._out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        chunk_ms = max(1, settings.audio.upload_chunk_ms)
+        self.lanes = Lanes(max_audio=AUDIO_LANE_MS // chunk_ms)
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._t0 = 0.0
+        self._sup: Supervisor | None = None
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._input_ended = False
         self._listening = asyncio.Event()
         self._conversations = 0
         self._prompt_n = 0
+        self._audio_ids = 0
+        self._hold_open = False
+        self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
     # -- time and events ----------------------------------------------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._t0 = self._loop.time()
+        return self._loop
+
     def now_ms(self) -> float:
-        return (self._clock() - self._t0) * 1000.0
+        """ms since the daemon started, on the event loop's clock (the timers' clock too)."""
+        return (self.loop.time() - self._t0) * 1000.0
 
     def dispatch(self, event: Event) -> None:
-        """Feed one event to the engine and carry out its commands (on the loop thread)."""
-        for command in self.engine.handle(event, self.now_ms()):
-            self._execute(command)
-        if self.pipeline is not None:
-            self.pipeline.hold_open = self.engine.caller_turn_open
+        """Feed one event to the engine and carry out what it returns (on the loop thread)."""
+        for output in self.engine.handle(event, self.now_ms()):
+            self._execute(output)
         if self.engine.state is State.LISTENING:
             self._listening.set()
         else:
             self._listening.clear()
         self._changed.set()
+
+    def emit(self, report: Report) -> None:
+        """Hand one report to every sink (the daemon's own reports use this too)."""
+        self.sinks.emit(self.now_ms(), report)
 
     def health(self, ok: bool, message: str) -> None:
         """For audio adapters: a device went missing or came back."""
@@ -158,63 +200,110 @@ class Daemon:
     def request_start(self, source: str) -> None:
         self.dispatch(StartRequested(source))
 
+    def trigger(self, trigger: Trigger) -> None:
+        """The one entry for wake word, button, signal and start-up; safe from any thread."""
+        loop = self.loop if self._loop is None else self._loop
+        loop.call_soon_threadsafe(self._on_trigger, trigger)
+
+    def _on_trigger(self, trigger: Trigger) -> None:
+        match trigger.action:
+            case TriggerAction.START:
+                self.dispatch(StartRequested(trigger.source))
+            case TriggerAction.END:
+                self.dispatch(StopRequested(f"ended by {trigger.source}"))
+            case TriggerAction.INTERRUPT:
+                self.emit(Note(f"interrupt from {trigger.source} (barge-in comes with its issue)"))
+
     def stop(self) -> None:
         self._stop.set()
+        self._changed.set()
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # one line, and the daemon keeps serving
-                log.error("%s failed: %s: %s", name, type(exc).__name__, exc)
+    def fail(self, reason: str) -> None:
+        """A worker kept failing: stop serving, with a clear line and a non-zero exit."""
+        self.failed = reason
+        log.error("giving up: %s", reason)
+        self.stop()
 
-        task = asyncio.get_running_loop().create_task(guarded(), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(
+        self,
+        name: str,
+        factory: Callable[[], Any],
+        *,
+        restart: bool = False,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        if self._sup is None:
+            raise RuntimeError("the daemon is not running")
+        self._sup.spawn(name, factory, restart=restart, on_error=on_error)
 
-    def _execute(self, command: Command) -> None:
-        match command:
-            case Send(event=event):
+    def _worker_failed(self, name: str, exc: BaseException, restarted: bool) -> None:
+        self.emit(WorkerFailed(name, f"{type(exc).__name__}: {exc}", restarted))
+
+    def _execute(self, output: Output) -> None:
+        if isinstance(output, REPORT_TYPES):
+            self.emit(output)
+            return
+        match output:
+            case Send(command=command):
                 if self.link is not None:
-                    self._out.put_nowait(event)
+                    self.lanes.put_control(command)
             case Play(item_id=item_id, pcm=pcm):
                 self.speaker.write(item_id, pcm)
-                self.summary.reply_audio_ms += pcm_ms(len(pcm), LINK_RATE_HZ)
+                self.summary.reply_audio_ms += pcm_ms(len(pcm), SPEECH_RATE_HZ)
             case PlayPrompt(name=name):
-                prompt = self.prompts.get(name)
-                if prompt:
-                    self._prompt_n += 1
-                    self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
-                    ms = pcm_ms(len(prompt), LINK_RATE_HZ)
-                    self.summary.prompt_audio_ms += ms
-                    self._report(Report("note", {"text": f"playing prompt '{name}' ({ms:.0f} ms)"}))
-                else:
-                    self._report(Report("note", {"text": f"no prompt '{name}' to play"}))
+                self._play_prompt(name)
             case Upload(on=on):
                 self.uploading = on
-            case Connect():
+                if not on:
+                    self._set_hold(False)
+            case HoldUpload(on=on):
+                self._set_hold(on)
+            case Connect(conversation_id=conversation_id):
                 self._conversations += 1
                 if self.pipeline is not None:
                     self.pipeline.reset()
                 if self.toolbox is not None:
-                    self.toolbox.start_conversation(self.engine.conversation_id)
-                self._spawn(self._open_link(), "realtime link")
+                    self.toolbox.start_conversation(conversation_id)
+                self._spawn(
+                    "realtime link",
+                    self._open_link,
+                    on_error=lambda exc: self.dispatch(LinkLost(f"opening the link failed: {exc}")),
+                )
             case Disconnect():
                 self._close_link()
             case RunTool(call=call, context=context):
-                self._spawn(self._run_tool(call, context), f"tool {call.name}")
+                self._spawn(
+                    f"tool {call.name}",
+                    lambda: self._run_tool(call, context),
+                    on_error=lambda exc: self._tool_crashed(call, exc),
+                )
             case AwaitPlayback():
-                self._spawn(self._await_playback(), "playback")
+                self._spawn(
+                    "playback",
+                    self._await_playback,
+                    on_error=lambda _: self.dispatch(PlaybackIdle()),
+                )
             case SetTimer(name=name, delay_ms=delay_ms):
                 self._cancel_timer(name)
-                loop = asyncio.get_running_loop()
-                self._timers[name] = loop.call_later(delay_ms / 1000.0, self._fire_timer, name)
+                self._timers[name] = self.loop.call_later(delay_ms / 1000.0, self._fire_timer, name)
             case CancelTimer(name=name):
                 self._cancel_timer(name)
-            case Report():
-                self._report(command)
+
+    def _set_hold(self, on: bool) -> None:
+        self._hold_open = on
+        if self.pipeline is not None:
+            self.pipeline.set_hold_open(on)
+
+    def _play_prompt(self, name: str) -> None:
+        prompt = self.prompts.get(name)
+        if not prompt:
+            self.emit(Note(f"no prompt '{name}' to play"))
+            return
+        self._prompt_n += 1
+        self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
+        ms = pcm_ms(len(prompt), SPEECH_RATE_HZ)
+        self.summary.prompt_audio_ms += ms
+        self.emit(PromptPlayed(name, ms))
 
     def _fire_timer(self, name: str) -> None:
         self._timers.pop(name, None)
@@ -225,30 +314,28 @@ class Daemon:
         if handle is not None:
             handle.cancel()
 
-    def _report(self, report: Report) -> None:
-        self.summary.add(report)
-        if report.kind == "error":
-            log.warning("%s: %s", report.data.get("code"), report.data.get("message"))
-        elif report.data.get("code") == "audio":  # a device came back
-            log.info("audio: %s", report.data.get("message"))
-        if self.timeline is not None and self.settings.logging.timeline:
-            line = timeline_line(self.now_ms(), report)
-            if line:
-                print(line, file=self.timeline, flush=True)
-
     # -- the link -----------------------------------------------------------------------
 
     async def _open_link(self) -> None:
+        timeout_s = self.settings.realtime.connect_timeout_s + 1.0
         try:
-            link = await self._connect()
+            async with asyncio.timeout(timeout_s):
+                link = await self._connect()
+        except TimeoutError:
+            self.dispatch(LinkLost(f"no connection within {timeout_s:g} s"))
+            return
         except Exception as exc:  # LinkError and friends: one line
-            self.dispatch(LinkLost(str(exc)))
+            self.dispatch(LinkLost(one_line(exc)))
             return
         if not self.engine.active:  # the conversation ended while connecting
-            await link.close()
+            await self._close_quietly(link)
             return
         self.link = link
-        self._spawn(self._read_link(link), "realtime reader")
+        self._spawn(
+            "realtime reader",
+            lambda: self._read_link(link),
+            on_error=lambda exc: self._reader_crashed(link, exc),
+        )
 
     async def _read_link(self, link: Link) -> None:
         event: ServerEvent
@@ -258,25 +345,43 @@ class Daemon:
             self.dispatch(event)
         if self.link is link:
             self.link = None
+            self.lanes.clear()
             self.dispatch(LinkLost(f"the server closed the connection (code {link.close_code})"))
+
+    def _reader_crashed(self, link: Link, exc: BaseException) -> None:
+        """The reader must never leave a conversation waiting: the link counts as lost."""
+        if self.link is link:
+            self.link = None
+            self.lanes.clear()
+            self._spawn("closing the link", lambda: self._close_quietly(link))
+            self.dispatch(LinkLost(f"reading the link failed: {type(exc).__name__}"))
 
     def _close_link(self) -> None:
         link, self.link = self.link, None
-        while not self._out.empty():
-            self._out.get_nowait()
+        self.lanes.clear()
         if link is not None:
-            self._spawn(link.close(), "closing the link")
+            self._spawn("closing the link", lambda: self._close_quietly(link))
+
+    async def _close_quietly(self, link: Link) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await link.close()
 
     async def _send_loop(self) -> None:
         while True:
-            event = await self._out.get()
+            command = await self.lanes.next()
             link = self.link
             if link is None:
                 continue
             try:
-                await link.send(event)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await link.send(command)
+            except TimeoutError:
+                self.emit(
+                    ErrorReported("link_stalled", f"a frame did not go out in {SEND_TIMEOUT_S:g} s")
+                )
             except Exception as exc:  # the reader reports the lost link
-                log.debug("send failed: %s", exc)
+                log.debug("send failed: %s", one_line(exc))
 
     # -- audio --------------------------------------------------------------------------
 
@@ -297,32 +402,43 @@ class Daemon:
             if self.pipeline is None:
                 channel = getattr(audio.input, "channel", 0)
                 self.pipeline = CapturePipeline(
-                    frame.rate_hz, frame.channels, channel, audio.gate, audio.upload_chunk_ms
+                    frame.rate_hz,
+                    frame.channels,
+                    channel,
+                    audio.gate,
+                    audio.upload_chunk_ms,
+                    upload_rate_hz=SPEECH_RATE_HZ,
                 )
+                self.pipeline.set_hold_open(self._hold_open)
             chunks = self.pipeline.process(frame)
             if self.uploading and self.link is not None:
                 for chunk in chunks:
-                    self._out.put_nowait(protocol.input_audio_append(chunk))
+                    self._audio_ids += 1
+                    self.lanes.put_audio(AppendAudio(chunk, event_id=f"aud_{self._audio_ids}"))
         self._input_ended = True
         self._changed.set()
 
     async def _await_playback(self) -> None:
-        await self.speaker.wait_idle()
+        timeout_s = self.speaker.queued_ms() / 1000.0 * 2 + PLAYBACK_GRACE_S
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.speaker.wait_idle()
+        except TimeoutError:
+            self.emit(ErrorReported("speaker", f"playback did not finish within {timeout_s:.0f} s"))
         self.dispatch(PlaybackIdle())
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> None:
-        start = self._clock()
         if self.toolbox is None:
             result = ToolResult("No tools are configured on this device.", False, 0.0)
         else:
-            try:
-                result = await self.toolbox.run(call, context)
-            except Exception as exc:  # a tool box must not raise; if it does, say so
-                ms = (self._clock() - start) * 1000.0
-                log.error("tool %s raised %s: %s", call.name, type(exc).__name__, exc)
-                result = ToolResult(
-                    f"The tool {call.name} failed on the device.", False, ms, ToolAction.CONTINUE
-                )
+            result = await self.toolbox.run(call, context)
+        self.dispatch(ToolFinished(call.call_id, result))
+
+    def _tool_crashed(self, call: ToolCall, exc: BaseException) -> None:
+        """A tool box must not raise; if it does, the model hears a plain failure."""
+        result = ToolResult(
+            f"The tool {call.name} failed on the device.", False, 0.0, ToolAction.CONTINUE
+        )
         self.dispatch(ToolFinished(call.call_id, result))
 
     # -- running ------------------------------------------------------------------------
@@ -330,56 +446,49 @@ class Daemon:
     def _quiet(self) -> bool:
         return not self.engine.busy and self.speaker.queued_ms() == 0
 
+    async def _wait_changed(self, timeout_s: float | None = None) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._changed.wait()
+
     async def _until_done(self) -> None:
-        stop = asyncio.ensure_future(self._stop.wait())
-        try:
-            while not stop.done():
-                if self.options.exit_when_input_ends and (
-                    self._input_ended or (self._conversations and not self.engine.active)
-                ):
-                    break
-                self._changed.clear()
-                changed = asyncio.ensure_future(self._changed.wait())
-                await asyncio.wait({stop, changed}, return_when=asyncio.FIRST_COMPLETED)
-                changed.cancel()
-            if not stop.done():  # input ended: let the replies finish
-                deadline = self._clock() + self.options.drain_timeout_s
-                while not self._quiet() and not stop.done():
-                    left = deadline - self._clock()
-                    if left <= 0:
-                        self._report(
-                            Report(
-                                "error",
-                                {
-                                    "code": "timeout",
-                                    "message": "gave up waiting for"
-                                    " the reply after the input ended",
-                                },
-                            )
-                        )
-                        break
-                    self._changed.clear()
-                    changed = asyncio.ensure_future(self._changed.wait())
-                    await asyncio.wait({stop, changed}, timeout=min(left, 0.5))
-                    changed.cancel()
-        finally:
-            stop.cancel()
+        while not self._stop.is_set():
+            if self.options.exit_when_input_ends and (
+                self._input_ended or (self._conversations and not self.engine.active)
+            ):
+                break
+            await self._wait_changed()
+        if self._stop.is_set():
+            return
+        # the input ended: let the replies finish
+        deadline = self.loop.time() + self.options.drain_timeout_s
+        while not self._quiet() and not self._stop.is_set():
+            left = deadline - self.loop.time()
+            if left <= 0:
+                self.emit(
+                    ErrorReported("timeout", "gave up waiting for the reply after the input ended")
+                )
+                return
+            await self._wait_changed(min(left, 0.5))
 
     async def run(self) -> RunSummary:
         """Serve until stopped (SIGTERM/SIGINT, ``stop()``, or the end of a file input)."""
-        loop = asyncio.get_running_loop()
-        self._t0 = self._clock()
+        loop = self.loop
+        self._t0 = loop.time()
+        self._sup = Supervisor(on_failure=self._worker_failed, on_fatal=self.fail)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
-            loop.add_signal_handler(signal.SIGUSR1, lambda: self.request_start("button (SIGUSR1)"))
-        workers = [
-            loop.create_task(self._send_loop(), name="sender"),
-            loop.create_task(self._mic_loop(), name="microphone"),
-        ]
+            loop.add_signal_handler(
+                signal.SIGUSR1,
+                lambda: self._on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
+            )
+        self._spawn("sender", self._send_loop, restart=True)
+        self._spawn("microphone", self._mic_loop, restart=True)
         try:
             if self.settings.conversation.start == "at_startup":
-                self.request_start("start-up")
+                self._on_trigger(Trigger(TriggerAction.START, "start-up"))
             await self._until_done()
         finally:
             if self.engine.active:
@@ -388,17 +497,13 @@ class Daemon:
                 handle.cancel()
             self._timers.clear()
             await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             link, self.link = self.link, None
+            await self._sup.close()
             if link is not None:
-                await link.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._close_quietly(link)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.speaker.wait_idle(), timeout=5.0)
+                async with asyncio.timeout(5.0):
+                    await self.speaker.wait_idle()
             await self.mic.close()
             await self.speaker.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):

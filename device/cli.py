@@ -15,6 +15,7 @@ from device import __version__
 
 log = logging.getLogger("device")
 
+EXIT_FAILED = 1  # a worker kept failing: the daemon gave up (systemd restarts it)
 EXIT_CONFIG = 2  # bad config or credentials: fix the file, then start again
 
 
@@ -150,7 +151,7 @@ async def _serve(args: argparse.Namespace) -> int:
         path = Path(args.summary_json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
-    return 0
+    return EXIT_FAILED if daemon.failed else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

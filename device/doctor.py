@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.settings import AudioSettings, PyAudioInput, PyAudioOutput
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -64,7 +65,9 @@ async def _meter(
         inp = PyAudioInput()
     problems: list[str] = []
     mic = PyAudioMic(inp, on_health=lambda ok, m: problems.append(m) if not ok else None)
-    pipe = CapturePipeline(inp.rate_hz, inp.channels, inp.channel, settings.gate, 40)
+    pipe = CapturePipeline(
+        inp.rate_hz, inp.channels, inp.channel, settings.gate, 40, upload_rate_hz=SPEECH_RATE_HZ
+    )
     frames = opened = 0
     peak = -120.0
     start = time.monotonic()  # reset at the first frame: devices take a while to start

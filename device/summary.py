@@ -1,12 +1,31 @@
-"""The run summary (`--summary-json`) and the readable timeline, built from engine reports."""
+"""Two sinks: the run summary (`--summary-json`) and the readable timeline."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
-from device.conversation import Report
+from device.conversation.reports import (
+    AssistantSaid,
+    AudioDeviceChanged,
+    CallerSaid,
+    ConversationEnded,
+    ConversationStarted,
+    ErrorReported,
+    FirstAudio,
+    HandedOver,
+    Note,
+    PromptPlayed,
+    Report,
+    StateChanged,
+    ToolReported,
+    TurnEnded,
+    UsageReported,
+    WorkerFailed,
+)
+from device.logfold import Folder
+from device.text import one_line
 from device.tools.audit import redact
 
 
@@ -17,13 +36,13 @@ def shown_arguments(raw: str) -> Any:
     """
     try:
         return redact(json.loads(raw))
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw
 
 
 @dataclass
 class RunSummary:
-    """What a run did, as written by ``voice-kiosk run --summary-json PATH``."""
+    """What a run did, as written by ``voice-kiosk run --summary-json PATH`` (a sink)."""
 
     turns: int = 0
     user_transcripts: list[str] = field(default_factory=list)
@@ -45,31 +64,46 @@ class RunSummary:
         }
     )
 
+    def report(self, t_ms: float, report: Report) -> None:
+        self.add(report)
+
     def add(self, report: Report) -> None:
-        d = report.data
-        match report.kind:
-            case "turn":
+        match report:
+            case TurnEnded():
                 self.turns += 1
-            case "user":
-                self.user_transcripts.append(d["text"])
-            case "assistant":
-                self.assistant_transcripts.append(d["text"])
-            case "tool":
-                call = {k: d[k] for k in ("name", "ok", "ms", "output", "action")}
-                call["arguments"] = shown_arguments(d["arguments"])
-                self.tool_calls.append(call)
-            case "first_audio":
-                self.first_audio_latency_ms.append(d["latency_ms"])
-            case "error":
-                self.errors.append({"code": str(d.get("code")), "message": str(d.get("message"))})
-            case "usage":
-                for key in self.usage:
-                    self.usage[key] += int(d.get(key) or 0)
-            case "conversation_end":
+            case CallerSaid(text=text):
+                self.user_transcripts.append(text)
+            case AssistantSaid(text=text):
+                self.assistant_transcripts.append(text)
+            case ToolReported():
+                self.tool_calls.append(
+                    {
+                        "name": report.name,
+                        "ok": report.ok,
+                        "ms": report.ms,
+                        "output": report.output,
+                        "action": report.action,
+                        "arguments": shown_arguments(report.arguments),
+                    }
+                )
+            case FirstAudio(latency_ms=latency_ms):
+                self.first_audio_latency_ms.append(latency_ms)
+            case ErrorReported(code=code, message=message):
+                self.errors.append({"code": code, "message": message})
+            case AudioDeviceChanged(ok=False, message=message):
+                self.errors.append({"code": "audio", "message": message})
+            case WorkerFailed(name=name, error=error):
+                self.errors.append({"code": "worker", "message": f"{name}: {error}"})
+            case UsageReported(usage=usage):
+                self.usage["input_tokens"] += usage.input_tokens
+                self.usage["output_tokens"] += usage.output_tokens
+                self.usage["input_audio_tokens"] += usage.input_audio_tokens
+                self.usage["output_audio_tokens"] += usage.output_audio_tokens
+            case ConversationEnded(hangup_ms=hangup_ms):
                 self.conversations += 1
-                if "hangup_ms" in d:
-                    self.hangup_ms.append(d["hangup_ms"])
-            case "handover":
+                if hangup_ms is not None:
+                    self.hangup_ms.append(hangup_ms)
+            case HandedOver():
                 self.handovers += 1
             case _:
                 pass
@@ -81,33 +115,80 @@ class RunSummary:
         return out
 
 
-def timeline_line(t_ms: float, report: Report) -> str | None:
-    """One readable line for the timeline, or None for reports not worth a line."""
-    d = report.data
-    text: str | None
-    match report.kind:
-        case "state":
-            text = f"state  {d['old']} -> {d['new']}"
-        case "user":
-            text = f'caller "{d["text"]}"'
-        case "assistant":
-            text = f'reply  "{d["text"]}"'
-        case "tool":
-            status = "ok" if d["ok"] else "FAILED"
-            args = json.dumps(shown_arguments(d["arguments"]))
-            text = f"tool   {d['name']}({args}) {status} in {d['ms']:.0f} ms"
-        case "first_audio":
-            text = f"audio  first reply audio {d['latency_ms']:.0f} ms after the caller stopped"
-        case "error":
-            text = f"error  {d.get('code')}: {d.get('message')}"
-        case "note":
-            text = f"note   {d.get('text') or d.get('message')}"
-        case "conversation_end":
-            text = f"end    conversation over: {d['reason']}"
-            if "hangup_ms" in d:
-                text += f" (hung up {d['hangup_ms']:.0f} ms after the model's call)"
-        case "handover":
-            text = "handover  a human was called"
+def timeline_text(report: Report) -> str | None:
+    """The readable part of a timeline line, or None for reports not worth a line.
+
+    Text from outside (the caller's and the model's words, tool output, server messages)
+    is escaped to one line and capped.
+    """
+    match report:
+        case StateChanged(old=old, new=new):
+            return f"state  {old.value} -> {new.value}"
+        case ConversationStarted(conversation_id=cid, source=source):
+            return f"note   conversation {cid} ({one_line(source, 80)})"
+        case CallerSaid(text=text):
+            return f'caller "{one_line(text)}"'
+        case AssistantSaid(text=text):
+            return f'reply  "{one_line(text)}"'
+        case ToolReported():
+            status = "ok" if report.ok else "FAILED"
+            args = one_line(json.dumps(shown_arguments(report.arguments)))
+            return f"tool   {report.name}({args}) {status} in {report.ms:.0f} ms"
+        case FirstAudio(latency_ms=latency_ms):
+            return f"audio  first reply audio {latency_ms:.0f} ms after the caller stopped"
+        case ErrorReported(code=code, message=message):
+            return f"error  {one_line(code, 80)}: {one_line(message)}"
+        case AudioDeviceChanged(ok=ok, message=message):
+            return f"note   {one_line(message)}" if ok else f"error  audio: {one_line(message)}"
+        case WorkerFailed(name=name, error=error, restarted=restarted):
+            then = "restarted" if restarted else "not restarted"
+            return f"error  {name} failed: {one_line(error)} ({then})"
+        case Note(text=text):
+            return f"note   {one_line(text)}"
+        case PromptPlayed(name=name, ms=ms):
+            return f"note   playing prompt '{name}' ({ms:.0f} ms)"
+        case ConversationEnded(reason=reason, hangup_ms=hangup_ms):
+            text = f"end    conversation over: {one_line(reason)}"
+            if hangup_ms is not None:
+                text += f" (hung up {hangup_ms:.0f} ms after the model's call)"
+            return text
+        case HandedOver():
+            return "handover  a human was called"
         case _:
-            text = None
+            return None
+
+
+def timeline_line(t_ms: float, report: Report) -> str | None:
+    """One timeline line (time, then `timeline_text`), or None."""
+    text = timeline_text(report)
     return None if text is None else f"{t_ms / 1000.0:7.2f}s  {text}"
+
+
+class TimelineSink:
+    """The readable timeline on a text stream; repeats of one error folded with a count."""
+
+    def __init__(self, out: TextIO, window_ms: float = 10_000) -> None:
+        self._out = out
+        self._folder = Folder(window_ms)
+
+    def report(self, t_ms: float, report: Report) -> None:
+        line = timeline_line(t_ms, report)
+        if line is None:
+            return
+        if isinstance(report, ErrorReported):
+            folded = self._folder.offer(report.code, t_ms)
+            if folded is None:
+                return
+            if folded:
+                line += f" ({folded} more like it before this)"
+        print(line, file=self._out, flush=True)
+        if isinstance(report, ConversationEnded):
+            self.flush(t_ms)
+
+    def flush(self, t_ms: float) -> None:
+        for code, count in self._folder.drain().items():
+            print(
+                f"{t_ms / 1000.0:7.2f}s  error  {one_line(code, 80)}: {count} more like it",
+                file=self._out,
+                flush=True,
+            )

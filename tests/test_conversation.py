@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +22,7 @@ from device.conversation import (
     DeviceHealth,
     Disconnect,
     Event,
+    HoldUpload,
     LinkLost,
     Play,
     PlaybackIdle,
@@ -37,8 +38,20 @@ from device.conversation import (
     ToolFinished,
     Upload,
 )
+from device.conversation.reports import (
+    AudioDeviceChanged,
+    ConversationEnded,
+    ErrorReported,
+    FirstAudio,
+    HandedOver,
+    Note,
+    StateChanged,
+    ToolReported,
+)
+from device.realtime.commands import RequestReply, SendToolOutput, SessionSpec
 from device.realtime.events import (
     AudioDelta,
+    ErrorKind,
     FunctionCallDone,
     Ignored,
     InputTranscript,
@@ -48,20 +61,23 @@ from device.realtime.events import (
     ServerError,
     SessionCreated,
     SessionUpdated,
+    Severity,
     SpeechStarted,
     SpeechStopped,
     TranscriptDone,
     Usage,
 )
+from device.realtime.settings import RealtimeSettings
 from device.tools.base import ToolAction, ToolResult
 
-SESSION_UPDATE = {"type": "session.update", "session": {"type": "realtime"}}
+SESSION = SessionSpec(RealtimeSettings())
+T = TypeVar("T")
 PCM = b"\x01\x00" * 480  # 20 ms at 24 kHz
 
 
 def policy() -> ConversationPolicy:
     return ConversationPolicy(
-        session_update=SESSION_UPDATE,
+        session=SESSION,
         idle_timeout_ms=20_000,
         max_duration_ms=600_000,
         slow_tool_ms=700,
@@ -76,14 +92,16 @@ def acts(out: list[Command]) -> list[str]:
 def brief(cmd: Command) -> str:
     """A short, comparable description of a command."""
     match cmd:
-        case Send(event=event):
-            return f"send {event['type']}"
+        case Send(command=command):
+            return f"send {type(command).__name__}"
         case SetTimer(name=name):
             return f"set {name}"
         case CancelTimer(name=name):
             return f"cancel {name}"
         case Upload(on=on):
             return f"upload {'on' if on else 'off'}"
+        case HoldUpload(on=on):
+            return f"hold {'on' if on else 'off'}"
         case Play(item_id=item_id):
             return f"play {item_id}"
         case PlayPrompt(name=name):
@@ -113,18 +131,20 @@ def run(conv: Conversation, steps: list[Step]) -> list[list[Command]]:
     return outputs
 
 
-def reports(out: list[Command], kind: str) -> list[dict[str, Any]]:
-    return [c.data for c in out if isinstance(c, Report) and c.kind == kind]
+def reports(out: list[Any], kind: type[T]) -> list[T]:
+    return [c for c in out if isinstance(c, kind)]
 
 
 OPEN = [
     Step(StartRequested("button"), State.CONNECTING, ["connect", f"set {MAX_TIMER}"]),
-    Step(SessionCreated("sess_1"), State.CONNECTING, ["send session.update"]),
+    Step(SessionCreated("sess_1"), State.CONNECTING, ["send UpdateSession"]),
     Step(SessionUpdated("sess_1"), State.LISTENING, ["upload on", f"set {IDLE_TIMER}"]),
 ]
 CALLER_ASKS = [
-    Step(SpeechStarted("item_u1", 1000), State.LISTENING, [f"cancel {IDLE_TIMER}"], 1000),
-    Step(SpeechStopped("item_u1", 2500), State.THINKING, [], 2500),
+    Step(
+        SpeechStarted("item_u1", 1000), State.LISTENING, ["hold on", f"cancel {IDLE_TIMER}"], 1000
+    ),
+    Step(SpeechStopped("item_u1", 2500), State.THINKING, ["hold off"], 2500),
     Step(InputTranscript("item_u1", "what are your hours"), State.THINKING, [], 2600),
     Step(ResponseCreated("resp_1"), State.THINKING, [], 2700),
 ]
@@ -157,8 +177,8 @@ def test_question_and_answer_returns_to_listening() -> None:
         Step(PlaybackIdle(), State.LISTENING, [f"set {IDLE_TIMER}"], 5000),
     ]
     outs = run(conv, steps)
-    assert reports(outs[7], "first_audio") == [{"latency_ms": 450.0}]
-    assert reports(outs[8], "first_audio") == []  # once per turn
+    assert reports(outs[7], FirstAudio) == [FirstAudio(450.0)]
+    assert reports(outs[8], FirstAudio) == []  # once per turn
     assert conv.transcript == [("user", "what are your hours"), ("assistant", "We open at nine.")]
     assert conv.turns == 1
 
@@ -184,7 +204,9 @@ def test_maximum_duration_ends_even_a_busy_conversation() -> None:
     out = conv.handle(TimerFired(MAX_TIMER), 600_000)
     assert conv.state is State.IDLE
     assert Disconnect() in out
-    assert reports(out, "conversation_end") == [{"reason": "maximum conversation length reached"}]
+    assert reports(out, ConversationEnded) == [
+        ConversationEnded("maximum conversation length reached")
+    ]
 
 
 def test_start_while_active_is_ignored_and_a_new_conversation_forgets_the_old() -> None:
@@ -220,20 +242,17 @@ def test_tool_call_after_response_done_sends_output_then_one_response_create() -
             State.THINKING,
             [
                 f"cancel {SLOW_PREFIX}call_1",
-                "send conversation.item.create",
-                "send response.create",
+                "send SendToolOutput",
+                "send RequestReply",
             ],
         ),
     ]
     outs = run(conv, steps)
-    tool = reports(outs[-1], "tool")[0]
-    assert tool["name"] == "job_status" and tool["ok"] and tool["arguments"] == '{"job": "4172"}'
-    sent = next(c.event for c in outs[-1] if isinstance(c, Send))
-    assert sent["item"] == {
-        "type": "function_call_output",
-        "call_id": "call_1",
-        "output": '{"status": "done"}',
-    }
+    tool = reports(outs[-1], ToolReported)[0]
+    assert tool.name == "job_status" and tool.ok and tool.arguments == '{"job": "4172"}'
+    sent = next(c.command for c in outs[-1] if isinstance(c, Send))
+    assert isinstance(sent, SendToolOutput)
+    assert (sent.call_id, sent.output) == ("call_1", '{"status": "done"}')
 
 
 def test_tool_finishing_before_response_done_waits_for_it_never_two_active_responses() -> None:
@@ -247,9 +266,9 @@ def test_tool_finishing_before_response_done_waits_for_it_never_two_active_respo
         Step(
             ToolFinished("call_1", tool_result()),
             State.THINKING,
-            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create"],
+            [f"cancel {SLOW_PREFIX}call_1", "send SendToolOutput"],
         ),
-        Step(ResponseDone("resp_1", "completed"), State.THINKING, ["send response.create"]),
+        Step(ResponseDone("resp_1", "completed"), State.THINKING, ["send RequestReply"]),
     ]
     run(conv, steps)
 
@@ -261,9 +280,9 @@ def test_two_calls_in_one_response_answer_both_before_asking_for_more() -> None:
     conv.handle(FunctionCallDone("resp_1", "item_f2", "call_2", "faq", "{}"), 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
     first = acts(conv.handle(ToolFinished("call_1", tool_result()), 3000))
-    assert "send response.create" not in first
+    assert "send RequestReply" not in first
     second = acts(conv.handle(ToolFinished("call_2", tool_result()), 3100))
-    assert second[-1] == "send response.create"
+    assert second[-1] == "send RequestReply"
 
 
 def test_slow_tool_plays_the_filler_once_and_a_fast_one_does_not() -> None:
@@ -294,7 +313,7 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
         Step(
             ToolFinished("call_1", tool_result(ToolAction.END)),
             State.SPEAKING,
-            [f"cancel {SLOW_PREFIX}call_1", "send conversation.item.create"],
+            [f"cancel {SLOW_PREFIX}call_1", "send SendToolOutput"],
         ),
         Step(ResponseDone("resp_1", "completed"), State.SPEAKING, ["awaitplayback"]),
         Step(
@@ -305,8 +324,8 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
     ]
     outs = run(conv, steps)
     # the model said goodbye in the same response: no canned goodbye on top of it
-    assert reports(outs[-1], "conversation_end") == [
-        {"reason": "the caller said goodbye", "hangup_ms": 0.0}
+    assert reports(outs[-1], ConversationEnded) == [
+        ConversationEnded("the caller said goodbye", 0.0)
     ]
 
 
@@ -329,9 +348,7 @@ def test_end_session_plays_the_canned_goodbye_only_when_the_model_said_none(
     end = conv.handle(PlaybackIdle(), 4000)
     assert conv.state is State.IDLE
     # the hang-up is timed from the model's call: the budget is 1.5 s
-    assert reports(end, "conversation_end") == [
-        {"reason": "the caller said goodbye", "hangup_ms": 1200.0}
-    ]
+    assert reports(end, ConversationEnded) == [ConversationEnded("the caller said goodbye", 1200.0)]
 
 
 def test_end_session_after_response_done_waits_only_for_playback() -> None:
@@ -340,7 +357,7 @@ def test_end_session_after_response_done_waits_only_for_playback() -> None:
     conv.handle(CALL, 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
     out = [brief(c) for c in conv.handle(ToolFinished("call_1", tool_result(ToolAction.END)), 3000)]
-    assert out[-1] == "awaitplayback" and "send response.create" not in out
+    assert out[-1] == "awaitplayback" and "send RequestReply" not in out
 
 
 def test_handover_hold_plays_the_line_keeps_talking_and_shows_handover() -> None:
@@ -353,9 +370,9 @@ def test_handover_hold_plays_the_line_keeps_talking_and_shows_handover() -> None
     )
     assert [brief(c) for c in out if not isinstance(c, Report)][-2:] == [
         "prompt handover",
-        "send response.create",
+        "send RequestReply",
     ]
-    assert reports(out, "handover") == [{"tool": "job_status"}]
+    assert reports(out, HandedOver) == [HandedOver("job_status")]
     conv.handle(ResponseCreated("resp_2"), 3100)
     conv.handle(AudioDelta("resp_2", "item_a2", 0, PCM), 3200)
     conv.handle(ResponseDone("resp_2", "completed"), 3300)
@@ -373,7 +390,7 @@ def test_handover_end_hangs_up_without_asking_the_model_again() -> None:
     out = conv.handle(
         ToolFinished("call_1", tool_result(ToolAction.HANDOVER_END, "handover")), 3000
     )
-    assert "send response.create" not in [brief(c) for c in out]
+    assert "send RequestReply" not in [brief(c) for c in out]
     conv.handle(PlaybackIdle(), 5000)
     assert conv.state is State.IDLE
 
@@ -389,37 +406,91 @@ def test_tool_context_carries_the_transcript_so_far() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "severity", "state", "disconnects"),
+    ("code", "kind", "severity", "state", "disconnects"),
     [
-        ("response_cancel_not_active", "harmless", State.THINKING, False),
-        ("input_audio_buffer_commit_empty", "harmless", State.THINKING, False),
-        ("session_expired", "session", State.OFFLINE, True),
-        ("invalid_api_key", "fatal", State.ERROR, True),
+        (
+            "response_cancel_not_active",
+            ErrorKind.NOTHING_TO_CANCEL,
+            "harmless",
+            State.THINKING,
+            False,
+        ),
+        (
+            "input_audio_buffer_commit_empty",
+            ErrorKind.EMPTY_COMMIT,
+            "harmless",
+            State.THINKING,
+            False,
+        ),
+        ("session_expired", ErrorKind.SESSION_ENDED, "session", State.OFFLINE, True),
+        ("invalid_api_key", ErrorKind.AUTH, "fatal", State.ERROR, True),
     ],
 )
 def test_error_events_by_severity(
-    code: str, severity: str, state: State, disconnects: bool
+    code: str, kind: ErrorKind, severity: str, state: State, disconnects: bool
 ) -> None:
     conv = Conversation(policy())
     run(conv, OPEN + CALLER_ASKS)
-    out = conv.handle(ServerError(code, "details", severity), 3000)
+    out = conv.handle(ServerError(kind, Severity(severity), code, "details"), 3000)
     assert conv.state is state
     assert (Disconnect() in out) is disconnects
-    assert reports(out, "error") == [{"code": code, "message": "details"}]
+    assert reports(out, ErrorReported) == [ErrorReported(code, "details")]
 
 
-def test_active_response_error_requeues_the_request_until_done() -> None:
+def busy_error(event_id: str | None) -> ServerError:
+    return ServerError(
+        ErrorKind.REPLY_BUSY,
+        Severity.HARMLESS,
+        "conversation_already_has_active_response",
+        "busy",
+        client_event_id=event_id,
+    )
+
+
+def sent(out: list[Any], kind: type[T]) -> list[T]:
+    return [c.command for c in out if isinstance(c, Send) and isinstance(c.command, kind)]
+
+
+def test_every_command_sent_carries_a_fresh_event_id() -> None:
+    conv = Conversation(policy())
+    outs = run(conv, OPEN + CALLER_ASKS)
+    conv.handle(CALL, 2800)
+    conv.handle(ResponseDone("resp_1", "completed"), 2900)
+    outs.append(conv.handle(ToolFinished("call_1", tool_result()), 3000))
+    ids = [c.command.event_id for out in outs for c in out if isinstance(c, Send)]
+    assert len(ids) == 3 and all(ids) and len(set(ids)) == 3
+
+
+def test_active_response_error_naming_our_request_requeues_it_until_done() -> None:
     conv = Conversation(policy())
     run(conv, OPEN + CALLER_ASKS)
     conv.handle(CALL, 2800)
     conv.handle(ResponseDone("resp_1", "completed"), 2900)
-    out = acts(conv.handle(ToolFinished("call_1", tool_result()), 3000))
-    assert out[-1] == "send response.create"
+    out = conv.handle(ToolFinished("call_1", tool_result()), 3000)
+    [ours] = sent(out, RequestReply)
     # the server had started a response of its own meanwhile and refuses ours
     conv.handle(ResponseCreated("resp_srv"), 3010)
-    conv.handle(ServerError("conversation_already_has_active_response", "busy", "harmless"), 3020)
+    conv.handle(busy_error(ours.event_id), 3020)
     done = acts(conv.handle(ResponseDone("resp_srv", "completed"), 3500))
-    assert done == ["send response.create"]
+    assert done == ["send RequestReply"]
+
+
+@pytest.mark.parametrize("names", [None, "evt_not_ours"], ids=["names-nothing", "names-other"])
+def test_a_stray_active_response_error_during_a_tool_changes_nothing_sent(
+    names: str | None,
+) -> None:
+    """Exactly one reply request, after the tool's output: the model must not answer twice."""
+    conv = Conversation(policy())
+    outs = run(conv, OPEN + CALLER_ASKS)
+    outs.append(conv.handle(CALL, 2800))
+    outs.append(conv.handle(busy_error(names), 2850))  # nothing of ours is in flight
+    outs.append(conv.handle(ResponseDone("resp_1", "completed"), 2900))
+    outs.append(conv.handle(ToolFinished("call_1", tool_result()), 3000))
+    outs.append(conv.handle(ResponseCreated("resp_2"), 3100))
+    outs.append(conv.handle(ResponseDone("resp_2", "completed"), 3500))
+    wire = [type(c.command).__name__ for out in outs for c in out if isinstance(c, Send)]
+    assert wire == ["UpdateSession", "SendToolOutput", "RequestReply"]
+    assert reports(outs[-5], ErrorReported)[0].code == "conversation_already_has_active_response"
 
 
 def test_link_lost_mid_conversation_goes_offline_and_late_audio_is_dropped() -> None:
@@ -430,14 +501,14 @@ def test_link_lost_mid_conversation_goes_offline_and_late_audio_is_dropped() -> 
     assert Upload(False) in out
     assert conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 3100) == []
     # the next caller can start again
-    assert Connect() in conv.handle(StartRequested("button"), 9000)
+    assert any(isinstance(c, Connect) for c in conv.handle(StartRequested("button"), 9000))
 
 
 def test_failed_response_is_reported_and_the_caller_can_go_on() -> None:
     conv = Conversation(policy())
     run(conv, OPEN + CALLER_ASKS)
     out = conv.handle(ResponseDone("resp_1", "failed", reason="server_error"), 3000)
-    assert reports(out, "error") == [{"code": "response_failed", "message": "server_error"}]
+    assert reports(out, ErrorReported) == [ErrorReported("response_failed", "server_error")]
     conv.handle(PlaybackIdle(), 3100)
     assert conv.state is State.LISTENING
 
@@ -464,7 +535,7 @@ def test_a_lost_microphone_ends_the_conversation_in_the_error_state() -> None:
     conv = Conversation(policy())
     run(conv, OPEN)
     out = conv.handle(LOST, 10)
-    assert reports(out, "error")[0]["code"] == "audio"
+    assert reports(out, AudioDeviceChanged)[0].ok is False
     assert [b for b in map(brief, out) if b.startswith(("prompt", "disconnect"))] == [
         "prompt error",
         "disconnect",
@@ -473,7 +544,7 @@ def test_a_lost_microphone_ends_the_conversation_in_the_error_state() -> None:
     # nobody can be heard: no conversation starts until the microphone is back
     out = conv.handle(StartRequested("button"), 20)
     assert [c for c in out if not isinstance(c, Report)] == [] and conv.state is State.ERROR
-    assert "not starting" in reports(out, "note")[0]["text"]
+    assert "not starting" in reports(out, Note)[0].text
     conv.handle(BACK, 30)
     assert conv.state is State.IDLE
     assert "connect" in map(brief, conv.handle(StartRequested("button"), 40))
@@ -494,11 +565,11 @@ def test_a_lost_microphone_while_idle_is_the_error_state_until_it_returns() -> N
 def test_every_state_change_is_reported_once() -> None:
     conv = Conversation(policy())
     outs = run(conv, OPEN + CALLER_ASKS)
-    changes = [r for out in outs for r in reports(out, "state")]
+    changes = [r for out in outs for r in reports(out, StateChanged)]
     assert changes == [
-        {"old": "idle", "new": "connecting"},
-        {"old": "connecting", "new": "listening"},
-        {"old": "listening", "new": "thinking"},
+        StateChanged(State.IDLE, State.CONNECTING),
+        StateChanged(State.CONNECTING, State.LISTENING),
+        StateChanged(State.LISTENING, State.THINKING),
     ]
 
 
@@ -516,8 +587,10 @@ def confirm_policy() -> ConversationPolicy:
 
 CONFIRM_CALL = FunctionCallDone("resp_1", "item_f1", "call_1", "close_job", '{"job": "4172"}')
 SAID_YES = [
-    Step(SpeechStarted("item_u1", 1000), State.LISTENING, [f"cancel {IDLE_TIMER}"], 1000),
-    Step(SpeechStopped("item_u1", 2500), State.THINKING, [], 2500),
+    Step(
+        SpeechStarted("item_u1", 1000), State.LISTENING, ["hold on", f"cancel {IDLE_TIMER}"], 1000
+    ),
+    Step(SpeechStopped("item_u1", 2500), State.THINKING, ["hold off"], 2500),
 ]
 
 
@@ -582,3 +655,32 @@ def test_the_callers_turn_is_open_from_speech_started_to_speech_stopped() -> Non
     conv.handle(SpeechStarted("item_u2", 4000), 4000)
     conv.handle(StopRequested("button"), 4100)  # the conversation ends mid-turn
     assert not conv.caller_turn_open
+
+
+def test_two_visitors_back_to_back_share_nothing() -> None:
+    """One visitor, one object: nothing of the first is visible to the second."""
+    conv = Conversation(confirm_policy())
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 2750)
+    conv.handle(TranscriptDone("resp_1", "item_a1", "We open at nine."), 2760)
+    conv.handle(SpeechStarted("item_u2", 3000), 3000)
+    conv.handle(SpeechStopped("item_u2", 3500), 3500)  # words not transcribed yet
+    conv.handle(CONFIRM_CALL, 3600)  # held, waiting for the words
+    conv.handle(CALL, 3610)  # running
+    first = conv.visitor
+    assert first.transcript and first.pending_tools and first.held and first.sent
+    conv.handle(StopRequested("walked away"), 4000)
+
+    run(conv, OPEN)
+    second = conv.visitor
+    assert second is not first and second.conversation_id != first.conversation_id
+    assert conv.transcript == [] and conv.turns == 0
+    assert conv.context().transcript == ()
+    assert not (second.pending_tools or second.held or second.untranscribed)
+    assert not (second.spoken_responses or second.call_response or second.dropped_responses)
+    assert list(second.sent) != list(first.sent)[: len(second.sent)]  # fresh event ids
+    assert not second.gate.busy and not second.gate.pending
+    # the first visitor's tool finishing late, or its words arriving late, change nothing
+    assert acts(conv.handle(ToolFinished("call_1", tool_result()), 5000)) == []
+    conv.handle(InputTranscript("item_u2", "yes close it"), 5001)
+    assert conv.transcript == []

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.realtime import protocol
+from device.realtime.commands import SendToolOutput
 from device.realtime.events import FunctionCallDone
+from device.realtime.ga import GaCodec
 from device.tools.base import ToolCall as DeviceToolCall
 from device.tools.base import ToolContext
 from device.tools.settings import Header, HttpTool, ToolsSettings
@@ -85,15 +86,16 @@ async def _measure(calls: int, warmup: int, folder: Path) -> list[float]:
         )
         box.start_conversation("bench")
         overheads: list[float] = []
+        codec = GaCodec()
         try:
             for n in range(warmup + calls):
                 text = _event(n)
                 start = time.perf_counter()
-                event = protocol.parse_server_event(text)
+                event = codec.decode(text)
                 assert isinstance(event, FunctionCallDone)
                 call = DeviceToolCall(event.call_id, event.name, event.arguments)
                 result = await box.run(call, ToolContext("bench", TRANSCRIPT, "bench", ""))
-                protocol.encode(protocol.function_call_output(call.call_id, result.output))
+                codec.encode(SendToolOutput(call.call_id, result.output, event_id=f"dev_{n}"))
                 total_ms = (time.perf_counter() - start) * 1000.0
                 record = box.last_audit or {}
                 if not result.ok:

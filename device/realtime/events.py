@@ -1,13 +1,15 @@
-"""Typed server events of the Realtime GA protocol, as the device sees them.
+"""Typed server events, as the device sees them (protocol-neutral).
 
-The codec (device/realtime/protocol.py) turns server JSON into these; the conversation
-engine consumes them. Audio arrives decoded (PCM16 24 kHz mono bytes).
+A codec (device/realtime/codec.py; the GA one in device/realtime/ga/) turns server frames
+into these; the conversation engine consumes them. Audio arrives decoded (PCM16 mono at
+the codec's ``audio_rate_hz``). Errors carry an `ErrorKind` and a `Severity`, never a wire
+code the engine would have to match.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,23 +127,50 @@ class ItemTruncated:
     audio_end_ms: int
 
 
+class ErrorKind(enum.Enum):
+    """What a server error is about, in the device's words."""
+
+    REPLY_BUSY = "reply_busy"  # a reply was asked for while one runs (one at a time)
+    NOTHING_TO_CANCEL = "nothing_to_cancel"  # the reply had ended already
+    EMPTY_COMMIT = "empty_commit"  # a hand commit with under 100 ms of audio
+    TRUNCATE_REFUSED = "truncate_refused"  # the item or the point was not accepted
+    SESSION_ENDED = "session_ended"  # the session is over (expiry): reconnect
+    AUTH = "auth"  # bad or missing credentials, no permission or quota
+    BAD_SETTINGS = "bad_settings"  # the session settings were refused
+    RATE_LIMITED = "rate_limited"  # too many requests or tokens: back off
+    SERVER = "server"  # the server failed
+    OTHER = "other"  # anything else
+
+
+class Severity(enum.Enum):
+    HARMLESS = "harmless"  # the session goes on
+    SESSION = "session"  # the session is over; a new one may work
+    FATAL = "fatal"  # an operator must fix something (key, settings)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerError:
-    """An `error` event. ``severity`` comes from protocol.classify_error."""
+    """An error from the server. ``code`` is the server's own word, for people only.
 
+    ``client_event_id`` names the client event it answers (None: none named).
+    """
+
+    kind: ErrorKind
+    severity: Severity
     code: str
     message: str
-    severity: str  # "harmless" | "session" (session is over: reconnect) | "fatal"
     param: str | None = None
     client_event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """An event the device does not act on (known or unknown type); logged at debug."""
+    """An event the device does not act on (known or unknown type); logged at debug.
 
-    type: str
-    raw: dict[str, Any] = field(default_factory=dict)
+    ``name`` is the server's name for it, for the log only.
+    """
+
+    name: str
 
 
 ServerEvent = (

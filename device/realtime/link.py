@@ -1,12 +1,14 @@
 """The websockets adapter of the Realtime link: one connection, frames in and out.
 
-All protocol knowledge lives in device/realtime/protocol.py; this module only moves
-frames. No reconnect here: a caller that wants one opens a new link.
+All protocol knowledge lives in the codec (device/realtime/codec.py; GA in
+device/realtime/ga/); this module only moves frames: commands go out through
+``codec.encode``, frames come in through ``codec.decode``. No reconnect here: a caller that
+wants one opens a new link.
 
 Example::
 
     async with await RealtimeLink.connect(rt.url, rt.model, key) as link:
-        await link.send(protocol.session_update(rt))
+        await link.send(UpdateSession(SessionSpec(rt), event_id="dev_1"))
         async for event in link.events():
             ...
 """
@@ -19,7 +21,7 @@ import socket
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -29,13 +31,17 @@ from websockets.exceptions import (
     WebSocketException,
 )
 
-from device.realtime import protocol
+from device.logfold import RepeatFolder
+from device.realtime.codec import Codec, ProtocolError
+from device.realtime.commands import LinkCommand
 from device.realtime.events import ServerEvent
+from device.realtime.ga import GaCodec
+from device.text import one_line
 
 log = logging.getLogger(__name__)
 
-RawHook = Callable[[str, dict[str, Any]], None]
-"""``on_raw(direction, event)``: direction is "client" or "server"; for capture and debug."""
+FrameHook = Callable[[str, str | bytes], None]
+"""``on_frame(direction, frame)``: direction is "client" or "server"; for capture and debug."""
 
 
 class LinkError(Exception):
@@ -111,9 +117,17 @@ class RealtimeLink:
     ``malformed`` counts the frames skipped as unusable. ``close()`` is idempotent.
     """
 
-    def __init__(self, ws: ClientConnection, *, on_raw: RawHook | None = None) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        codec: Codec | None = None,
+        on_frame: FrameHook | None = None,
+    ) -> None:
         self._ws = ws
-        self._on_raw = on_raw
+        self.codec: Codec = codec if codec is not None else GaCodec()
+        self._on_frame = on_frame
+        self._skipped = RepeatFolder(log, "skipped a malformed server event")
         self.malformed = 0
         self.close_code: int | None = None
         self.close_reason: str = ""
@@ -126,7 +140,8 @@ class RealtimeLink:
         api_key: _Revealable | str | None,
         *,
         timeout_s: float = 10,
-        on_raw: RawHook | None = None,
+        codec: Codec | None = None,
+        on_frame: FrameHook | None = None,
     ) -> RealtimeLink:
         """Open the link; `LinkError` with one line if the server cannot be reached or says no.
 
@@ -165,41 +180,44 @@ class RealtimeLink:
             detail = " ".join(str(exc).split())[:200]
             raise LinkError(f"handshake with {where} failed: {detail}") from None
         log.info("realtime link open to %s (model %s)", where, model)
-        return cls(ws, on_raw=on_raw)
+        return cls(ws, codec=codec, on_frame=on_frame)
 
-    async def send(self, event: dict[str, Any]) -> None:
-        """Send one client event; `LinkError` if the connection is closed."""
+    async def send(self, command: LinkCommand) -> None:
+        """Send one command as a client frame; `LinkError` if the connection is closed."""
+        frame = self.codec.encode(command)
         try:
-            await self._ws.send(protocol.encode(event))
+            await self._ws.send(frame)
         except ConnectionClosed as exc:
-            raise LinkError(
-                f"cannot send {event.get('type')!r}: connection closed ({exc})"
-            ) from None
-        if self._on_raw is not None:
-            self._on_raw("client", event)
+            what = self.codec.describe(command)
+            raise LinkError(f"cannot send {what!r}: connection closed ({exc})") from None
+        if self._on_frame is not None:
+            self._on_frame("client", frame)
 
     async def events(self) -> AsyncIterator[ServerEvent]:
         """Typed server events until the connection closes (iterate once).
 
-        A frame the codec cannot use is skipped with one warning (and counted in
-        ``malformed``); the events after it still arrive.
+        A frame the codec cannot use, however it fails, is skipped with one warning
+        (repeats folded into one line with a count) and counted in ``malformed``; the
+        events after it still arrive.
         """
         ws = self._ws
-        while True:
-            try:
-                frame = await ws.recv()
-            except ConnectionClosed:
-                break
-            try:
-                obj = protocol.load_server_json(frame)
-                if self._on_raw is not None:
-                    self._on_raw("server", obj)
-                event = protocol.parse_server_dict(obj)
-            except protocol.ProtocolError as exc:
-                self.malformed += 1
-                log.warning("skipped a malformed server event: %s", exc)
-                continue
-            yield event
+        try:
+            while True:
+                try:
+                    frame = await ws.recv()
+                except ConnectionClosed:
+                    break
+                if self._on_frame is not None:
+                    self._on_frame("server", frame)
+                try:
+                    event = self.codec.decode(frame)
+                except ProtocolError as exc:
+                    self.malformed += 1
+                    self._skipped.warn(one_line(str(exc)))
+                    continue
+                yield event
+        finally:
+            self._skipped.flush()
         self._record_close()
 
     def _record_close(self) -> None:
@@ -210,7 +228,7 @@ class RealtimeLink:
             level,
             "realtime link closed: code %s%s",
             self.close_code,
-            f" ({self.close_reason})" if self.close_reason else "",
+            f" ({one_line(self.close_reason)})" if self.close_reason else "",
         )
 
     async def close(self) -> None:

@@ -22,6 +22,15 @@ class ToolAction(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as the model sees it, protocol-neutral: the codec shapes the declaration."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     call_id: str
     name: str
@@ -53,8 +62,8 @@ class ToolResult:
 
 
 class ToolBox(Protocol):
-    def declarations(self) -> list[dict[str, Any]]:
-        """The `tools` list of session.update: {type:function, name, description, parameters}."""
+    def declarations(self) -> list[ToolSpec]:
+        """The tools the model may call (name, description, JSON schema)."""
         ...
 
     def instructions(self) -> str:
@@ -66,7 +75,8 @@ class ToolBox(Protocol):
         ...
 
     def start_conversation(self, conversation_id: str) -> None:
-        """Reset per-conversation state (call limits, pending confirmations)."""
+        """Start a new visitor: all per-conversation state (call counts, pending
+        confirmations, the latest audit record) is replaced whole."""
         ...
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolResult: ...

@@ -1,0 +1,82 @@
+"""The conversation engine (pure) and its vocabulary.
+
+- state.py: the `State` enum;
+- inputs.py: local events (start, stop, tool finished, timers, device health);
+- commands.py: what the engine asks the daemon to do;
+- reports.py: typed reports for the sinks;
+- visitor.py: everything of one conversation, replaced whole per visitor;
+- engine.py: the transitions (`Conversation.handle(event, now_ms)`).
+"""
+
+from device.conversation.commands import (
+    AwaitPlayback,
+    CancelTimer,
+    Command,
+    Connect,
+    Disconnect,
+    HoldUpload,
+    Play,
+    PlayPrompt,
+    RunTool,
+    Send,
+    SetTimer,
+    Upload,
+)
+from device.conversation.engine import (
+    IDLE_TIMER,
+    MAX_TIMER,
+    SLOW_PREFIX,
+    TRANSCRIPT_TIMER,
+    Conversation,
+    ConversationPolicy,
+    Output,
+)
+from device.conversation.inputs import (
+    DeviceHealth,
+    Event,
+    LinkLost,
+    LocalEvent,
+    PlaybackIdle,
+    StartRequested,
+    StopRequested,
+    TimerFired,
+    ToolFinished,
+)
+from device.conversation.reports import REPORT_TYPES, Report
+from device.conversation.state import State
+from device.conversation.visitor import Visitor
+
+__all__ = [
+    "IDLE_TIMER",
+    "MAX_TIMER",
+    "REPORT_TYPES",
+    "SLOW_PREFIX",
+    "TRANSCRIPT_TIMER",
+    "AwaitPlayback",
+    "CancelTimer",
+    "Command",
+    "Connect",
+    "Conversation",
+    "ConversationPolicy",
+    "DeviceHealth",
+    "Disconnect",
+    "Event",
+    "HoldUpload",
+    "LinkLost",
+    "LocalEvent",
+    "Output",
+    "Play",
+    "PlayPrompt",
+    "PlaybackIdle",
+    "Report",
+    "RunTool",
+    "Send",
+    "SetTimer",
+    "StartRequested",
+    "State",
+    "StopRequested",
+    "TimerFired",
+    "ToolFinished",
+    "Upload",
+    "Visitor",
+]

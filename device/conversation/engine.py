@@ -1,0 +1,471 @@
+"""The conversation engine: a pure state machine.
+
+``Conversation.handle(event, now_ms)`` takes one event (a typed server event from
+device/realtime/events.py or a local event of device/conversation/inputs.py) and the
+current time, and returns what the daemon must do, in order: commands
+(device/conversation/commands.py) and reports (device/conversation/reports.py). It performs
+no I/O, reads no clock and knows no wire format.
+
+Contract for the caller (device/app.py):
+- carry out the returned commands in order, before handling the next event; hand every
+  report to the sinks;
+- ``Send`` commands go out on the link in the order given, ahead of queued audio;
+- ``SetTimer(name, delay_ms)`` must later produce ``TimerFired(name)`` unless cancelled or
+  replaced by a timer of the same name, on the same clock as ``now_ms``;
+- ``RunTool`` must later produce ``ToolFinished`` for the same call_id;
+- ``AwaitPlayback`` must produce ``PlaybackIdle`` once everything played so far has played.
+
+Example::
+
+    conv = Conversation(ConversationPolicy(session=SessionSpec(settings.realtime)))
+    out = conv.handle(StartRequested("button"), now_ms=0.0)
+    # -> [ConversationStarted(...), StateChanged(IDLE, CONNECTING), Connect(...), SetTimer(...)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+
+from device.conversation.commands import (
+    AwaitPlayback,
+    CancelTimer,
+    Command,
+    Connect,
+    Disconnect,
+    HoldUpload,
+    Play,
+    PlayPrompt,
+    RunTool,
+    Send,
+    SetTimer,
+    Upload,
+)
+from device.conversation.inputs import (
+    DeviceHealth,
+    Event,
+    LinkLost,
+    PlaybackIdle,
+    StartRequested,
+    StopRequested,
+    TimerFired,
+    ToolFinished,
+)
+from device.conversation.reports import (
+    AssistantSaid,
+    AudioDeviceChanged,
+    CallerSaid,
+    ConversationEnded,
+    ConversationStarted,
+    ErrorReported,
+    FirstAudio,
+    HandedOver,
+    Note,
+    Report,
+    StateChanged,
+    ToolReported,
+    TurnEnded,
+    UsageReported,
+)
+from device.conversation.state import ENDED, State
+from device.conversation.visitor import Visitor
+from device.realtime.commands import LinkCommand, RequestReply, SendToolOutput, SessionSpec
+from device.realtime.commands import UpdateSession as UpdateSessionCommand
+from device.realtime.events import (
+    AudioDelta,
+    ErrorKind,
+    FunctionCallDone,
+    InputCommitted,
+    InputTranscript,
+    InputTranscriptFailed,
+    ResponseCreated,
+    ResponseDone,
+    ServerError,
+    SessionCreated,
+    SessionUpdated,
+    Severity,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptDone,
+)
+from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
+
+Output = Command | Report
+
+
+@dataclass(frozen=True)
+class ConversationPolicy:
+    """What the engine needs from the settings, precomputed by the caller."""
+
+    session: SessionSpec
+    idle_timeout_ms: float = 20_000.0
+    max_duration_ms: float = 600_000.0
+    slow_tool_ms: float = 700.0
+    device_name: str = ""
+    site: str = ""
+    # tools that run only after the caller's spoken yes: they wait for the caller's words
+    confirm_tools: frozenset[str] = frozenset()
+    transcribes: bool = True  # the session transcribes the caller (input transcription on)
+    transcript_wait_ms: float = 2000.0  # longest wait for those words
+
+
+IDLE_TIMER = "idle"
+TRANSCRIPT_TIMER = "transcript"
+MAX_TIMER = "max-duration"
+SLOW_PREFIX = "slow-tool:"
+
+
+class Conversation:
+    """The device's conversations, one visitor at a time (see the module docstring)."""
+
+    def __init__(self, policy: ConversationPolicy) -> None:
+        self.policy = policy
+        self.state = State.IDLE
+        self.visitor = Visitor()
+        self._conversation_ids = itertools.count(1)
+        self._event_ids = itertools.count(1)
+        self._now_ms = 0.0
+        self._device_problem: str | None = None  # an audio device is missing
+
+    # -- public ----------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        """A conversation is under way (connecting, talking, running a tool)."""
+        return self.state not in ENDED
+
+    @property
+    def busy(self) -> bool:
+        """Something is still owed to the caller: a reply, a tool, or playback."""
+        v = self.visitor
+        return self.state in (State.CONNECTING, State.THINKING, State.SPEAKING, State.TOOL) or (
+            bool(v.pending_tools) or v.gate.active is not None
+        )
+
+    @property
+    def conversation_id(self) -> str:
+        return self.visitor.conversation_id
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        return self.visitor.transcript
+
+    @property
+    def turns(self) -> int:
+        return self.visitor.turns
+
+    @property
+    def caller_turn_open(self) -> bool:
+        return self.visitor.caller_turn_open
+
+    def handle(self, event: Event, now_ms: float) -> list[Output]:
+        out: list[Output] = []
+        self._now_ms = now_ms
+        v = self.visitor
+        match event:
+            case StartRequested(source=source):
+                self._start(source, out)
+            case StopRequested(reason=reason):
+                if self.active:
+                    self._end(reason, out)
+            case SessionCreated():
+                if self.state is State.CONNECTING:
+                    self._send(UpdateSessionCommand(self.policy.session), out)
+            case SessionUpdated():
+                if self.state is State.CONNECTING:
+                    self._to(State.LISTENING, out)
+                    out.append(Upload(True))
+                    out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+            case SpeechStarted(item_id=item_id):
+                if self.active:
+                    v.caller_items.add(item_id)
+                    v.caller_turn_open = True
+                    out.append(HoldUpload(True))
+                    out.append(CancelTimer(IDLE_TIMER))
+                    if self.state in (State.LISTENING, State.THINKING):
+                        self._to(State.LISTENING, out)
+            case SpeechStopped():
+                if v.caller_turn_open:
+                    v.caller_turn_open = False
+                    out.append(HoldUpload(False))
+                if self.active:
+                    v.caller_items.add(event.item_id)
+                    v.speech_stopped_at_ms = now_ms
+                    v.first_audio_seen = False
+                    v.turns += 1
+                    out.append(TurnEnded(v.turns))
+                    if self.policy.transcribes:
+                        v.untranscribed.add(event.item_id)
+                    if self.state is State.LISTENING:
+                        self._to(State.THINKING, out)
+            case InputCommitted(item_id=item_id):
+                v.caller_items.add(item_id)
+            case InputTranscript(item_id=item_id, text=text):
+                if self.active and item_id in v.caller_items:
+                    v.transcript.append(("user", text))
+                    out.append(CallerSaid(text))
+                    self._transcribed(item_id, out)
+            case InputTranscriptFailed(item_id=item_id, message=message):
+                if self.active and item_id in v.caller_items:
+                    out.append(Note(f"the caller's words were not transcribed: {message}"))
+                    self._transcribed(item_id, out)
+            case ResponseCreated(response_id=rid):
+                v.gate.on_created(rid)
+            case AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
+                self._audio(rid, item_id, pcm, now_ms, out)
+            case TranscriptDone(text=text):
+                if text and self.active:
+                    v.transcript.append(("assistant", text))
+                    out.append(AssistantSaid(text))
+            case FunctionCallDone():
+                self._function_call(event, out)
+            case ToolFinished(call_id=call_id, result=result):
+                self._tool_finished(call_id, result, out)
+            case ResponseDone():
+                self._response_done(event, out)
+            case PlaybackIdle():
+                self._playback_idle(out)
+            case TimerFired(name=name):
+                self._timer(name, out)
+            case ServerError():
+                self._error(event, out)
+            case LinkLost(reason=reason):
+                if self.active:
+                    out.append(ErrorReported("link_lost", reason))
+                    self._end(f"link lost: {reason}", out, state=State.OFFLINE, disconnect=False)
+            case DeviceHealth(ok=ok, message=message):
+                self._device_health(ok, message, out)
+            case _:
+                pass
+        return out
+
+    def context(self) -> ToolContext:
+        return ToolContext(
+            conversation_id=self.visitor.conversation_id,
+            transcript=tuple(self.visitor.transcript),
+            device_name=self.policy.device_name,
+            site=self.policy.site,
+        )
+
+    # -- transitions -----------------------------------------------------------------
+
+    def _to(self, new: State, out: list[Output]) -> None:
+        if new is not self.state:
+            out.append(StateChanged(self.state, new))
+            self.state = new
+
+    def _send(self, command: LinkCommand, out: list[Output]) -> None:
+        """Stamp ``command`` with a fresh event_id, remember it, and send it."""
+        stamped = dataclasses.replace(command, event_id=f"dev_{next(self._event_ids)}")
+        self.visitor.remember(stamped)
+        out.append(Send(stamped))
+
+    def _device_health(self, ok: bool, message: str, out: list[Output]) -> None:
+        """A missing microphone is the error state until it is back: nobody can be heard."""
+        out.append(AudioDeviceChanged(ok, message))
+        if not ok:
+            self._device_problem = message
+            if self.active:
+                out.append(PlayPrompt("error"))
+                self._end(f"audio device problem: {message}", out, state=State.ERROR)
+            else:
+                self._to(State.ERROR, out)
+        elif self._device_problem is not None:
+            self._device_problem = None
+            if self.state is State.ERROR:
+                self._to(State.IDLE, out)
+
+    def _start(self, source: str, out: list[Output]) -> None:
+        if self.active:
+            return
+        if self._device_problem is not None:
+            out.append(Note(f"not starting: {self._device_problem}"))
+            return
+        self.visitor = Visitor(conversation_id=f"conv-{next(self._conversation_ids)}")
+        out.append(ConversationStarted(self.visitor.conversation_id, source))
+        self._to(State.CONNECTING, out)
+        out.append(Connect(self.visitor.conversation_id))
+        out.append(SetTimer(MAX_TIMER, self.policy.max_duration_ms))
+
+    def _end(
+        self,
+        reason: str,
+        out: list[Output],
+        *,
+        state: State = State.IDLE,
+        disconnect: bool = True,
+    ) -> None:
+        v = self.visitor
+        out.append(Upload(False))
+        v.caller_turn_open = False
+        out.append(CancelTimer(IDLE_TIMER))
+        out.append(CancelTimer(MAX_TIMER))
+        for call_id in v.pending_tools:
+            out.append(CancelTimer(SLOW_PREFIX + call_id))
+        if v.held:
+            out.append(CancelTimer(TRANSCRIPT_TIMER))
+            v.held.clear()
+        v.pending_tools.clear()
+        v.gate.reset()
+        if disconnect:
+            out.append(Disconnect())
+        hangup_ms = None
+        if v.ending_since_ms is not None:  # from the model's end/hand-over call to hang-up
+            hangup_ms = round(self._now_ms - v.ending_since_ms, 1)
+            v.ending_since_ms = None
+        out.append(ConversationEnded(reason, hangup_ms))
+        self._to(state, out)
+
+    def _audio(self, rid: str, item_id: str, pcm: bytes, now_ms: float, out: list[Output]) -> None:
+        v = self.visitor
+        if not self.active or rid in v.dropped_responses:
+            return
+        v.spoken_responses.add(rid)
+        if not v.first_audio_seen:
+            v.first_audio_seen = True
+            if v.speech_stopped_at_ms is not None:
+                out.append(FirstAudio(round(now_ms - v.speech_stopped_at_ms, 1)))
+        if self.state in (State.THINKING, State.LISTENING, State.TOOL):
+            self._to(State.SPEAKING, out)
+        out.append(CancelTimer(IDLE_TIMER))
+        out.append(Play(item_id, pcm))
+
+    def _function_call(self, ev: FunctionCallDone, out: list[Output]) -> None:
+        if not self.active:
+            return
+        v = self.visitor
+        call = ToolCall(call_id=ev.call_id, name=ev.name, arguments=ev.arguments)
+        v.pending_tools[ev.call_id] = call
+        v.call_response[ev.call_id] = ev.response_id
+        v.call_at_ms[ev.call_id] = self._now_ms
+        self._to(State.TOOL, out)
+        out.append(CancelTimer(IDLE_TIMER))
+        if call.name in self.policy.confirm_tools and v.untranscribed:
+            # its check reads the caller's yes or no from the transcript: let it land first
+            v.held.append(call)
+            out.append(SetTimer(TRANSCRIPT_TIMER, self.policy.transcript_wait_ms))
+        else:
+            out.append(RunTool(call, self.context()))
+        out.append(SetTimer(SLOW_PREFIX + ev.call_id, self.policy.slow_tool_ms))
+
+    def _transcribed(self, item_id: str, out: list[Output]) -> None:
+        self.visitor.untranscribed.discard(item_id)
+        if not self.visitor.untranscribed:
+            self._release_held(out)
+
+    def _release_held(self, out: list[Output]) -> None:
+        v = self.visitor
+        if not v.held:
+            return
+        out.append(CancelTimer(TRANSCRIPT_TIMER))
+        held, v.held = v.held, []
+        for call in held:
+            if call.call_id in v.pending_tools:
+                out.append(RunTool(call, self.context()))
+
+    def _tool_finished(self, call_id: str, result: ToolResult, out: list[Output]) -> None:
+        v = self.visitor
+        call = v.pending_tools.pop(call_id, None)
+        if call is None or not self.active:
+            return
+        out.append(CancelTimer(SLOW_PREFIX + call_id))
+        out.append(
+            ToolReported(
+                name=call.name,
+                arguments=call.arguments,
+                ok=result.ok,
+                ms=round(result.ms, 1),
+                output=result.output,
+                action=result.action.value,
+            )
+        )
+        self._send(SendToolOutput(call_id, result.output), out)
+        said_goodbye = v.call_response.pop(call_id, "") in v.spoken_responses
+        if result.prompt and not (result.action is ToolAction.END and said_goodbye):
+            out.append(PlayPrompt(result.prompt))
+        if result.action in (ToolAction.HANDOVER_HOLD, ToolAction.HANDOVER_END):
+            v.handover = True
+            out.append(HandedOver(call.name))
+        asked_at = v.call_at_ms.pop(call_id, self._now_ms)
+        if result.action is ToolAction.END:
+            v.ending = "the caller said goodbye"
+            v.ending_since_ms = asked_at
+        elif result.action is ToolAction.HANDOVER_END:
+            v.ending = "handed over to a human"
+            v.ending_since_ms = asked_at
+        if v.pending_tools:
+            return
+        if v.ending is None:
+            if v.gate.request():
+                self._send(RequestReply(), out)
+            self._to(State.THINKING, out)
+        else:  # the goodbye plays out (the model's reply, or the prompt), then the hang-up
+            self._to(State.SPEAKING, out)
+            if v.gate.active is None:
+                out.append(AwaitPlayback())
+
+    def _response_done(self, ev: ResponseDone, out: list[Output]) -> None:
+        v = self.visitor
+        send_queued = v.gate.on_done(ev.response_id)
+        v.dropped_responses.discard(ev.response_id)
+        out.append(UsageReported(ev.response_id, ev.status, ev.reason, ev.usage))
+        if not self.active:
+            return
+        if ev.status == "failed":
+            out.append(ErrorReported("response_failed", ev.reason or ""))
+        if send_queued:
+            self._send(RequestReply(), out)
+            return
+        if v.pending_tools:
+            return
+        if self.state in (State.SPEAKING, State.THINKING, State.TOOL) or v.ending:
+            # wait for the reply to finish playing before listening (or hanging up)
+            out.append(AwaitPlayback())
+
+    def _playback_idle(self, out: list[Output]) -> None:
+        v = self.visitor
+        if not self.active or v.pending_tools or v.gate.active is not None:
+            return
+        if v.ending is not None:
+            self._end(v.ending, out)
+            return
+        if self.state in (State.SPEAKING, State.THINKING):
+            self._to(State.HANDOVER if v.handover else State.LISTENING, out)
+            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+
+    def _timer(self, name: str, out: list[Output]) -> None:
+        if not self.active:
+            return
+        v = self.visitor
+        if name == IDLE_TIMER and self.state in (State.LISTENING, State.HANDOVER):
+            self._end("nobody spoke", out)
+        elif name == MAX_TIMER:
+            self._end("maximum conversation length reached", out)
+        elif name.startswith(SLOW_PREFIX) and name[len(SLOW_PREFIX) :] in v.pending_tools:
+            out.append(PlayPrompt("filler"))
+        elif name == TRANSCRIPT_TIMER:  # the words never came: the tool decides without them
+            v.untranscribed.clear()
+            self._release_held(out)
+
+    def _error(self, ev: ServerError, out: list[Output]) -> None:
+        """Errors answer events: a refusal of a request counts only if it names one of ours.
+
+        A refused reply request is asked again (after the running response) only when it
+        was ours and is still wanted; an error naming no event the device sent changes
+        nothing it sends. Session-wide errors (expiry, a bad key) end the conversation
+        whatever they name.
+        """
+        out.append(ErrorReported(ev.code, ev.message))
+        v = self.visitor
+        ours = v.sent.get(ev.client_event_id) if ev.client_event_id else None
+        if ev.kind is ErrorKind.REPLY_BUSY:
+            if isinstance(ours, RequestReply) and self.active:
+                v.gate.on_rejected_active()
+            return
+        if ev.severity is Severity.HARMLESS or not self.active:
+            return
+        if ev.severity is Severity.SESSION:
+            self._end(f"session ended by the server ({ev.code})", out, state=State.OFFLINE)
+        else:
+            self._end(f"server refused the session ({ev.code})", out, state=State.ERROR)

@@ -1,0 +1,133 @@
+"""Typed reports: what happened, for the sinks (timeline, run summary, log; later LEDs,
+systemd STATUS, metrics, the staff page). The engine and the daemon emit them; every sink
+receives every report with the time it happened and picks what it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from device.conversation.state import State
+from device.realtime.events import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    old: State
+    new: State
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStarted:
+    conversation_id: str
+    source: str  # what started it: "button", "wake word", "start-up", ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEnded:
+    reason: str
+    hangup_ms: float | None = None  # from the model's end or hand-over call to the hang-up
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The caller finished turn ``n`` of this conversation."""
+
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSaid:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantSaid:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReported:
+    name: str
+    arguments: str  # raw JSON text written by the model (sinks mask secrets)
+    ok: bool
+    ms: float
+    output: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAudio:
+    """First reply audio of a turn arrived ``latency_ms`` after the caller stopped."""
+
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    response_id: str
+    status: str
+    reason: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReported:
+    """A problem worth a warning line: ``code`` says what kind, ``message`` the detail."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDeviceChanged:
+    """An audio device went missing (ok=False) or came back (ok=True)."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    tool: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPlayed:
+    name: str
+    ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFailed:
+    """A daemon worker raised: ``name`` says which; ``restarted`` whether it runs again."""
+
+    name: str
+    error: str
+    restarted: bool
+
+
+Report = (
+    StateChanged
+    | ConversationStarted
+    | ConversationEnded
+    | TurnEnded
+    | CallerSaid
+    | AssistantSaid
+    | ToolReported
+    | FirstAudio
+    | UsageReported
+    | ErrorReported
+    | Note
+    | AudioDeviceChanged
+    | HandedOver
+    | PromptPlayed
+    | WorkerFailed
+)
+REPORT_TYPES = Report.__args__
+"""The report classes, for isinstance checks."""
