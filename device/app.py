@@ -141,6 +141,7 @@ class Daemon:
         self.prompts = prompts or PromptLibrary({})
         self.options = options
         self.engine = Conversation(conversation_policy(settings, toolbox))
+        self.timeline = timeline
         self.summary = RunSummary()
         self.sinks = Fanout([self.summary, LogSink()])
         if timeline is not None and settings.logging.timeline:
@@ -164,6 +165,7 @@ class Daemon:
         self._prompt_n = 0
         self._audio_ids = 0
         self._hold_open = False
+        self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
     # -- time and events ----------------------------------------------------------------
@@ -353,6 +355,7 @@ class Daemon:
         if self.link is link:
             self.link = None
             self.lanes.clear()
+            self._closing.add(link)
             self._spawn("closing the link", lambda: self._close_quietly(link))
             self.dispatch(LinkLost(f"reading the link failed: {type(exc).__name__}"))
 
@@ -360,12 +363,17 @@ class Daemon:
         link, self.link = self.link, None
         self.lanes.clear()
         if link is not None:
+            self._closing.add(link)
             self._spawn("closing the link", lambda: self._close_quietly(link))
 
     async def _close_quietly(self, link: Link) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await link.close()
+        self._closing.add(link)
+        try:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await link.close()
+        finally:
+            self._closing.discard(link)
 
     async def _send_loop(self) -> None:
         while True:
@@ -499,8 +507,8 @@ class Daemon:
             await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
             link, self.link = self.link, None
             await self._sup.close()
-            if link is not None:
-                await self._close_quietly(link)
+            for closing in [*self._closing, *([link] if link is not None else [])]:
+                await self._close_quietly(closing)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5.0):
                     await self.speaker.wait_idle()

@@ -1,25 +1,28 @@
-"""The run summary and timeline: what an operator reads after a run."""
+"""The sinks: run summary, timeline and log; what an operator reads after a run."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
-from device.conversation import Report
-from device.summary import RunSummary, timeline_line
+import pytest
+
+from device.conversation import State
+from device.conversation.reports import (
+    CallerSaid,
+    ConversationEnded,
+    ErrorReported,
+    Report,
+    StateChanged,
+    ToolReported,
+)
+from device.sinks import Fanout, LogSink
+from device.summary import RunSummary, TimelineSink, timeline_line
 
 
-def tool_report(arguments: str) -> Report:
-    return Report(
-        "tool",
-        {
-            "name": "job_status",
-            "arguments": arguments,
-            "ok": True,
-            "ms": 12.3,
-            "output": "done",
-            "action": "continue",
-        },
-    )
+def tool_report(arguments: str, output: str = "done") -> ToolReported:
+    return ToolReported("job_status", arguments, True, 12.3, output, "continue")
 
 
 def test_tool_arguments_are_an_object_with_secrets_masked() -> None:
@@ -35,11 +38,64 @@ def test_tool_arguments_are_an_object_with_secrets_masked() -> None:
 
 def test_hang_up_time_is_kept_and_shown() -> None:
     summary = RunSummary()
-    end = Report("conversation_end", {"reason": "the caller said goodbye", "hangup_ms": 612.4})
+    end = ConversationEnded("the caller said goodbye", 612.4)
     summary.add(end)
-    summary.add(Report("conversation_end", {"reason": "nobody spoke"}))
+    summary.add(ConversationEnded("nobody spoke"))
     assert summary.hangup_ms == [612.4] and summary.conversations == 2
     assert timeline_line(0, end) == (
         "   0.00s  end    conversation over: the caller said goodbye "
         "(hung up 612 ms after the model's call)"
     )
+
+
+def test_text_from_outside_stays_on_one_line_and_is_capped() -> None:
+    out = io.StringIO()
+    sink = TimelineSink(out)
+    sink.report(100, CallerSaid("hours?\n  10.00s  state  idle -> speaking\r\x1b[2J"))
+    sink.report(200, ErrorReported("server_error", "x" * 5000))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0] == '   0.10s  caller "hours?\\n  10.00s  state  idle -> speaking\\r\\u001b[2J"'
+    assert len(lines[1]) < 400 and lines[1].endswith("(4700 more chars)")
+
+
+def test_a_flood_of_one_error_is_one_line_with_a_count() -> None:
+    out = io.StringIO()
+    sink = TimelineSink(out)
+    for n in range(2000):
+        sink.report(float(n), ErrorReported("server_error", f"boom {n}"))
+    sink.report(3000, ConversationEnded("nobody spoke"))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "   0.00s  error  server_error: boom 0"
+    assert lines[-1] == "   3.00s  error  server_error: 1999 more like it"
+    assert len(lines) == 3
+
+
+def test_the_log_folds_repeats_and_names_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="device")
+    sink = LogSink(logging.getLogger("device"))
+    for n in range(500):
+        sink.report(n, ErrorReported("link_lost", "cable\npulled"))
+    sink.report(20_000, ErrorReported("link_lost", "again"))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "link_lost: cable\\npulled",
+        "link_lost: again (499 more like it before this)",
+    ]
+
+
+def test_a_sink_that_raises_is_logged_once_and_the_others_still_get_everything(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        def report(self, t_ms: float, report: Report) -> None:
+            raise RuntimeError("LED ring unplugged")
+
+    summary = RunSummary()
+    fanout = Fanout([Broken(), summary])
+    for n in range(3):
+        fanout.emit(n, StateChanged(State.IDLE, State.CONNECTING))
+        fanout.emit(n, CallerSaid(f"hello {n}"))
+    assert summary.user_transcripts == ["hello 0", "hello 1", "hello 2"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "Broken failed (RuntimeError: LED ring unplugged)" in errors[0]

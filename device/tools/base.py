@@ -15,7 +15,7 @@ from typing import Any, Protocol
 class ToolAction(enum.Enum):
     """What the device does after the tool output is sent."""
 
-    CONTINUE = "continue"  # ask the model to go on (response.create)
+    CONTINUE = "continue"  # ask the model to go on (a new reply)
     END = "end"  # hang up once the reply so far has finished playing
     HANDOVER_HOLD = "handover_hold"  # a human was called; stay in the conversation
     HANDOVER_END = "handover_end"  # a human was called; end after the hand-over line
@@ -54,7 +54,7 @@ class ToolContext:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    output: str  # sent to the model as the function_call_output
+    output: str  # sent to the model as the tool's output
     ok: bool
     ms: float
     action: ToolAction = ToolAction.CONTINUE
