@@ -10,14 +10,20 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from device.realtime import protocol
-from device.realtime.events import AudioDelta, ServerEvent, SessionCreated, SpeechStarted
+from device.realtime.commands import AddTextItem, RequestReply, SessionSpec, UpdateSession
+from device.realtime.events import (
+    AudioDelta,
+    ServerEvent,
+    SessionCreated,
+    SpeechStarted,
+    TranscriptDone,
+)
+from device.realtime.ga.encode import encode_event
 from device.realtime.link import LinkError, RealtimeLink
 from device.realtime.settings import RealtimeSettings
 from tests.openai_schema import assert_client_event, assert_server_event
@@ -95,13 +101,13 @@ async def test_sends_key_and_model_and_round_trips_events(
         await ws.send(speech_started(120))
         await ws.close()
 
-    raw: list[tuple[str, dict[str, Any]]] = []
+    frames: list[tuple[str, str | bytes]] = []
     async with server(script) as (url, seen):
         link = await RealtimeLink.connect(
-            url, MODEL, KEY, timeout_s=5, on_raw=lambda d, e: raw.append((d, e))
+            url, MODEL, KEY, timeout_s=5, on_frame=lambda d, f: frames.append((d, f))
         )
         async with link:
-            update = protocol.session_update(RealtimeSettings())
+            update = UpdateSession(SessionSpec(RealtimeSettings()), event_id="dev_1")
             await link.send(update)
             events = await collect(link)
 
@@ -109,11 +115,13 @@ async def test_sends_key_and_model_and_round_trips_events(
     assert seen.path == f"/v1/realtime?model={MODEL}"
     sent = json.loads(got_update.result())
     assert_client_event(sent)
-    assert sent == update
+    assert sent == encode_event(update)
+    assert sent["event_id"] == "dev_1"
     assert events == [SessionCreated(session_id=""), SpeechStarted("item_u1", 120)]
     assert link.close_code == 1000
-    assert [e for d, e in raw if d == "client"] == [update]
-    assert [e["type"] for d, e in raw if d == "server"] == [
+    assert all(isinstance(f, str) for _, f in frames)  # the frames as text, as on the wire
+    assert [json.loads(f) for d, f in frames if d == "client"] == [sent]
+    assert [json.loads(f)["type"] for d, f in frames if d == "server"] == [
         "session.created",
         "input_audio_buffer.speech_started",
     ]
@@ -197,6 +205,119 @@ async def test_malformed_frame_is_skipped_with_one_warning(
     assert "not valid JSON" in message and "\n" not in message and len(message) < 250
 
 
+def _skip_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "device.realtime.link" and "malformed" in r.getMessage()
+    ]
+
+
+def _folded(line: str) -> int:
+    """How many skipped frames a log line stands for (itself, or its count)."""
+    if line.endswith(" more like it"):
+        return int(line.rsplit(":", 1)[1].split()[0])
+    if line.endswith(" more like it before this)"):
+        return 1 + int(line.rsplit("(", 1)[1].split()[0])
+    return 1
+
+
+async def test_a_flood_of_malformed_frames_is_one_line_and_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad: list[str | bytes] = [
+        "{not json",
+        '{"type": 7}',
+        b'{"type": "\xff"}',
+        '{"type": "response.created", "response": "r"}',
+        "[" * 1000,
+    ]
+    flood = [bad[i % len(bad)] for i in range(2000)]
+
+    async def script(ws: ServerConnection) -> None:
+        for frame in flood:
+            await ws.send(frame)
+        await ws.send(speech_started(60))
+        await ws.close()
+
+    async with server(script) as (url, _):
+        link = await RealtimeLink.connect(url, MODEL, KEY)
+        with caplog.at_level(logging.INFO, logger="device.realtime.link"):
+            events = await collect(link)
+
+    assert events == [SpeechStarted("item_u1", 60)]  # the valid event still arrives
+    assert link.malformed == 2000
+    lines = _skip_lines(caplog)
+    assert 2 <= len(lines) <= 3  # the first one shown, the rest counted
+    assert "not valid JSON" in lines[0]
+    assert lines[-1].endswith("more like it")
+    assert sum(_folded(line) for line in lines) == 2000
+    assert all("\n" not in line and len(line) < 300 for line in lines)
+
+
+async def test_a_frame_nested_100000_deep_does_not_end_the_reader(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def script(ws: ServerConnection) -> None:
+        await ws.send("[" * 100_000 + "]" * 100_000)
+        await ws.send('{"type": "error", "error": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001)
+        await ws.send(speech_started(80))
+        await ws.close()
+
+    async with server(script) as (url, _):
+        link = await RealtimeLink.connect(url, MODEL, KEY)
+        with caplog.at_level(logging.WARNING, logger="device.realtime.link"):
+            events = await collect(link)
+
+    assert events == [SpeechStarted("item_u1", 80)]
+    assert link.malformed == 2
+    assert link.close_code == 1000
+    lines = _skip_lines(caplog)
+    assert "nested too deeply" in lines[0] and len(lines[0]) < 300
+    assert sum(_folded(line) for line in lines) == 2
+
+
+async def test_a_binary_frame_is_decoded_like_text() -> None:
+    async def script(ws: ServerConnection) -> None:
+        await ws.send(speech_started(10).encode())
+        await ws.close()
+
+    frames: list[tuple[str, str | bytes]] = []
+    async with server(script) as (url, _):
+        link = await RealtimeLink.connect(
+            url, MODEL, KEY, on_frame=lambda d, f: frames.append((d, f))
+        )
+        events = await collect(link)
+    assert events == [SpeechStarted("item_u1", 10)]
+    assert frames == [("server", speech_started(10).encode())]
+
+
+async def test_a_transcript_with_half_a_surrogate_pair_can_be_sent_back() -> None:
+    # restoring context after a reconnect sends the server's own words back as UTF-8 text
+    done = (
+        '{"type": "response.output_audio_transcript.done", "event_id": "ev_t",'
+        ' "response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0,'
+        ' "transcript": "Second floor \\ud83d"}'
+    )
+    assert_server_event(json.loads(done))
+    got = asyncio.get_running_loop().create_future()
+
+    async def script(ws: ServerConnection) -> None:
+        await ws.send(done)
+        got.set_result(await ws.recv())
+        await ws.close()
+
+    async with server(script) as (url, _):
+        link = await RealtimeLink.connect(url, MODEL, KEY)
+        async with asyncio.timeout(10):
+            async for event in link.events():
+                assert isinstance(event, TranscriptDone)
+                await link.send(AddTextItem("assistant", event.text))
+    item = json.loads(got.result())
+    assert_client_event(item)
+    assert item["item"]["content"][0]["text"] == "Second floor \ufffd"
+
+
 async def test_abnormal_close_ends_events_with_its_code() -> None:
     async def script(ws: ServerConnection) -> None:
         await ws.send(created())
@@ -219,7 +340,7 @@ async def test_close_is_idempotent_and_send_after_close_fails_in_one_line() -> N
         await link.close()
         assert link.close_code == 1000
         with pytest.raises(LinkError) as info:
-            await link.send(protocol.response_create())
+            await link.send(RequestReply(event_id="dev_9"))
     assert "cannot send 'response.create'" in str(info.value)
     assert "\n" not in str(info.value)
 

@@ -54,6 +54,17 @@ def _sample(text: str | bytes) -> str:
     return repr(text[:_SAMPLE_CHARS] + ("..." if len(text) > _SAMPLE_CHARS else ""))
 
 
+def _utf8_safe(text: str) -> str:
+    """``text`` with lone surrogates (JSON escapes like ``\\ud83d``) replaced by U+FFFD.
+
+    Such text cannot be encoded as UTF-8 again: a log line or the frame restoring it after
+    a reconnect would fail.
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def load_server_json(text: str | bytes) -> dict[str, Any]:
     """Decode one frame into a JSON object; `ProtocolError` unless it is an object."""
     try:
@@ -107,13 +118,13 @@ class _Reader:
         value = self._get(obj, key, path or key, True)
         if not isinstance(value, str):
             raise self.fail(f"field {path or key!r} must be a string, got {_kind(value)}")
-        return value
+        return _utf8_safe(value)
 
     def opt_text(self, obj: dict[str, Any], key: str, path: str = "") -> str | None:
         value = self._get(obj, key, path or key, False)
         if value is not None and not isinstance(value, str):
             raise self.fail(f"field {path or key!r} must be a string, got {_kind(value)}")
-        return value
+        return None if value is None else _utf8_safe(value)
 
     def integer(self, obj: dict[str, Any], key: str, path: str = "") -> int:
         value = self._get(obj, key, path or key, True)
@@ -166,6 +177,7 @@ def parse_server_dict(obj: dict[str, Any]) -> ServerEvent:
     etype = obj.get("type")
     if not isinstance(etype, str) or not etype:
         raise ProtocolError("server event has no 'type' field")
+    etype = _utf8_safe(etype)
     r = _Reader(etype[:_SAMPLE_CHARS])
     match etype:
         case "session.created":

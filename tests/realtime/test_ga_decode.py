@@ -1,4 +1,8 @@
-"""The pure GA codec: builders against the openai types, parsing, errors, gate, truncation."""
+"""GA server frames to typed events: every event the device uses, and every bad frame.
+
+`decode` must turn anything a broken or hostile server sends into one `ProtocolError`
+(the link skips that frame); any other exception would end the reader.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from device.realtime import protocol
+from device.realtime.codec import ProtocolError
 from device.realtime.events import (
     AudioDelta,
     AudioDone,
+    ErrorKind,
     FunctionCallDone,
     Ignored,
     InputCommitted,
@@ -23,239 +28,18 @@ from device.realtime.events import (
     ServerError,
     SessionCreated,
     SessionUpdated,
+    Severity,
     SpeechStarted,
     SpeechStopped,
     TranscriptDelta,
     TranscriptDone,
     Usage,
 )
-from device.realtime.protocol import ProtocolError, ResponseGate, truncate_point
-from device.realtime.settings import (
-    NoTurnDetection,
-    RealtimeSettings,
-    SemanticVad,
-    ServerVad,
-    TranscriptionSettings,
-)
-from tests.openai_schema import assert_client_event, assert_server_event
+from device.realtime.ga import GaCodec
+from device.realtime.ga.decode import decode, load_server_json, parse_server_dict
+from tests.openai_schema import assert_server_event
 
-TOOL = {
-    "type": "function",
-    "name": "opening_hours",
-    "description": "Opening hours of the shop on a given day.",
-    "parameters": {
-        "type": "object",
-        "properties": {"day": {"type": "string"}},
-        "required": ["day"],
-    },
-}
-
-# ---- client events -----------------------------------------------------------------------
-
-
-def _session(event: dict[str, Any]) -> dict[str, Any]:
-    assert_client_event(event)
-    assert event["type"] == "session.update"
-    assert "model" not in event["session"]
-    json.loads(protocol.encode(event))  # JSON-serialisable as built
-    return event["session"]
-
-
-def test_session_update_defaults_server_vad() -> None:
-    s = _session(protocol.session_update(RealtimeSettings()))
-    assert s["type"] == "realtime"
-    assert s["output_modalities"] == ["audio"]
-    assert s["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
-    assert s["audio"]["output"] == {
-        "format": {"type": "audio/pcm", "rate": 24000},
-        "voice": "marin",
-        "speed": 1.0,
-    }
-    assert s["audio"]["input"]["turn_detection"] == {
-        "type": "server_vad",
-        "threshold": 0.5,
-        "prefix_padding_ms": 300,
-        "silence_duration_ms": 500,
-        "create_response": True,
-        "interrupt_response": True,
-    }
-    assert s["audio"]["input"]["noise_reduction"] == {"type": "far_field"}
-    assert s["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
-    assert "tools" not in s and "tool_choice" not in s and "max_output_tokens" not in s
-
-
-@pytest.mark.parametrize(
-    ("rt", "check"),
-    [
-        pytest.param(
-            RealtimeSettings(
-                turn_detection=ServerVad(
-                    threshold=0.8, silence_duration_ms=900, idle_timeout_ms=8000
-                )
-            ),
-            lambda s: (
-                s["audio"]["input"]["turn_detection"]["idle_timeout_ms"] == 8000
-                and s["audio"]["input"]["turn_detection"]["threshold"] == 0.8
-            ),
-            id="server_vad-idle-timeout",
-        ),
-        pytest.param(
-            RealtimeSettings(turn_detection=SemanticVad(eagerness="low", interrupt_response=False)),
-            lambda s: (
-                s["audio"]["input"]["turn_detection"]
-                == {
-                    "type": "semantic_vad",
-                    "eagerness": "low",
-                    "create_response": True,
-                    "interrupt_response": False,
-                }
-            ),
-            id="semantic_vad",
-        ),
-        pytest.param(
-            RealtimeSettings(turn_detection=NoTurnDetection()),
-            lambda s: (
-                s["audio"]["input"]["turn_detection"] is None
-                and '"turn_detection":null' in protocol.encode({"s": s})
-            ),
-            id="no-turn-detection-is-null",
-        ),
-        pytest.param(
-            RealtimeSettings(noise_reduction="off"),
-            lambda s: s["audio"]["input"]["noise_reduction"] is None,
-            id="noise-reduction-off",
-        ),
-        pytest.param(
-            RealtimeSettings(noise_reduction="near_field"),
-            lambda s: s["audio"]["input"]["noise_reduction"] == {"type": "near_field"},
-            id="noise-reduction-near",
-        ),
-        pytest.param(
-            RealtimeSettings(
-                transcription=TranscriptionSettings(language="de", prompt="Brezel, Semmel")
-            ),
-            lambda s: (
-                s["audio"]["input"]["transcription"]
-                == {"model": "gpt-4o-mini-transcribe", "language": "de", "prompt": "Brezel, Semmel"}
-            ),
-            id="transcription-language-prompt",
-        ),
-        pytest.param(
-            RealtimeSettings(transcription=TranscriptionSettings(enabled=False)),
-            lambda s: "transcription" not in s["audio"]["input"],
-            id="transcription-off",
-        ),
-        pytest.param(
-            RealtimeSettings(max_output_tokens=300),
-            lambda s: s["max_output_tokens"] == 300,
-            id="max-output-tokens",
-        ),
-        pytest.param(
-            RealtimeSettings(voice="cedar", speed=1.25),
-            lambda s: (
-                s["audio"]["output"]["voice"] == "cedar" and s["audio"]["output"]["speed"] == 1.25
-            ),
-            id="voice-speed",
-        ),
-    ],
-)
-def test_session_update_variants(rt: RealtimeSettings, check: Any) -> None:
-    assert check(_session(protocol.session_update(rt)))
-
-
-def test_session_update_with_tools_and_extra_instructions() -> None:
-    rt = RealtimeSettings(instructions="Be brief.")
-    s = _session(protocol.session_update(rt, tools=[TOOL], extra_instructions="Read numbers back."))
-    assert s["tools"] == [TOOL]
-    assert s["tool_choice"] == "auto"
-    assert s["instructions"] == "Be brief.\n\nRead numbers back."
-
-
-@pytest.mark.parametrize(
-    ("event", "expected"),
-    [
-        (
-            protocol.input_audio_append(b"\x01\x00\xff\x7f"),
-            {"type": "input_audio_buffer.append", "audio": "AQD/fw=="},
-        ),
-        (protocol.input_audio_commit(), {"type": "input_audio_buffer.commit"}),
-        (protocol.input_audio_clear(), {"type": "input_audio_buffer.clear"}),
-        (protocol.response_create(), {"type": "response.create"}),
-        (protocol.response_cancel(), {"type": "response.cancel"}),
-        (
-            protocol.function_call_output("call_1", '{"open":"9-17"}'),
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "function_call_output",
-                    "call_id": "call_1",
-                    "output": '{"open":"9-17"}',
-                },
-            },
-        ),
-        (
-            protocol.item_truncate("item_9", 1234),
-            {
-                "type": "conversation.item.truncate",
-                "item_id": "item_9",
-                "content_index": 0,
-                "audio_end_ms": 1234,
-            },
-        ),
-        (
-            protocol.text_item("user", "Where is the pharmacy?"),
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "Where is the pharmacy?"}],
-                },
-            },
-        ),
-        (
-            protocol.text_item("assistant", "Second floor."),
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [{"type": "output_text", "text": "Second floor."}],
-                },
-            },
-        ),
-        (
-            protocol.EventIds("k_").stamp(protocol.response_create()),
-            {"type": "response.create", "event_id": "k_1"},
-        ),
-    ],
-)
-def test_client_builders(event: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert_client_event(event)
-    assert event == expected
-    assert json.loads(protocol.encode(event)) == expected
-
-
-def test_encode_is_compact_and_keeps_unicode() -> None:
-    text = protocol.encode(protocol.text_item("user", "Grüß Gott"))
-    assert " " not in text.replace("Grüß Gott", "")
-    assert "Grüß Gott" in text
-
-
-def test_event_ids_count_up() -> None:
-    ids = protocol.EventIds()
-    assert [ids.next(), ids.next()] == ["dev_1", "dev_2"]
-
-
-def test_the_openai_schema_check_can_fail() -> None:
-    # guards the guard: a beta-shape field must be refused by the validator we rely on
-    event = protocol.session_update(RealtimeSettings())
-    event["session"]["modalities"] = ["audio"]
-    with pytest.raises(AssertionError):
-        assert_client_event(event)
-
-
-# ---- server events -----------------------------------------------------------------------
+CODEC = GaCodec()
 
 PCM = bytes(range(256)) * 4  # 1024 bytes, whole samples
 B64 = base64.b64encode(PCM).decode()
@@ -497,9 +281,10 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
             },
         },
         ServerError(
+            kind=ErrorKind.REPLY_BUSY,
+            severity=Severity.HARMLESS,
             code="conversation_already_has_active_response",
             message="Conversation already has an active response in progress: resp_1.",
-            severity="harmless",
             param=None,
             client_event_id="dev_4",
         ),
@@ -515,7 +300,10 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
             },
         },
         ServerError(
-            "session_expired", "Your session hit the maximum duration of 60 minutes.", "session"
+            ErrorKind.SESSION_ENDED,
+            Severity.SESSION,
+            "session_expired",
+            "Your session hit the maximum duration of 60 minutes.",
         ),
     ),
     (
@@ -530,7 +318,11 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
             },
         },
         ServerError(
-            "invalid_value", "Invalid value: 'robot'.", "fatal", param="session.audio.output.voice"
+            ErrorKind.BAD_SETTINGS,
+            Severity.FATAL,
+            "invalid_value",
+            "Invalid value: 'robot'.",
+            param="session.audio.output.voice",
         ),
     ),
 ]
@@ -543,8 +335,9 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
 )
 def test_parse_server_events(raw: dict[str, Any], expected: Any) -> None:
     assert_server_event(raw)
-    assert protocol.parse_server_event(json.dumps(raw)) == expected
-    assert protocol.parse_server_event(json.dumps(raw).encode()) == expected
+    assert CODEC.decode(json.dumps(raw)) == expected
+    assert CODEC.decode(json.dumps(raw).encode()) == expected  # a binary frame
+    assert parse_server_dict(load_server_json(json.dumps(raw))) == expected
 
 
 def test_session_created_from_the_live_server_keeps_id_and_expiry() -> None:
@@ -554,7 +347,7 @@ def test_session_created_from_the_live_server_keeps_id_and_expiry() -> None:
         "event_id": "ev_1",
         "session": {"type": "realtime", "id": "sess_42", "expires_at": 1760000000},
     }
-    assert protocol.parse_server_event(json.dumps(raw)) == SessionCreated("sess_42", 1760000000)
+    assert CODEC.decode(json.dumps(raw)) == SessionCreated("sess_42", 1760000000)
 
 
 def test_audio_delta_without_content_index_defaults_to_zero() -> None:
@@ -564,7 +357,7 @@ def test_audio_delta_without_content_index_defaults_to_zero() -> None:
         "item_id": "i",
         "delta": B64,
     }
-    event = protocol.parse_server_event(json.dumps(raw))
+    event = CODEC.decode(json.dumps(raw))
     assert isinstance(event, AudioDelta) and event.content_index == 0 and event.pcm == PCM
 
 
@@ -617,12 +410,12 @@ def test_audio_delta_without_content_index_defaults_to_zero() -> None:
 )
 def test_known_events_the_device_ignores(raw: dict[str, Any]) -> None:
     assert_server_event(raw)
-    assert protocol.parse_server_event(json.dumps(raw)) == Ignored(raw["type"], raw)
+    assert CODEC.decode(json.dumps(raw)) == Ignored(raw["type"])
 
 
 def test_unknown_future_type_is_ignored_not_an_error() -> None:
     raw = {"type": "response.hologram.delta", "event_id": "ev_z", "beam": 3}
-    assert protocol.parse_server_event(json.dumps(raw)) == Ignored("response.hologram.delta", raw)
+    assert CODEC.decode(json.dumps(raw)) == Ignored("response.hologram.delta")
 
 
 LONG = "x" * 5000
@@ -692,164 +485,188 @@ LONG = "x" * 5000
 )
 def test_malformed_server_events_give_one_line(text: str | bytes, message: str) -> None:
     with pytest.raises(ProtocolError) as info:
-        protocol.parse_server_event(text)
+        CODEC.decode(text)
     text_of_error = str(info.value)
     assert message in text_of_error
     assert "\n" not in text_of_error
     assert len(text_of_error) < 200  # a sample at most, never the whole payload
 
 
-def test_unclassified_error_code_is_harmless_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_unclassified_error_code_is_harmless_other() -> None:
     raw = {
         "type": "error",
         "event_id": "e",
         "error": {"type": "server_error", "code": "brand_new_code", "message": "Something."},
     }
     assert_server_event(raw)
-    event = protocol.parse_server_event(json.dumps(raw))
-    assert event == ServerError("brand_new_code", "Something.", "harmless")
-    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "brand_new_code" in warnings[0].getMessage()
+    event = CODEC.decode(json.dumps(raw))
+    assert event == ServerError(ErrorKind.OTHER, Severity.HARMLESS, "brand_new_code", "Something.")
 
 
 def test_error_without_code_uses_its_type() -> None:
     raw = {"type": "error", "event_id": "e", "error": {"type": "server_error", "message": "Oops"}}
     assert_server_event(raw)
-    event = protocol.parse_server_event(json.dumps(raw))
+    event = CODEC.decode(json.dumps(raw))
     assert isinstance(event, ServerError)
-    assert (event.code, event.severity) == ("server_error", "harmless")
+    assert (event.code, event.kind, event.severity) == (
+        "server_error",
+        ErrorKind.OTHER,
+        Severity.HARMLESS,
+    )
 
 
-# ---- error classification ----------------------------------------------------------------
+# ---- hostile frames ------------------------------------------------------------------------
+
+DEEP = 100_000
+HUGE = "x" * 10_000_000  # 10 MB
+DIGITS = "9" * 5000
+SPEECH = '{"type": "input_audio_buffer.speech_started", "item_id": "i", "audio_start_ms": %s}'
+DELTA = '{"type": "response.output_audio.delta", "response_id": "r", "item_id": "i", "delta": %s}'
+DONE = '{"type": "response.done", "response": {"id": "r", "status": "completed", "usage": %s}}'
+
+HOSTILE: list[tuple[str, str | bytes, str]] = [
+    # nesting far past the interpreter's recursion limit
+    ("deep-array", "[" * DEEP + "]" * DEEP, "nested too deeply"),
+    ("deep-unclosed", "[" * DEEP, "nested too deeply"),
+    (
+        "deep-inside-an-event",
+        '{"type": "response.created", "response": ' + '{"a": ' * DEEP + "1" + "}" * DEEP + "}",
+        "nested too deeply",
+    ),
+    ("deep-bytes", ("[" * DEEP + "]" * DEEP).encode(), "nested too deeply"),
+    # integers past Python's int-from-text digit limit
+    ("5000-digit-int", SPEECH % DIGITS, "cannot be read"),
+    ("5000-digit-negative-int", SPEECH % ("-" + DIGITS), "cannot be read"),
+    ("5000-digit-int-in-ignored-event", f'{{"type": "x.y", "n": {DIGITS}}}', "cannot be read"),
+    ("5000-digit-int-alone", DIGITS, "cannot be read"),
+    # bad UTF-8
+    ("bad-utf8-type", b'{"type": "\xff\xfe"}', "not UTF-8 text"),
+    (
+        "bad-utf8-in-a-field",
+        b'{"type": "response.output_audio_transcript.delta", "response_id": "r",'
+        b' "item_id": "i", "delta": "caf\xc3("}',
+        "not UTF-8 text",
+    ),
+    ("bad-utf8-cut-sequence", b'{"type": "x", "t": "\xe2\x82', "not UTF-8 text"),
+    ("bad-utf8-only", b"\xff" * 10_000, "not UTF-8 text"),
+    # floats where integers belong
+    ("float-1e999", SPEECH % "1e999", "field 'audio_start_ms' must be an integer, got float"),
+    ("float--1e999", SPEECH % "-1e999", "field 'audio_start_ms' must be an integer, got float"),
+    ("NaN", SPEECH % "NaN", "field 'audio_start_ms' must be an integer, got float"),
+    ("Infinity", SPEECH % "Infinity", "field 'audio_start_ms' must be an integer, got float"),
+    (
+        "usage-1e999",
+        DONE % '{"input_tokens": 1e999}',
+        "field 'response.usage.input_tokens' must be an integer, got float",
+    ),
+    (
+        "expires-1e999",
+        '{"type": "session.created", "session": {"expires_at": 1e999}}',
+        "field 'session.expires_at' must be an integer, got float",
+    ),
+    # the type field as every other JSON type
+    ("type-array", '{"type": ["error"]}', "no 'type' field"),
+    ("type-object", '{"type": {"name": "error"}}', "no 'type' field"),
+    ("type-null", '{"type": null}', "no 'type' field"),
+    ("type-true", '{"type": true}', "no 'type' field"),
+    ("type-int", '{"type": 7}', "no 'type' field"),
+    ("type-float", '{"type": 1e999}', "no 'type' field"),
+    ("type-empty", '{"type": ""}', "no 'type' field"),
+    ("type-huge-int", f'{{"type": {DIGITS}}}', "cannot be read"),
+    # other fields as the wrong JSON type
+    ("response-string", '{"type": "response.created", "response": "r"}', "must be an object"),
+    ("session-array", '{"type": "session.created", "session": []}', "must be an object"),
+    ("error-number", '{"type": "error", "error": 5}', "must be an object"),
+    ("usage-array", DONE % "[1, 2]", "field 'response.usage' must be an object, got array"),
+    (
+        "status-details-string",
+        '{"type": "response.done", "response": {"id": "r", "status": "failed",'
+        ' "status_details": "boom"}}',
+        "field 'response.status_details' must be an object, got string",
+    ),
+    (
+        "item-id-object",
+        '{"type": "input_audio_buffer.committed", "item_id": {"id": "i"}}',
+        "field 'item_id' must be a string, got object",
+    ),
+    ("start-ms-bool", SPEECH % "true", "field 'audio_start_ms' must be an integer, got boolean"),
+    ("delta-int", DELTA % "5", "field 'delta' must be a string, got int"),
+    ("delta-array", DELTA % '["AAAA"]', "field 'delta' must be a string, got array"),
+    (
+        "content-index-float",
+        '{"type": "response.output_audio.delta", "response_id": "r", "item_id": "i",'
+        ' "content_index": 1.5, "delta": "AAAA"}',
+        "field 'content_index' must be an integer, got float",
+    ),
+    (
+        "error-code-number",
+        '{"type": "error", "error": {"code": 401, "message": "no"}}',
+        "field 'error.code' must be a string, got int",
+    ),
+    # huge strings: the message quotes a short sample, never the payload
+    ("huge-unterminated-string", '{"type": "' + HUGE, "not valid JSON"),
+    ("huge-string-frame", json.dumps(HUGE), "not a JSON object (got str)"),
+    ("huge-string-for-an-int", SPEECH % json.dumps(HUGE), "must be an integer, got string"),
+    ("huge-not-base64", DELTA % json.dumps(HUGE + "!"), "is not valid base64"),
+    ("huge-odd-pcm", DELTA % json.dumps("A" * 4_000_000 + "AA=="), "not whole PCM16 samples"),
+    ("huge-whitespace", " " * 10_000_000, "not valid JSON"),
+    ("huge-bad-utf8", b'{"type": "' + b"\xff" * 10_000_000 + b'"}', "not UTF-8 text"),
+]
 
 
 @pytest.mark.parametrize(
-    ("code", "param", "severity"),
-    [
-        ("conversation_already_has_active_response", None, "harmless"),
-        ("response_cancel_not_active", None, "harmless"),
-        ("input_audio_buffer_commit_empty", None, "harmless"),
-        ("unsupported_content_type", None, "harmless"),
-        ("item_truncate_invalid_item_id", None, "harmless"),
-        ("invalid_value", "audio_end_ms", "harmless"),
-        ("session_expired", None, "session"),
-        ("invalid_api_key", None, "fatal"),
-        ("authentication_error", None, "fatal"),
-        ("permission_denied", None, "fatal"),
-        ("model_not_found", None, "fatal"),
-        ("beta_api_shape_disabled", None, "fatal"),
-        ("unknown_parameter", "session.modalities", "fatal"),
-        ("missing_required_parameter", "session.type", "fatal"),
-        ("invalid_value", "session.audio.output.voice", "fatal"),
-        ("brand_new_code", None, "harmless"),
-        (None, None, "harmless"),
-    ],
+    ("frame", "message"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE]
 )
-def test_classify_error(code: str | None, param: str | None, severity: str) -> None:
-    assert protocol.classify_error(code, param=param) == severity
+def test_hostile_frames_are_one_protocol_error(frame: str | bytes, message: str) -> None:
+    # pytest.raises(ProtocolError) lets any other exception fail the test
+    with pytest.raises(ProtocolError) as info:
+        CODEC.decode(frame)
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text
+    assert len(text) < 250  # one short line, never the payload
 
 
-# ---- truncation --------------------------------------------------------------------------
+def test_a_huge_unknown_type_is_ignored_under_a_short_name() -> None:
+    event = decode(json.dumps({"type": HUGE}))
+    assert isinstance(event, Ignored)
+    assert event.name == "x" * 80  # what goes to the log is bounded
 
 
-@pytest.mark.parametrize(
-    ("played_ms", "received_ms", "expected"),
-    [
-        (0.0, 3000.0, None),  # nothing played yet
-        (0.6, 3000.0, None),  # under a millisecond
-        (0.0, 0.0, None),  # interrupted before any audio arrived
-        (1234.9, 3000.0, 1234),  # partial: floored
-        (1.0, 3000.0, 1),
-        (2999.4, 3000.0, 2999),  # just short of the end
-        (3000.0, 3000.0, None),  # finished: nothing unheard
-        (3500.0, 3000.0, None),  # beyond received (clock drift): never past the audio
-    ],
-)
-def test_truncate_point(played_ms: float, received_ms: float, expected: int | None) -> None:
-    got = truncate_point(played_ms, received_ms)
-    assert got == expected
-    if got is not None:
-        assert isinstance(got, int) and 1 <= got <= received_ms
+def test_a_huge_valid_transcript_arrives_whole() -> None:
+    frame = json.dumps(
+        {
+            "type": "response.output_audio_transcript.delta",
+            "response_id": "r",
+            "item_id": "i",
+            "delta": HUGE,
+        }
+    )
+    assert decode(frame) == TranscriptDelta("r", "i", HUGE)
 
 
-# ---- the one-active-response rule --------------------------------------------------------
+def test_a_4000_digit_integer_under_the_limit_is_still_an_integer() -> None:
+    event = decode(SPEECH % ("1" + "0" * 3999))
+    assert isinstance(event, SpeechStarted) and event.audio_start_ms == 10**3999
 
 
-def test_gate_request_while_idle_sends() -> None:
-    gate = ResponseGate()
-    assert gate.request() is True
-    assert gate.pending is False and gate.busy
-    gate.on_created("r1")
-    assert gate.active == "r1"
-    assert gate.on_done("r1") is False
-    assert gate.active is None and not gate.busy
+@pytest.mark.parametrize("escape", ["\\ud83d", "\\ude00", "\\udfff"])
+def test_lone_surrogate_escapes_become_replacement_characters(escape: str) -> None:
+    # JSON may escape half a surrogate pair; such text cannot be encoded as UTF-8 again,
+    # so it would break the frame that restores it after a reconnect (or a log file)
+    frame = (
+        '{"type": "response.output_audio_transcript.done", "response_id": "r",'
+        f' "item_id": "i", "transcript": "Hi {escape} there"}}'
+    )
+    event = decode(frame)
+    assert event == TranscriptDone("r", "i", "Hi \ufffd there")
+    unknown = decode(f'{{"type": "x.{escape}"}}')
+    assert unknown == Ignored("x.\ufffd")
 
 
-def test_gate_request_while_active_queues_and_done_releases_once() -> None:
-    gate = ResponseGate()
-    assert gate.request()
-    gate.on_created("r1")
-    assert gate.request() is False
-    assert gate.request() is False  # still one queued request, not two
-    assert gate.pending
-    assert gate.on_done("r1") is True  # send the queued create now
-    assert gate.pending is False
-    assert gate.request() is False  # the released create is in flight
-    gate.on_created("r2")
-    assert gate.on_done("r2") is True  # the request made while in flight
-    gate.on_created("r3")
-    assert gate.on_done("r3") is False
-
-
-def test_gate_request_before_created_arrives_is_queued() -> None:
-    gate = ResponseGate()
-    assert gate.request()
-    assert gate.request() is False
-    gate.on_created("r1")
-    assert gate.on_done("r1") is True
-
-
-def test_gate_server_created_response_blocks() -> None:
-    gate = ResponseGate()
-    gate.on_created("r_vad")  # server VAD made a response on its own
-    assert gate.active == "r_vad"
-    assert gate.request() is False
-    assert gate.on_done("r_vad") is True
-
-
-def test_gate_rejected_active_requeues_until_done() -> None:
-    gate = ResponseGate()
-    assert gate.request()  # sent, but the server is already running one we have not seen
-    gate.on_rejected_active()
-    assert gate.pending and not gate.busy
-    gate.on_created("r_vad")
-    assert gate.on_done("r_vad") is True
-    gate.on_created("r_ours")
-    assert gate.on_done("r_ours") is False
-
-
-def test_gate_rejected_active_when_the_running_one_was_known() -> None:
-    gate = ResponseGate()
-    gate.on_created("r1")
-    assert gate.request() is False
-    assert gate.on_done("r1") is True
-    gate.on_rejected_active()  # a race: the server had started another one
-    gate.on_created("r2")
-    assert gate.on_done("r2") is True
-
-
-def test_gate_done_of_another_response_keeps_the_active_one() -> None:
-    gate = ResponseGate()
-    gate.on_created("r2")
-    assert gate.request() is False
-    assert gate.on_done("r1") is False  # a stale done
-    assert gate.active == "r2" and gate.pending
-
-
-def test_gate_reset() -> None:
-    gate = ResponseGate()
-    gate.on_created("r1")
-    gate.request()
-    gate.reset()
-    assert gate.active is None and not gate.pending and not gate.busy
-    assert gate.request() is True
+def test_a_whole_surrogate_pair_is_kept() -> None:
+    frame = (
+        '{"type": "response.output_audio_transcript.done", "response_id": "r",'
+        ' "item_id": "i", "transcript": "ok \\ud83d\\ude00"}'
+    )
+    assert decode(frame) == TranscriptDone("r", "i", "ok \U0001f600")
