@@ -67,17 +67,49 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.frames: list[str] = []
+        self.binary: list[bytes] = []  # binary frames, kept as they came
         self.closed = asyncio.Event()
+        self._changed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         try:
             async for frame in self.ws:
-                self.frames.append(frame if isinstance(frame, str) else frame.decode())
+                if isinstance(frame, bytes):
+                    self.binary.append(frame)
+                self.frames.append(frame if isinstance(frame, str) else frame.decode("latin-1"))
+                self._changed.set()
         except ConnectionClosed:
             pass
         finally:
             self.closed.set()
+            self._changed.set()
+
+    def events(self) -> list[dict[str, Any]]:
+        """The frames received so far that parse as JSON objects."""
+        out = []
+        for frame in self.frames:
+            try:
+                event = json.loads(frame)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(event, dict):
+                out.append(event)
+        return out
+
+    def of_type(self, type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events() if e.get("type") == type]
+
+    async def until(self, type: str, n: int = 1, timeout: float = 10) -> dict[str, Any]:
+        """The ``n``-th event of ``type`` received; TimeoutError (or AssertionError if the
+        connection closed) when it does not come."""
+        async with asyncio.timeout(timeout):
+            while len(self.of_type(type)) < n:
+                if self.closed.is_set():
+                    raise AssertionError(f"closed before {type!r} #{n} came")
+                self._changed.clear()
+                await self._changed.wait()
+        return self.of_type(type)[n - 1]
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(event))

@@ -197,11 +197,16 @@ def response_object(
     }
 
 
-def rate_limits() -> list[dict[str, Any]]:
-    return [
+def rate_limits(exhausted: str | None = None, reset_seconds: float = 60.0) -> list[dict[str, Any]]:
+    """The limits after a response; ``exhausted`` ("requests", "tokens", "both") at 0 left."""
+    limits = [
         {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
         {"name": "tokens", "limit": 800000, "remaining": 795000, "reset_seconds": 0.375},
     ]
+    for limit in limits:
+        if exhausted in (limit["name"], "both"):
+            limit.update(remaining=0, reset_seconds=reset_seconds)
+    return limits
 
 
 def split_words(text: str, parts: int) -> list[str]:

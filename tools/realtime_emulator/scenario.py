@@ -35,15 +35,13 @@ response) of a turn plays the turn's next step: its tool calls in order, then it
 for literal braces). ``reply`` is a string or a list of ``{say, if_output_contains}``
 choices tested against the latest tool output; the last one may omit the condition.
 
-Faults (per turn, fired when the turn's first response starts, after ``response.created``; or
-global, under ``faults:`` with ``after_ms``):
-
-- ``error: {code, message, type}``: an ``error`` event; the session stays open and the turn
-  goes on (``type`` defaults to ``server_error``). A turn's error is sent as soon as the
-  turn's audio is committed (when its speech stops), before its response.
-- ``drop: true``: the connection is closed abruptly (no close frame; the client sees 1006).
-- ``stall: MS``: the emulator stops answering for MS milliseconds.
-- ``malformed: true`` (or a string to send): a frame that is not JSON.
+Faults (``tools.realtime_emulator.faults`` documents each): in a turn, one or more of
+``error``, ``close``, ``drop``, ``stall``, ``stall_response``, ``malformed``, ``unknown_event``,
+``rate_limits``, ``expire``, fired at the turn's ``fault_at`` (``commit``, ``created``, an
+audio delta count, or ``done``; by default ``error`` at ``commit``, the others at
+``created``); under ``faults:``, one fault each with ``after_ms``, timed from the start of
+each session. ``connection:`` sets the handshake switches (``refuse``, ``refuse_times``,
+``retry_after_s``, ``handshake_delay_ms``, ``created_delay_ms``; see `switches`).
 
 The module is pure: parsing and validation only, no I/O besides ``Scenario.load``.
 """
@@ -51,30 +49,28 @@ The module is pure: parsing and validation only, no I/O besides ``Scenario.load`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Fault", "Reply", "Scenario", "ScenarioError", "ToolCall", "Turn"]
+from tools.realtime_emulator.checks import ScenarioError
+from tools.realtime_emulator.checks import integer as _int
+from tools.realtime_emulator.checks import kind as _kind
+from tools.realtime_emulator.checks import known as _known
+from tools.realtime_emulator.checks import mapping as _mapping
+from tools.realtime_emulator.checks import text as _text
+from tools.realtime_emulator.faults import (
+    FAULT_KEYS,
+    ClockFault,
+    TurnFault,
+    parse_clock_fault,
+    parse_turn_faults,
+)
+from tools.realtime_emulator.switches import Switches
 
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be used; the message names the key path and the problem."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One misbehaviour of the emulator; exactly one kind is set."""
-
-    error_code: str | None = None
-    error_message: str = ""
-    error_type: str = "server_error"
-    drop: bool = False
-    stall_ms: int = 0
-    malformed: str | None = None
-    after_ms: int | None = None  # global faults only
+__all__ = ["Reply", "Scenario", "ScenarioError", "ToolCall", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class Turn:
     user: str
     replies: tuple[Reply, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[TurnFault, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,8 @@ class Scenario:
     chunk_ms: int = 100
     greeting: str | None = None
     fallback_reply: str = "Sorry, I have nothing more to say."
-    faults: tuple[Fault, ...] = field(default_factory=tuple)
+    faults: tuple[ClockFault, ...] = field(default_factory=tuple)
+    connection: dict[str, Any] = field(default_factory=dict)  # Switches fields
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -148,6 +145,7 @@ class Scenario:
                 "greeting",
                 "fallback_reply",
                 "faults",
+                "connection",
             },
         )
         turns_raw = d.get("turns", [])
@@ -168,8 +166,26 @@ class Scenario:
             chunk_ms=_int(d.get("chunk_ms", 100), "chunk_ms", 10, 1000),
             greeting=None if d.get("greeting") is None else _text(d["greeting"], "greeting"),
             fallback_reply=_text(d.get("fallback_reply", cls.fallback_reply), "fallback_reply"),
-            faults=tuple(_global_fault(f, f"faults[{i}]") for i, f in enumerate(faults_raw)),
+            faults=tuple(parse_clock_fault(f, f"faults[{i}]") for i, f in enumerate(faults_raw)),
+            connection=_connection(d.get("connection", {})),
         )
+
+    def with_faults(
+        self,
+        clock: tuple[ClockFault, ...] = (),
+        turns: dict[int, tuple[TurnFault, ...]] | None = None,
+    ) -> Scenario:
+        """A copy with more clock faults and more faults on turns (by index)."""
+        extra = turns or {}
+        for index in extra:
+            if not 0 <= index < len(self.turns):
+                raise ScenarioError(
+                    f"turns[{index}]: no such turn (the scenario has {len(self.turns)})"
+                )
+        new_turns = tuple(
+            replace(t, faults=t.faults + extra.get(i, ())) for i, t in enumerate(self.turns)
+        )
+        return replace(self, turns=new_turns, faults=self.faults + clock)
 
     def steps(self, turn_index: int) -> int:
         """Number of responses turn ``turn_index`` plays before its reply repeats."""
@@ -198,50 +214,8 @@ def fill(template: str, output: str | None) -> str:
 
 # ---- validation helpers -------------------------------------------------------------------
 
-_TURN_KEYS = {
-    "user",
-    "reply",
-    "call",
-    "calls",
-    "tool_call",
-    "tool_calls",
-    "error",
-    "drop",
-    "stall",
-    "malformed",
-}
+_TURN_KEYS = {"user", "reply", "call", "calls", "tool_call", "tool_calls", "fault_at", *FAULT_KEYS}
 _ALIASES = {"call": "tool_call", "calls": "tool_calls"}
-_FAULT_KEYS = {"error", "drop", "stall", "malformed"}
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
-def _mapping(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ScenarioError(f"{path}: expected a mapping, got {_kind(value)}")
-    return value
-
-
-def _known(d: dict[str, Any], path: str, keys: set[str]) -> None:
-    for key in d:
-        if key not in keys:
-            raise ScenarioError(
-                f"{path}: unknown key {key!r} (expected one of {', '.join(sorted(keys))})"
-            )
-
-
-def _text(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ScenarioError(f"{path}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _int(value: Any, path: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ScenarioError(f"{path}: expected an integer from {lo} to {hi}, got {value!r}")
-    return value
 
 
 def _tool_call(value: Any, path: str) -> ToolCall:
@@ -285,41 +259,6 @@ def _replies(value: Any, path: str) -> tuple[Reply, ...]:
     return tuple(out)
 
 
-def _faults(d: dict[str, Any], path: str, after_ms: int | None = None) -> list[Fault]:
-    faults: list[Fault] = []
-    if "error" in d:
-        e = _mapping(d["error"], f"{path}.error")
-        _known(e, f"{path}.error", {"code", "message", "type"})
-        if "code" not in e:
-            raise ScenarioError(f"{path}.error: missing key 'code'")
-        faults.append(
-            Fault(
-                error_code=_text(e["code"], f"{path}.error.code"),
-                error_message=_text(e.get("message", e["code"]), f"{path}.error.message"),
-                error_type=_text(e.get("type", "server_error"), f"{path}.error.type"),
-                after_ms=after_ms,
-            )
-        )
-    if "malformed" in d:
-        m = d["malformed"]
-        if m is True:
-            faults.append(Fault(malformed="{this is not json", after_ms=after_ms))
-        elif isinstance(m, str) and m:
-            faults.append(Fault(malformed=m, after_ms=after_ms))
-        elif m is not False:
-            raise ScenarioError(f"{path}.malformed: expected true or a string, got {m!r}")
-    if "stall" in d:
-        faults.append(
-            Fault(stall_ms=_int(d["stall"], f"{path}.stall", 0, 3_600_000), after_ms=after_ms)
-        )
-    if "drop" in d:
-        if not isinstance(d["drop"], bool):
-            raise ScenarioError(f"{path}.drop: expected true or false, got {d['drop']!r}")
-        if d["drop"]:
-            faults.append(Fault(drop=True, after_ms=after_ms))
-    return faults
-
-
 def _turn(value: Any, path: str) -> Turn:
     d = _mapping(value, path)
     _known(d, path, _TURN_KEYS)
@@ -347,17 +286,11 @@ def _turn(value: Any, path: str) -> Turn:
         user=_text(d["user"], f"{path}.user"),
         replies=replies,
         tool_calls=tuple(calls),
-        faults=tuple(_faults(d, path)),
+        faults=parse_turn_faults(d, path),
     )
 
 
-def _global_fault(value: Any, path: str) -> Fault:
-    d = _mapping(value, path)
-    _known(d, path, _FAULT_KEYS | {"after_ms"})
-    if "after_ms" not in d:
-        raise ScenarioError(f"{path}: missing key 'after_ms'")
-    after = _int(d["after_ms"], f"{path}.after_ms", 0, 3_600_000)
-    faults = _faults(d, path, after)
-    if len(faults) != 1:
-        raise ScenarioError(f"{path}: expected exactly one of {', '.join(sorted(_FAULT_KEYS))}")
-    return faults[0]
+def _connection(value: Any) -> dict[str, Any]:
+    d = _mapping(value, "connection")
+    Switches().update(d, "connection")  # validates
+    return dict(d)

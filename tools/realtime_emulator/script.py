@@ -9,16 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tools.realtime_emulator.scenario import Fault, Scenario, ToolCall, fill, pick_reply
+from tools.realtime_emulator.faults import Fault, TurnFault
+from tools.realtime_emulator.scenario import Scenario, ToolCall, fill, pick_reply
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a response says: ``text`` (spoken or written) or a ``tool_call``; faults first."""
+    """What a response says: ``text`` (spoken or written) or a ``tool_call``, and its faults
+    (each with its ``at``: ``created``, an audio delta count or ``done``)."""
 
     text: str = ""
     tool_call: ToolCall | None = None
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[TurnFault, ...] = ()
+
+    def due(self, at: str | int) -> tuple[Fault, ...]:
+        """The faults that fire at ``at``."""
+        return tuple(f.fault for f in self.faults if f.at == at)
+
+    def due_before_end(self, sent: int) -> tuple[Fault, ...]:
+        """Delta-count faults not fired yet after ``sent`` deltas (they fire before the end)."""
+        return tuple(f.fault for f in self.faults if isinstance(f.at, int) and f.at > sent)
 
 
 class Script:
@@ -41,13 +51,13 @@ class Script:
         return None
 
     def new_turn(self) -> tuple[Fault, ...]:
-        """Start the next turn; its faults to send at once (its ``error`` faults)."""
+        """Start the next turn; its faults due at once (``fault_at: commit``)."""
         self.turn += 1
         self._step = 0
         self._last_output = None
         if not 0 <= self.turn < len(self.scenario.turns):
             return ()
-        return tuple(f for f in self.scenario.turns[self.turn].faults if f.error_code is not None)
+        return tuple(f.fault for f in self.scenario.turns[self.turn].faults if f.at == "commit")
 
     def next_plan(self) -> Plan:
         """What the next response of the current turn plays."""
@@ -57,7 +67,7 @@ class Script:
         if self.turn >= len(sc.turns):
             return Plan(text=sc.fallback_reply)
         turn = sc.turns[self.turn]
-        faults = tuple(f for f in turn.faults if f.error_code is None) if self._step == 0 else ()
+        faults = tuple(f for f in turn.faults if f.at != "commit") if self._step == 0 else ()
         step = self._step
         self._step += 1
         if step < len(turn.tool_calls):

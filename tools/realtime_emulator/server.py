@@ -12,6 +12,15 @@ The live server's ``session.id``, ``session.object`` and ``session.expires_at`` 
 ``sent`` but left out of the copy given to ``on_event``, so a strict validator accepts it.
 An exception raised by ``on_event`` closes that connection (1011) and is raised again when
 the ``async with`` block ends (and by ``wait_for``), so a validator failure fails the test.
+
+Faults at run time (see `faults` and `switches`)::
+
+    emu.configure(refuse=503, refuse_times=2)   # handshake switches, for new connections
+    await emu.inject({"close": 1011})          # one fault now, on every open connection
+    emu.heal()                                 # healthy again: switches off, scripted
+                                               # faults off, stalls released
+
+A subprocess emulator takes the same calls over HTTP on its own port (`control`).
 """
 
 from __future__ import annotations
@@ -21,31 +30,41 @@ import contextlib
 import copy
 import json
 import logging
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from tools.realtime_emulator.connection import Connection, HookFailed
+from tools.realtime_emulator.control import CONTROL_PATH, control
 from tools.realtime_emulator.events import LIVE_ONLY_SESSION_FIELDS
-from tools.realtime_emulator.player import play
-from tools.realtime_emulator.scenario import Fault, Scenario
-from tools.realtime_emulator.session import Fire, RealtimeSession, Send, Stream
+from tools.realtime_emulator.faults import Fault, kind_of, parse_fault
+from tools.realtime_emulator.scenario import Scenario
+from tools.realtime_emulator.switches import Switches
 from tools.realtime_emulator.vad import BYTES_PER_MS
 
 log = logging.getLogger(__name__)
 
 EventHook = Callable[[str, dict[str, Any]], None]
 PATH = "/v1/realtime"
-DEFAULT_MODEL = "gpt-realtime"
+_REFUSALS = {
+    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    403: ("You do not have access to this model.", "invalid_request_error", "permission_denied"),
+    429: ("Rate limit reached. Please try again later.", "requests", "rate_limit_exceeded"),
+}
 
 
-class _HookFailed(Exception):
-    """on_event raised; the connection is closed and the error kept for the test."""
+@dataclass(frozen=True)
+class Fired:
+    """A fault the emulator applied: on which session, its kind (``close``, ...), itself."""
+
+    session: int
+    kind: str
+    fault: Fault
 
 
 class Emulator:
@@ -71,9 +90,15 @@ class Emulator:
         self.sent: list[dict[str, Any]] = []
         self.sessions = 0
         self.failures: list[BaseException] = []
+        self.switches = Switches()
+        self.switches.update(scenario.connection)
+        self.fired: list[Fired] = []
+        self.refused = 0  # handshakes refused by the refuse switch
         self._input_bytes = 0
         self._server: Server | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self._connections: dict[int, Connection] = {}
+        self._heal = asyncio.Event()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -93,6 +118,8 @@ class Emulator:
             self.port,
             process_request=self._check_request,
             max_size=None,
+            ping_interval=None,  # the emulator sends no pings (a stall sends nothing)
+            open_timeout=None,  # handshake_delay_ms may be long
             logger=logging.getLogger("tools.realtime_emulator.websockets"),
         )
         sock = next(iter(self._server.sockets))
@@ -100,6 +127,7 @@ class Emulator:
         log.info("listening on ws://%s:%d", self.host, self.port)
 
     async def stop(self) -> None:
+        self._release()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -160,42 +188,118 @@ class Emulator:
             if not w.done():
                 w.set_result(None)
 
-    def _record(self, direction: str, event: dict[str, Any]) -> None:
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (the WebSocket handler is running)."""
+        return len(self._connections)
+
+    # ---- faults at run time -------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change handshake switches (see `Switches`); ScenarioError if a value is bad."""
+        self.switches.update(changes, "configure")
+
+    async def inject(self, fault: Fault | dict[str, Any], *, session: int | None = None) -> int:
+        """Apply ``fault`` now on every open connection (or session number ``session``).
+
+        ``fault`` is a `Fault` or a mapping as in a scenario, e.g. ``{"close": 1011}``.
+        Returns how many connections got it; it is applied in the background (a stall
+        does not block the caller).
+        """
+        f = parse_fault(fault, "inject") if isinstance(fault, dict) else fault
+        hit = [c for n, c in self._connections.items() if session in (None, n)]
+        for conn in hit:
+            conn.spawn(conn.fault(f, scripted=False))
+        return len(hit)
+
+    def heal(self) -> None:
+        """Healthy from now on: switches off, scripted faults and expiry off, stalls end."""
+        self.switches = Switches(scripted=False)
+        self.max_session_s = None
+        self._release()
+        log.info("healed: faults off")
+
+    def _release(self) -> None:
+        self._heal.set()
+        self._heal = asyncio.Event()
+
+    async def until_healed(self, timeout_s: float | None) -> None:
+        """Sleep ``timeout_s`` (None: forever), cut short by ``heal`` or ``stop``."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._heal.wait(), timeout_s)
+
+    def note_fired(self, session: int, fault: Fault) -> None:
+        self.fired.append(Fired(session, kind_of(fault), fault))
+        self._notify()
+
+    def add_input_bytes(self, n: int) -> None:
+        self._input_bytes += n
+
+    def record(self, direction: str, event: dict[str, Any]) -> None:
         (self.sent if direction == "server" else self.received).append(event)
         try:
             if self.on_event is not None:
                 self.on_event(direction, _for_hook(event))
         except Exception as exc:
             self.failures.append(exc)
-            raise _HookFailed(str(exc)) from None
+            raise HookFailed(str(exc)) from None
         finally:
             self._notify()
 
     # ---- connections --------------------------------------------------------------------
 
-    def _check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        if urlsplit(request.path).path.rstrip("/") != PATH:
+    async def _check_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path.rstrip("/")
+        if path.startswith(CONTROL_PATH):
+            status, body = await control(self, request.path)
+            return _json(ws, status, body)
+        if path != PATH:
             return ws.respond(HTTPStatus.NOT_FOUND, f"Not found: the Realtime API is at {PATH}\n")
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer ").strip():
             msg = "Missing bearer authentication in header: send 'Authorization: Bearer KEY'.\n"
             return ws.respond(HTTPStatus.UNAUTHORIZED, msg)
-        return None
+        if self.switches.handshake_delay_ms:
+            log.info("fault: holding the handshake %d ms", self.switches.handshake_delay_ms)
+            await self.until_healed(self.switches.handshake_delay_ms / 1000)
+        refusal = self.switches.take_refusal()
+        if refusal is None:
+            return None
+        status = refusal
+        self.refused += 1
+        self._notify()
+        log.info("fault: refusing the handshake with HTTP %d", status)
+        message, etype, code = _REFUSALS.get(
+            status, ("The server is overloaded or not ready yet.", "server_error", None)
+        )
+        response = _json(ws, status, {"error": {"message": message, "type": etype, "code": code}})
+        if self.switches.retry_after_s is not None:
+            response.headers["Retry-After"] = str(self.switches.retry_after_s)
+        return response
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.sessions += 1
         number = self.sessions
         log.info("session %d opened", number)
-        conn = _Connection(self, ws, number)
+        conn = Connection(self, ws, number)
+        self._connections[number] = conn
         try:
             await conn.run()
-        except _HookFailed as exc:
+        except HookFailed as exc:
             log.error("session %d: event hook failed: %s", number, exc)
             await ws.close(1011, "emulator: event hook failed")
         finally:
             conn.cancel_tasks()
+            del self._connections[number]
             self._notify()
             log.info("session %d closed", number)
+
+
+def _json(ws: ServerConnection, status: int, body: dict[str, Any]) -> Response:
+    response = ws.respond(HTTPStatus(status), json.dumps(body) + "\n")
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _for_hook(event: dict[str, Any]) -> dict[str, Any]:
@@ -204,114 +308,3 @@ def _for_hook(event: dict[str, Any]) -> dict[str, Any]:
         for key in LIVE_ONLY_SESSION_FIELDS:
             event["session"].pop(key, None)
     return event
-
-
-class _Connection:
-    """One connection: reads client events, runs responses and faults, sends events."""
-
-    def __init__(self, emu: Emulator, ws: ServerConnection, number: int) -> None:
-        self.emu = emu
-        self.ws = ws
-        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
-        model = query.get("model", [DEFAULT_MODEL])[0] or DEFAULT_MODEL
-        self.session = RealtimeSession(emu.scenario, model=model, session_no=number)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self._open = asyncio.Event()
-        self._open.set()
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        exc = None if task.cancelled() else task.exception()
-        if exc is None:
-            return
-        if not isinstance(exc, _HookFailed):
-            log.error("emulator bug: %s", exc, exc_info=exc)
-            self.emu.failures.append(exc)
-        self.spawn(self.ws.close(1011, "emulator: internal error"))
-
-    def cancel_tasks(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-
-    async def send(self, event: dict[str, Any]) -> None:
-        await self._open.wait()
-        self.emu._record("server", event)
-        with contextlib.suppress(ConnectionClosed):
-            await self.ws.send(json.dumps(event))
-
-    async def fault(self, fault: Fault) -> bool:
-        if fault.error_code is not None:
-            await self.send(
-                self.session.error(fault.error_code, fault.error_message, type=fault.error_type)
-            )
-        elif fault.malformed is not None:
-            log.info("fault: sending a malformed frame")
-            with contextlib.suppress(ConnectionClosed):
-                await self.ws.send(fault.malformed)
-        elif fault.stall_ms:
-            log.info("fault: stalling for %d ms", fault.stall_ms)
-            self._open.clear()
-            await asyncio.sleep(fault.stall_ms / 1000)
-            self._open.set()
-        elif fault.drop:
-            log.info("fault: dropping the connection")
-            self.ws.transport.abort()
-            return False
-        return True
-
-    async def _later(self, delay_s: float, fault: Fault) -> None:
-        await asyncio.sleep(delay_s)
-        await self.fault(fault)
-
-    async def _expire(self, after_s: float) -> None:
-        await asyncio.sleep(after_s)
-        msg = f"Your session hit the maximum duration of {after_s:g} seconds."
-        await self.send(self.session.error("session_expired", msg))
-        await self.ws.close(1001, "session expired")
-
-    async def run(self) -> None:
-        ws = self.ws
-        await self.send(self.session.opening(time.time()))
-        if ws.request is not None and "realtime=v1" in ws.request.headers.get("OpenAI-Beta", ""):
-            msg = "The beta Realtime API shape is disabled; use the GA shape."
-            await self.send(self.session.error("beta_api_shape_disabled", msg))
-            await ws.close(4000, "beta_api_shape_disabled")
-            return
-        for fault in self.emu.scenario.faults:
-            self.spawn(self._later((fault.after_ms or 0) / 1000, fault))
-        if self.emu.max_session_s is not None:
-            self.spawn(self._expire(self.emu.max_session_s))
-        try:
-            async for message in ws:
-                await self._open.wait()
-                await self._on_message(message)
-        except ConnectionClosed:
-            pass
-
-    async def _on_message(self, message: str | bytes) -> None:
-        session = self.session
-        try:
-            event = json.loads(message)
-        except ValueError:
-            actions = session.bad_json()
-        else:
-            if isinstance(event, dict):
-                self.emu._record("client", event)
-            before = session.input_bytes
-            actions = session.receive(event)
-            self.emu._input_bytes += session.input_bytes - before
-        for action in actions:
-            match action:
-                case Send(event=out):
-                    await self.send(out)
-                case Fire(fault=fault):
-                    await self.fault(fault)
-                case Stream(response_id=rid, plan=plan, created=created):
-                    self.spawn(
-                        play(self, self.emu.scenario, rid, plan, self.emu.latency_ms, created)
-                    )

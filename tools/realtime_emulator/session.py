@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.realtime_emulator import events as ev
+from tools.realtime_emulator.faults import Fault
 from tools.realtime_emulator.input_buffer import InputBuffer, SpeechStarted, vad_params
 from tools.realtime_emulator.items import Conversation, Created
 from tools.realtime_emulator.responses import Responses
-from tools.realtime_emulator.scenario import Fault, Scenario
+from tools.realtime_emulator.scenario import Scenario
 from tools.realtime_emulator.script import Plan, Script
 
 __all__ = ["Action", "Fire", "Plan", "RealtimeSession", "Send", "Stream"]
