@@ -5,7 +5,9 @@
 - commands.py: what the engine asks the daemon to do;
 - reports.py: typed reports for the sinks;
 - visitor.py: everything of one conversation, replaced whole per visitor;
-- engine.py: the transitions (`Conversation.handle(event, now_ms)`).
+- policy.py: what the engine needs from the settings; timer names;
+- engine.py: the transitions (`Conversation.handle(event, now_ms)`);
+- tool_turns.py: the tool-call part of the transitions.
 """
 
 from device.conversation.commands import (
@@ -22,15 +24,7 @@ from device.conversation.commands import (
     SetTimer,
     Upload,
 )
-from device.conversation.engine import (
-    IDLE_TIMER,
-    MAX_TIMER,
-    SLOW_PREFIX,
-    TRANSCRIPT_TIMER,
-    Conversation,
-    ConversationPolicy,
-    Output,
-)
+from device.conversation.engine import Conversation, Output
 from device.conversation.inputs import (
     DeviceHealth,
     Event,
@@ -41,6 +35,13 @@ from device.conversation.inputs import (
     StopRequested,
     TimerFired,
     ToolFinished,
+)
+from device.conversation.policy import (
+    IDLE_TIMER,
+    MAX_TIMER,
+    SLOW_PREFIX,
+    TRANSCRIPT_TIMER,
+    ConversationPolicy,
 )
 from device.conversation.reports import REPORT_TYPES, Report
 from device.conversation.state import State

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
 
 from device.conversation.commands import (
     AwaitPlayback,
@@ -37,7 +36,6 @@ from device.conversation.commands import (
     HoldUpload,
     Play,
     PlayPrompt,
-    RunTool,
     Send,
     SetTimer,
     Upload,
@@ -52,6 +50,13 @@ from device.conversation.inputs import (
     TimerFired,
     ToolFinished,
 )
+from device.conversation.policy import (
+    IDLE_TIMER,
+    MAX_TIMER,
+    SLOW_PREFIX,
+    TRANSCRIPT_TIMER,
+    ConversationPolicy,
+)
 from device.conversation.reports import (
     AssistantSaid,
     AudioDeviceChanged,
@@ -60,17 +65,16 @@ from device.conversation.reports import (
     ConversationStarted,
     ErrorReported,
     FirstAudio,
-    HandedOver,
     Note,
     Report,
     StateChanged,
-    ToolReported,
     TurnEnded,
     UsageReported,
 )
 from device.conversation.state import ENDED, State
+from device.conversation.tool_turns import ToolTurns
 from device.conversation.visitor import Visitor
-from device.realtime.commands import LinkCommand, RequestReply, SendToolOutput, SessionSpec
+from device.realtime.commands import LinkCommand, RequestReply
 from device.realtime.commands import UpdateSession as UpdateSessionCommand
 from device.realtime.events import (
     AudioDelta,
@@ -89,34 +93,12 @@ from device.realtime.events import (
     SpeechStopped,
     TranscriptDone,
 )
-from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
+from device.tools.base import ToolContext
 
 Output = Command | Report
 
 
-@dataclass(frozen=True)
-class ConversationPolicy:
-    """What the engine needs from the settings, precomputed by the caller."""
-
-    session: SessionSpec
-    idle_timeout_ms: float = 20_000.0
-    max_duration_ms: float = 600_000.0
-    slow_tool_ms: float = 700.0
-    device_name: str = ""
-    site: str = ""
-    # tools that run only after the caller's spoken yes: they wait for the caller's words
-    confirm_tools: frozenset[str] = frozenset()
-    transcribes: bool = True  # the session transcribes the caller (input transcription on)
-    transcript_wait_ms: float = 2000.0  # longest wait for those words
-
-
-IDLE_TIMER = "idle"
-TRANSCRIPT_TIMER = "transcript"
-MAX_TIMER = "max-duration"
-SLOW_PREFIX = "slow-tool:"
-
-
-class Conversation:
+class Conversation(ToolTurns):
     """The device's conversations, one visitor at a time (see the module docstring)."""
 
     def __init__(self, policy: ConversationPolicy) -> None:
@@ -330,80 +312,6 @@ class Conversation:
             self._to(State.SPEAKING, out)
         out.append(CancelTimer(IDLE_TIMER))
         out.append(Play(item_id, pcm))
-
-    def _function_call(self, ev: FunctionCallDone, out: list[Output]) -> None:
-        if not self.active:
-            return
-        v = self.visitor
-        call = ToolCall(call_id=ev.call_id, name=ev.name, arguments=ev.arguments)
-        v.pending_tools[ev.call_id] = call
-        v.call_response[ev.call_id] = ev.response_id
-        v.call_at_ms[ev.call_id] = self._now_ms
-        self._to(State.TOOL, out)
-        out.append(CancelTimer(IDLE_TIMER))
-        if call.name in self.policy.confirm_tools and v.untranscribed:
-            # its check reads the caller's yes or no from the transcript: let it land first
-            v.held.append(call)
-            out.append(SetTimer(TRANSCRIPT_TIMER, self.policy.transcript_wait_ms))
-        else:
-            out.append(RunTool(call, self.context()))
-        out.append(SetTimer(SLOW_PREFIX + ev.call_id, self.policy.slow_tool_ms))
-
-    def _transcribed(self, item_id: str, out: list[Output]) -> None:
-        self.visitor.untranscribed.discard(item_id)
-        if not self.visitor.untranscribed:
-            self._release_held(out)
-
-    def _release_held(self, out: list[Output]) -> None:
-        v = self.visitor
-        if not v.held:
-            return
-        out.append(CancelTimer(TRANSCRIPT_TIMER))
-        held, v.held = v.held, []
-        for call in held:
-            if call.call_id in v.pending_tools:
-                out.append(RunTool(call, self.context()))
-
-    def _tool_finished(self, call_id: str, result: ToolResult, out: list[Output]) -> None:
-        v = self.visitor
-        call = v.pending_tools.pop(call_id, None)
-        if call is None or not self.active:
-            return
-        out.append(CancelTimer(SLOW_PREFIX + call_id))
-        out.append(
-            ToolReported(
-                name=call.name,
-                arguments=call.arguments,
-                ok=result.ok,
-                ms=round(result.ms, 1),
-                output=result.output,
-                action=result.action.value,
-            )
-        )
-        self._send(SendToolOutput(call_id, result.output), out)
-        said_goodbye = v.call_response.pop(call_id, "") in v.spoken_responses
-        if result.prompt and not (result.action is ToolAction.END and said_goodbye):
-            out.append(PlayPrompt(result.prompt))
-        if result.action in (ToolAction.HANDOVER_HOLD, ToolAction.HANDOVER_END):
-            v.handover = True
-            out.append(HandedOver(call.name))
-        asked_at = v.call_at_ms.pop(call_id, self._now_ms)
-        if result.action is ToolAction.END:
-            v.ending = "the caller said goodbye"
-            v.ending_since_ms = asked_at
-        elif result.action is ToolAction.HANDOVER_END:
-            v.ending = "handed over to a human"
-            v.ending_since_ms = asked_at
-        if v.pending_tools:
-            return
-        if v.ending is None:
-            if v.gate.request():
-                self._send(RequestReply(), out)
-            self._to(State.THINKING, out)
-        else:  # the goodbye plays out (the model's reply, or the prompt), then the hang-up
-            self._to(State.SPEAKING, out)
-            if v.gate.active is None:
-                out.append(AwaitPlayback())
 
     def _response_done(self, ev: ResponseDone, out: list[Output]) -> None:
         v = self.visitor

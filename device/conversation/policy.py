@@ -1,0 +1,29 @@
+"""What the engine needs from the settings, and the names of its timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from device.realtime.commands import SessionSpec
+
+
+@dataclass(frozen=True)
+class ConversationPolicy:
+    """What the engine needs from the settings, precomputed by the caller."""
+
+    session: SessionSpec
+    idle_timeout_ms: float = 20_000.0
+    max_duration_ms: float = 600_000.0
+    slow_tool_ms: float = 700.0
+    device_name: str = ""
+    site: str = ""
+    # tools that run only after the caller's spoken yes: they wait for the caller's words
+    confirm_tools: frozenset[str] = frozenset()
+    transcribes: bool = True  # the session transcribes the caller (input transcription on)
+    transcript_wait_ms: float = 2000.0  # longest wait for those words
+
+
+IDLE_TIMER = "idle"
+TRANSCRIPT_TIMER = "transcript"
+MAX_TIMER = "max-duration"
+SLOW_PREFIX = "slow-tool:"
