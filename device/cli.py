@@ -41,19 +41,31 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from device.config import ConfigError, apply_overrides, load_settings
+    """The settings `run` starts with, or exit 2 with one line per problem.
 
+    The same checks as `check-config` (``startup_problems``: files, folders, WAVs, JSON
+    schemas), run before any device or network is opened; after ``--set`` overrides the
+    checks between sections run again on the result.
+    """
+    from device.config import ConfigError, apply_overrides, load_settings, startup_problems
+
+    path = Path(args.config)
     try:
-        settings = load_settings(Path(args.config))
+        settings = load_settings(path)
         overrides = _parse_sets(args.set or [])
         if args.realtime_url:
             overrides["realtime.url"] = args.realtime_url
         if overrides:
             settings = apply_overrides(settings, overrides)
+        problems = startup_problems(settings, path, pure=bool(overrides))
     except ConfigError as exc:
-        for problem in exc.problems:
+        problems = exc.problems
+    except Exception as exc:  # a bug must still be one line, never a traceback
+        problems = [f"{path}: cannot check this file ({type(exc).__name__})"]
+    if problems:
+        for problem in problems:
             print(problem, file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        raise SystemExit(EXIT_CONFIG)
     return settings
 
 

@@ -4,8 +4,10 @@ Settings are frozen dataclasses. The loader in `device.config` builds them from 
 generically, reading each field's type hint and the metadata `option()` stores:
 
 - ``doc``: one line for the reference (`firmware_config/default.yaml` repeats it);
-- ``min`` / ``max``: inclusive numeric bounds;
-- ``secret``: the value must never come from YAML (the loader refuses it).
+- ``min`` / ``max``: inclusive numeric bounds (every number has both: a range a real
+  device can use, stated in default.yaml);
+- ``also``: values accepted outside the range (``speed`` is 0, or 0.1 to 100);
+- ``blank``: False for text that must say something (names, models, descriptions);
 
 Supported field types: str, int, float, bool, pathlib.Path (resolved against the
 config file's folder), Literal[...], X | None, tuple[X, ...], dict[str, X], nested
@@ -31,9 +33,11 @@ def option(
     doc: str,
     min: float | None = None,
     max: float | None = None,
+    also: tuple[float, ...] = (),
+    blank: bool = True,
 ) -> Any:
     """A documented settings field; lists become tuples, dicts are copied per instance."""
-    meta = {"doc": doc, "min": min, "max": max}
+    meta = {"doc": doc, "min": min, "max": max, "also": also, "blank": blank}
     if isinstance(default, list):
         default = tuple(default)
     if isinstance(default, dict):

@@ -73,8 +73,10 @@ def _read_file(path: Path, *, private: bool) -> Secret:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise CredentialError(f"{path}: no such key file") from None
-    except OSError as exc:
-        raise CredentialError(f"{path}: cannot read: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:
+        raise CredentialError(
+            f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
@@ -96,6 +98,18 @@ def _read_file(path: Path, *, private: bool) -> Secret:
     if not value:
         raise CredentialError(f"{path}: is empty")
     return Secret(value)
+
+
+def key_file_problem(path: Path) -> str | None:
+    """None if ``path`` is a usable private key file (for a start-up check), else why not.
+
+    The file is read like the daemon reads it, and the value is dropped: never shown.
+    """
+    try:
+        _read_file(path, private=True)
+    except CredentialError as exc:
+        return str(exc)
+    return None
 
 
 def _from_credentials_dir(name: str, env: Mapping[str, str]) -> Secret | None:

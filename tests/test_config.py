@@ -515,3 +515,40 @@ def test_gate_hangover_must_outlast_the_server_silence_window(tmp_path: Path) ->
     # a gate that is off, or turn detection by meaning, has no such window to outlast
     load_settings(write(tmp_path, text + "    enabled: false\n"))
     load_settings(write(tmp_path, "realtime:\n  turn_detection: {type: semantic_vad}\n"))
+
+
+# -- modules by job ---------------------------------------------------------------------------
+
+
+def test_loading_settings_imports_no_asyncio_httpx_or_jsonschema() -> None:
+    """In a fresh interpreter: the loader stays light (a Pi Zero starts check-config fast)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import device.config\n"
+        f"for name in ('field-tech', 'clinic', 'shop', 'demo'):\n"
+        f"    device.config.load_settings(Path({str(EXAMPLES)!r}) / f'{{name}}.yaml')\n"
+        "heavy = sorted(m for m in ('asyncio', 'httpx', 'jsonschema') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_nothing_under_device_tools_imports_the_config_loader() -> None:
+    import ast
+
+    importers = []
+    for path in sorted((ROOT / "device/tools").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n == "device.config" or n.startswith("device.config.") for n in names):
+                importers.append(str(path.relative_to(ROOT)))
+    assert importers == []

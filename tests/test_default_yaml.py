@@ -28,6 +28,10 @@ KEY_LINE = re.compile(
 )
 
 
+COMMENT_COLUMN = 25  # a '#' this far right, alone on its line, continues the comment above
+CONTINUATION = re.compile(r"^ *#? *#")  # `  #      # more words` inside a commented block
+
+
 @dataclass
 class KeyLine:
     number: int  # 1-based
@@ -49,8 +53,8 @@ def scan(text: str) -> list[KeyLine]:
     lines = text.splitlines()
     for number, line in enumerate(lines, start=1):
         m = KEY_LINE.match(line)
-        if not m:
-            continue
+        if not m or (m["hash"] and len(m["lead"]) >= COMMENT_COLUMN):
+            continue  # prose: a comment continued on the next line, at the comment column
         indent = len(m["lead"]) + len(m["inner"])
         if m["dash"]:
             while stack and stack[-1][0] >= indent:
@@ -145,7 +149,9 @@ def commented_blocks(text: str) -> list[tuple[str, str]]:
     blocks: list[tuple[str, list[KeyLine]]] = []
     for key in keys:
         prev_line = lines[key.number - 2] if key.number >= 2 else ""
-        continues = blocks and blocks[-1][1][-1].number == key.number - 1 and prev_line
+        between = lines[blocks[-1][1][-1].number : key.number - 1] if blocks else []
+        adjacent = bool(blocks) and all(CONTINUATION.match(line) for line in between)
+        continues = adjacent and prev_line
         if key.commented and continues and key.indent > blocks[-1][1][0].indent:
             blocks[-1][1].append(key)
         elif key.commented:

@@ -5,18 +5,19 @@ The webhook gets JSON ``{device, site, conversation_id, summary, transcript}`` w
 own one or two sentences. Any 2xx answer counts as delivered (its body is ignored).
 On success the device plays the ``prompt`` (default ``handover``) and holds the
 conversation or ends it (``then``); on failure the model is told to apologise.
+Pure: the POST goes through an injected ``Fetch`` (device/tools/http_client.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from device.tools.base import ToolAction, ToolContext
-from device.tools.http_tool import Credentials, checked_url, fetch, fill_headers
+from device.tools.http_rules import url_problem
+from device.tools.http_tool import Credentials, Fetch, check_headers, fill_headers
 from device.tools.outcome import Outcome
 from device.tools.settings import EscalateTool
 
@@ -36,6 +37,7 @@ PARAMETERS: dict[str, Any] = {
 }
 
 MAX_ANSWER_BYTES = 65536
+PROMPT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a file NAME.wav in the prompts folder
 
 
 def handover_body(summary: str, context: ToolContext) -> dict[str, Any]:
@@ -54,12 +56,12 @@ class EscalateRunner:
         tool: EscalateTool,
         *,
         allow_hosts: Sequence[str],
-        client: Callable[[], httpx.AsyncClient],
+        fetch: Fetch,
         credentials: Credentials,
     ) -> None:
         self.tool = tool
         self.allow_hosts = tuple(allow_hosts)
-        self._client = client
+        self._fetch = fetch
         self._credentials = credentials
 
     def _fail(self, why: str, **extra: Any) -> Outcome:
@@ -75,20 +77,20 @@ class EscalateRunner:
 
     async def run(self, arguments: Mapping[str, Any], context: ToolContext) -> Outcome:
         tool = self.tool
-        url, problem = checked_url(tool.webhook_url, self.allow_hosts)
-        if url is None or problem is not None:
-            return self._fail(problem or "bad webhook URL")
+        url = tool.webhook_url
+        problem = url_problem(url, self.allow_hosts)
+        if problem is not None:
+            return self._fail(problem)
         try:
             headers, secrets = fill_headers(tool.headers, self._credentials)
         except Exception as exc:  # the credential source's error: one line, no secret
             return self._fail("a credential is missing: " + (" ".join(str(exc).split())))
         extra: dict[str, Any] = {
-            "request": {"method": "POST", "url": str(url), "headers": sorted(headers)},
+            "request": {"method": "POST", "url": url, "headers": sorted(headers)},
             "secrets": secrets,
         }
         body = handover_body(str(arguments.get("summary", "")), context)
-        got = await fetch(
-            self._client(),
+        got = await self._fetch(
             "POST",
             url,
             headers=headers,
@@ -120,3 +122,26 @@ class EscalateRunner:
         return Outcome(
             ok=True, output=output, status="ok", action=action, prompt=tool.prompt, **extra
         )
+
+
+def prompt_problem(prompt: str | None) -> str | None:
+    """None for a plain prompt name (or none), else why not: prompts live in the folder."""
+    if prompt is None or PROMPT_NAME.fullmatch(prompt):
+        return None
+    return (
+        "must be the name of a prompt in conversation.prompts_dir (letters, digits, _ and -, "
+        "no folders), e.g. handover"
+    )
+
+
+def check_escalate(item: EscalateTool, where: str, allow_hosts: tuple[str, ...]) -> list[str]:
+    """Config-time problems of one escalate tool (pure)."""
+    problems = []
+    why = url_problem(item.webhook_url, allow_hosts)
+    if why:
+        problems.append(f"{where}.webhook_url: {why}")
+    problems += check_headers(item.headers, where)
+    why = prompt_problem(item.prompt)
+    if why:
+        problems.append(f"{where}.prompt: {why}")
+    return problems

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from device.tools.settings import FaqTool
+
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 PARAMETERS: dict[str, Any] = {
@@ -79,3 +81,16 @@ class Faq:
             )
         answers = [a for (_, a), s in zip(self._entries, scores, strict=True) if s == best]
         return FaqAnswer(" ".join(answers), matched=True)
+
+
+def check_faq(item: FaqTool, where: str, _allow_hosts: tuple[str, ...] = ()) -> list[str]:
+    """Config-time problems of one faq tool (pure)."""
+    problems = []
+    if not item.entries:
+        problems.append(f"{where}.entries: add at least one entry (keywords and an answer)")
+    for j, entry in enumerate(item.entries):
+        if not any(words(k) for k in entry.keywords):
+            problems.append(f"{where}.entries[{j}].keywords: must hold at least one word")
+        if not entry.answer.strip():
+            problems.append(f"{where}.entries[{j}].answer: must not be empty")
+    return problems

@@ -1,9 +1,10 @@
-"""Guardrails, pure: argument checks, per-conversation call limits, spoken confirmation.
+"""Guardrails, pure: per-conversation call limits and spoken confirmation.
 
 Nothing here does I/O or reads the clock. The tool box calls, in this order:
 
-1. ``parse_arguments(validator, name, raw)`` -> (arguments, None) or (None, one-line error);
-2. ``CallLimits.take(name, max_calls)`` -> None, or the output telling the model to stop;
+1. ``CallLimits.take(name, max_calls)`` -> None, or the output telling the model to stop;
+2. ``parse_arguments(validator, name, raw)`` (device/tools/schema.py) -> (arguments, None)
+   or (None, one-line error);
 3. for tools marked ``confirm``: ``Confirmations.check(name, arguments, transcript)`` ->
    ``Decision.RUN``, ``Decision.ASK`` (read back and ask first) or ``Decision.DECLINED``.
 
@@ -26,52 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError, best_match
-
 _WORD = re.compile(r"[a-z0-9']+")
-
-
-def schema_problem(schema: dict[str, Any]) -> str | None:
-    """None if ``schema`` is a usable parameters schema, else one line saying what is wrong."""
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path)
-        return f"not a valid JSON schema{' at ' + where if where else ''}: {_one_line(exc.message)}"
-    if schema.get("type") != "object":
-        return "must be a JSON schema with type: object"
-    return None
-
-
-def make_validator(schema: dict[str, Any]) -> Draft202012Validator:
-    return Draft202012Validator(schema)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parse_arguments(
-    validator: Draft202012Validator, name: str, raw: str
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The arguments as a dict, or None and a one-line error for the model and the log."""
-    try:
-        value = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError as exc:
-        return None, f"Invalid arguments for {name}: not JSON ({exc.msg}). Call it again."
-    if not isinstance(value, dict):
-        return None, f"Invalid arguments for {name}: must be a JSON object. Call it again."
-    error: ValidationError | None = best_match(validator.iter_errors(value))
-    if error is not None:
-        where = error.json_path if error.absolute_path else "arguments"
-        message = _one_line(error.message)
-        return None, (
-            f"Invalid arguments for {name}: {where}: {message}. "
-            "Ask the caller for what is missing or wrong, then call it again."
-        )
-    return value, None
 
 
 @dataclass
@@ -115,6 +71,12 @@ class Decision(enum.Enum):
 
 def _phrases(words: Iterable[str]) -> list[tuple[str, ...]]:
     return [tuple(_WORD.findall(w.lower())) for w in words if _WORD.findall(w.lower())]
+
+
+def shared_phrases(yes_words: Iterable[str], no_words: Iterable[str]) -> list[str]:
+    """Phrases in both lists (as the matcher sees them): such a word can never mean yes."""
+    no = set(_phrases(no_words))
+    return [" ".join(p) for p in dict.fromkeys(_phrases(yes_words)) if p in no]
 
 
 def _contains(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:

@@ -1,87 +1,72 @@
-"""HTTP tools: a JSON API on an allowed host, bounded in time and size.
-
-The pure half fills templates and picks fields; ``fetch`` is the one place that talks
-HTTP (httpx). Every failure becomes an ``Outcome`` with ok=False and one line the model
-can speak from; nothing here raises to the caller.
+"""HTTP tools: a JSON API on an allowed host, bounded in time and size. Pure: the request
+itself goes through an injected ``Fetch`` (device/tools/http_client.py is the real one).
 
 Rules, in order: ``{arg}`` placeholders of the URL are filled from the arguments,
-URL-encoded (``/`` too); the final URL must be http(s) and its host on the allowlist, or no
-request is made; ``{credential:NAME}`` in header values is replaced by the credential,
-read now; the whole exchange (connect, send, answer) must finish within ``timeout_s``;
-answers must be 2xx, at most ``max_answer_bytes``, and JSON. Redirects are not followed.
+URL-encoded (``/`` too); the final URL must pass ``url_problem`` (http(s), host on the
+allowlist) or no request is made; ``{credential:NAME}`` in header values is replaced by the
+credential, read now; answers must be 2xx, at most ``max_answer_bytes``, and JSON.
 Arguments not used in the URL go in the query string (GET, DELETE) or as a JSON body.
+Every failure becomes an ``Outcome`` with ok=False and one line the model can speak from.
+
+``check_http`` is the config-time check of one ``HttpTool`` (pure, no jsonschema).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import re
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
-import httpx
-
+from device.problems import is_secret_header
+from device.tools.http_rules import (
+    CREDENTIAL,
+    fill_url,
+    header_problems,
+    placeholders,
+    template_problems,
+    text_of,
+    url_problem,
+    with_query,
+)
 from device.tools.outcome import Outcome
 from device.tools.settings import Header, HttpTool
 
 log = logging.getLogger(__name__)
 
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-CREDENTIAL = re.compile(r"\{credential:([^{}]*)\}")
 MAX_OUTPUT_CHARS = 4000
-_SERVER_DUR = re.compile(r"dur=([0-9.]+)")
+UNAVAILABLE = "Tell the caller it is not available right now and offer other help."
 
 Credentials = Callable[[str], str]
 
 
-# -- pure helpers ----------------------------------------------------------------------
+@dataclass(slots=True)
+class Fetched:
+    """An HTTP exchange: either ``error`` (one line) or a status and the body."""
+
+    error: str | None = None
+    status: int = 0
+    reason: str = ""
+    body: bytes = b""
+    server_ms: float | None = None
+    timed_out: bool = False
 
 
-def placeholders(template: str) -> list[str]:
-    return PLACEHOLDER.findall(template)
+class Fetch(Protocol):
+    """One request bounded by ``timeout_s`` overall and ``max_bytes`` of answer; never raises."""
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def fill_url(template: str, arguments: Mapping[str, Any]) -> tuple[str, set[str]]:
-    """The URL with each ``{arg}`` URL-encoded, and the names used; KeyError if one is missing."""
-    used: set[str] = set()
-
-    def sub(m: re.Match[str]) -> str:
-        used.add(m[1])
-        return quote(_text(arguments[m[1]]), safe="")
-
-    return PLACEHOLDER.sub(sub, template), used
-
-
-def host_allowed(host: str, allow_hosts: Iterable[str]) -> bool:
-    """Exact host match (case-insensitive); ``*.example.com`` allows its subdomains."""
-    host = host.lower().rstrip(".")
-    for allowed in allow_hosts:
-        allowed = allowed.lower().rstrip(".")
-        if allowed.startswith("*."):
-            if host.endswith(allowed[1:]) and len(host) > len(allowed) - 1:
-                return True
-        elif host == allowed:
-            return True
-    return False
-
-
-def credential_names(value: str) -> list[str]:
-    return CREDENTIAL.findall(value)
+    async def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: Any | None,
+        timeout_s: float,
+        max_bytes: int,
+    ) -> Fetched: ...
 
 
 def fill_headers(
@@ -90,7 +75,7 @@ def fill_headers(
     """Header values with credentials filled in, and the credential values used."""
     used: list[str] = []
 
-    def sub(m: re.Match[str]) -> str:
+    def sub(m: Any) -> str:
         value = credentials(m[1])
         used.append(value)
         return value
@@ -120,104 +105,6 @@ def compact(value: Any, limit: int = MAX_OUTPUT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 14] + "...(truncated)"
 
 
-def server_ms(header: str | None) -> float | None:
-    """The server's own time from a ``Server-Timing`` header (sum of its ``dur=`` values)."""
-    if not header:
-        return None
-    durations = [float(d) for d in _SERVER_DUR.findall(header)]
-    return sum(durations) if durations else None
-
-
-# -- the exchange ----------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Fetched:
-    """An HTTP exchange: either ``error`` (one line) or a status and the body."""
-
-    error: str | None = None
-    status: int = 0
-    reason: str = ""
-    body: bytes = b""
-    server_ms: float | None = None
-    timed_out: bool = False
-
-
-async def fetch(
-    client: httpx.AsyncClient,
-    method: str,
-    url: httpx.URL,
-    *,
-    headers: Mapping[str, str],
-    body: Any | None,
-    timeout_s: float,
-    max_bytes: int,
-) -> Fetched:
-    """One request, bounded by ``timeout_s`` overall and ``max_bytes`` of answer."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            request = client.build_request(
-                method,
-                url,
-                headers=dict(headers),
-                json=body,
-                timeout=httpx.Timeout(timeout_s),
-            )
-            response = await client.send(request, stream=True)
-            try:
-                length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > max_bytes:
-                    return Fetched(error=f"the answer was larger than {max_bytes} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        return Fetched(error=f"the answer was larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-            finally:
-                await response.aclose()
-            return Fetched(
-                status=response.status_code,
-                reason=response.reason_phrase,
-                body=b"".join(chunks),
-                server_ms=server_ms(response.headers.get("server-timing")),
-            )
-    except TimeoutError:
-        return Fetched(error=f"the service did not answer within {timeout_s:g} s", timed_out=True)
-    except httpx.TimeoutException:
-        return Fetched(error=f"the service did not answer within {timeout_s:g} s", timed_out=True)
-    except httpx.ConnectError as exc:
-        return Fetched(error=f"could not connect to the service ({_reason(exc)})")
-    except httpx.HTTPError as exc:
-        return Fetched(error=f"the request failed ({type(exc).__name__}: {_reason(exc)})")
-    except OSError as exc:
-        return Fetched(error=f"the request failed ({exc.strerror or exc})")
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:120]
-
-
-def checked_url(text: str, allow_hosts: Iterable[str]) -> tuple[httpx.URL | None, str | None]:
-    """The URL if it may be requested, else None and why (one line)."""
-    try:
-        url = httpx.URL(text)
-    except (httpx.InvalidURL, ValueError) as exc:
-        return None, f"not a valid URL ({_reason(exc)})"
-    if url.scheme not in ("http", "https"):
-        return None, f"only http and https URLs are allowed (got {url.scheme or 'none'})"
-    if not url.host:
-        return None, "the URL has no host"
-    if not host_allowed(url.host, allow_hosts):
-        return None, f"host {url.host} is not on this device's allowlist (tools.allow_hosts)"
-    return url, None
-
-
-UNAVAILABLE = "Tell the caller it is not available right now and offer other help."
-
-
 class HttpRunner:
     """Runs one configured HTTP tool."""
 
@@ -226,15 +113,13 @@ class HttpRunner:
         tool: HttpTool,
         *,
         allow_hosts: Sequence[str],
-        client: Callable[[], httpx.AsyncClient],
+        fetch: Fetch,
         credentials: Credentials,
-        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.tool = tool
         self.allow_hosts = tuple(allow_hosts)
-        self._client = client
+        self._fetch = fetch
         self._credentials = credentials
-        self._clock = clock
 
     def _fail(self, status: str, why: str, **extra: Any) -> Outcome:
         return Outcome(
@@ -248,7 +133,7 @@ class HttpRunner:
     async def run(self, arguments: Mapping[str, Any]) -> Outcome:
         tool = self.tool
         try:
-            text, used = fill_url(tool.url, arguments)
+            url, used = fill_url(tool.url, arguments)
         except KeyError as exc:
             missing = exc.args[0]
             return Outcome(
@@ -258,8 +143,8 @@ class HttpRunner:
                 status="invalid_arguments",
                 detail=f"missing argument {missing} for the URL",
             )
-        url, problem = checked_url(text, self.allow_hosts)
-        if url is None or problem is not None:
+        problem = url_problem(url, self.allow_hosts)
+        if problem is not None:
             log.warning("tool %s refused: %s", tool.name, problem)
             return Outcome(
                 ok=False,
@@ -271,8 +156,8 @@ class HttpRunner:
         body: Any | None = None
         if tool.method in ("POST", "PUT", "PATCH"):
             body = rest
-        elif rest:
-            url = url.copy_merge_params({k: _text(v) for k, v in rest.items()})
+        else:
+            url = with_query(url, rest)
         try:
             headers, secrets = fill_headers(tool.headers, self._credentials)
         except Exception as exc:  # the credential source's error: one line, no secret
@@ -285,9 +170,8 @@ class HttpRunner:
                 status="error",
                 detail=f"credential: {why}",
             )
-        request = {"method": tool.method, "url": str(url), "headers": sorted(headers)}
-        got = await fetch(
-            self._client(),
+        request = {"method": tool.method, "url": url, "headers": sorted(headers)}
+        got = await self._fetch(
             tool.method,
             url,
             headers=headers,
@@ -295,11 +179,7 @@ class HttpRunner:
             timeout_s=tool.timeout_s,
             max_bytes=tool.max_answer_bytes,
         )
-        extra: dict[str, Any] = {
-            "request": request,
-            "server_ms": got.server_ms,
-            "secrets": secrets,
-        }
+        extra: dict[str, Any] = {"request": request, "server_ms": got.server_ms, "secrets": secrets}
         if got.error is not None:
             return self._fail("timeout" if got.timed_out else "error", got.error, **extra)
         if not 200 <= got.status < 300:
@@ -307,7 +187,7 @@ class HttpRunner:
             return self._fail("error", f"the service answered HTTP {got.status}{reason}", **extra)
         try:
             data = json.loads(got.body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError):
             return self._fail("error", "the service's answer was not JSON", **extra)
         if tool.select:
             picked = select_fields(data, tool.select)
@@ -316,3 +196,114 @@ class HttpRunner:
                 return self._fail("error", f"the answer had none of the fields {wanted}", **extra)
             data = picked
         return Outcome(ok=True, output=compact(data), status="ok", **extra)
+
+
+# -- config-time checks (pure) ------------------------------------------------------------
+
+
+def check_headers(headers: Sequence[Header], where: str) -> list[str]:
+    """Problems of a tool's headers, named ``{where}.headers[j].name|value``; values unshown."""
+    problems = []
+    for j, header in enumerate(headers):
+        at = f"{where}.headers[{j}]"
+        problems += [f"{at}.{p}" for p in header_problems(header.name, header.value)]
+        if is_secret_header(header.name) and not CREDENTIAL.search(header.value):
+            problems.append(
+                f"{at}.value: a {header.name[:40]} header must take its secret from a "
+                "credential, e.g. 'Bearer {credential:NAME}'; secrets never go in YAML"
+            )
+    return problems
+
+
+def plain_json(value: Any) -> Any:
+    """Tuples (from YAML lists) as lists, so the schema is plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    return value
+
+
+def parameters_problems(schema: Any) -> list[tuple[str, str]]:
+    """What makes a parameters schema unusable, as (path below ``parameters``, problem),
+    without a JSON-schema library: the shape, ``required`` naming missing properties,
+    ``$ref`` that is remote or points nowhere, numbers that are not finite. (The full
+    meta-schema check runs in device/preflight.py.)"""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return [("", "must be a JSON schema with type: object")]
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        return [("properties", "must be a mapping of argument names to schemas")]
+    problems = []
+    required = schema.get("required", [])
+    if isinstance(required, list):
+        missing = [str(r) for r in required if r not in properties]
+        if missing:
+            problems.append(("required", f"names {missing[0][:40]!r}, which is not in properties"))
+    todo: list[tuple[str, Any]] = [("", schema)]
+    while todo:
+        where, node = todo.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            problems.append((where, "must be a finite number"))
+        elif isinstance(node, list):
+            todo += [(f"{where}[{i}]", v) for i, v in enumerate(node)]
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref is not None and not _local_ref(schema, ref):
+                problems.append(
+                    (
+                        f"{where}.$ref" if where else "$ref",
+                        "must point inside this schema (#/...); remote or missing "
+                        "references are refused",
+                    )
+                )
+            todo += [(f"{where}.{k}" if where else str(k), v) for k, v in node.items()]
+    return sorted(problems)
+
+
+def _local_ref(schema: dict[str, Any], ref: Any) -> bool:
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return False
+    node: Any = schema
+    for part in [p for p in ref[1:].split("/") if p]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def check_http(item: HttpTool, where: str, allow_hosts: tuple[str, ...]) -> list[str]:
+    problems = []
+    params = plain_json(item.parameters)
+    for sub, why in parameters_problems(params):
+        problems.append(f"{where}.parameters{'.' + sub if sub else ''}: {why}")
+    properties = params.get("properties") if isinstance(params, dict) else None
+    for name in placeholders(item.url):
+        if not isinstance(properties, dict) or name not in properties:
+            problems.append(f"{where}.url: placeholder {{{name}}} is not a property of parameters")
+    problems += [f"{where}.url: {why}" for why in template_problems(item.url, allow_hosts)]
+    problems += check_headers(item.headers, where)
+    for j, path in enumerate(item.select):
+        if not path or any(not part for part in path.split(".")):
+            problems.append(f"{where}.select[{j}]: must be a dotted path like status or job.eta")
+    return problems
+
+
+__all__ = [
+    "UNAVAILABLE",
+    "Fetch",
+    "Fetched",
+    "HttpRunner",
+    "check_headers",
+    "check_http",
+    "compact",
+    "fill_headers",
+    "parameters_problems",
+    "plain_json",
+    "select_fields",
+    "text_of",
+]

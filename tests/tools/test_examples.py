@@ -29,7 +29,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "firmware_config/examples"
 def test_example_tools_load(name: str, tools: list[str]) -> None:
     settings = load_settings(EXAMPLES / f"{name}.yaml")
     box = Toolbox.from_settings(settings.tools, credentials=None, audit_path=None)
-    assert [d["name"] for d in box.declarations()] == tools
+    assert [d.name for d in box.declarations()] == tools
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ from device.tools.guardrails import (
     Decision,
     _phrases,
     answer_of,
-    make_validator,
-    parse_arguments,
 )
-from device.tools.http_tool import fill_url, host_allowed, select_fields, server_ms
+from device.tools.http_rules import fill_url, host_allowed, server_ms
+from device.tools.http_tool import select_fields
+from device.tools.schema import make_validator, parse_arguments
 from device.tools.settings import DEFAULT_NO_WORDS, DEFAULT_YES_WORDS
 
 YES = _phrases(DEFAULT_YES_WORDS)

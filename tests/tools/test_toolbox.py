@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from device.config import ConfigError
+from device.problems import ConfigError
 from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
 from device.tools.settings import (
     EndSessionTool,
@@ -456,14 +456,15 @@ tools:
     )
     settings = load_settings(config)
     box = Toolbox.from_settings(settings.tools, credentials=None, audit_path=None)
-    names = [d["name"] for d in box.declarations()]
+    names = [d.name for d in box.declarations()]
     assert names == ["faq", "job_status", "escalate", "end_session"]
     declared = box.declarations()[1]
-    assert declared["parameters"]["properties"]["job_id"] == {
+    assert declared.description == "Look up a job."
+    assert declared.parameters["properties"]["job_id"] == {
         "type": "string",
         "pattern": "^[0-9]{4}$",
     }
-    assert declared["parameters"]["required"] == ["job_id"]
+    assert declared.parameters["required"] == ["job_id"]
     text = box.instructions()
     assert "Before calling job_status, read the details back" in text
     assert "call escalate" in text and "call end_session" in text
@@ -509,6 +510,69 @@ def test_unusable_tools_are_one_line_config_errors(item: Any, problem: str) -> N
 
 
 def test_job_parameters_fixture_is_a_valid_schema() -> None:
-    from device.tools.guardrails import schema_problem
+    from device.tools.schema import schema_problem
 
     assert schema_problem(JOB_PARAMETERS) is None
+
+
+# -- one visitor, one object ------------------------------------------------------------------
+
+
+async def test_nothing_of_one_visitor_reaches_the_next(
+    make_box: MakeBox, service: JobService, tmp_path: Path
+) -> None:
+    """Counts, pending read-backs and the latest audit record go with the visitor."""
+    faq = FaqTool(entries=(FaqEntry(keywords=("hours",), answer="8 to 6."),), max_calls=1)
+    box = make_box(faq, close_job(service), max_calls_per_conversation=2)
+    box.start_conversation("visitor-1")
+    first = ctx(ASKED, conversation="visitor-1")
+    assert (await call(box, "faq", {"question": "hours"}, first)).ok
+    asked = await call(box, "close_job", {"job_id": "4172"}, first)  # read-back pending
+    assert "Read the details back" in asked.output
+    assert box.last_audit is not None and box.last_audit["arguments"] == {"job_id": "4172"}
+    limit = await call(box, "faq", {"question": "hours"}, first)
+    assert "already called 1 time" in limit.output
+
+    box.start_conversation("visitor-2")
+    assert box.last_audit is None  # the first visitor's arguments are gone
+    assert box.visit.calls == [] and box.visit.limits.total == 0
+    # the same words from the second visitor do not complete the first one's read-back
+    second = ctx(ASKED, READ_BACK, ("user", "Yes."), conversation="visitor-2")
+    again = await call(box, "close_job", {"job_id": "4172"}, second)
+    assert not again.ok and "Read the details back" in again.output
+    assert service.seen == []
+    # and the counts start from zero: faq (max_calls 1) answers again
+    assert (await call(box, "faq", {"question": "hours"}, second)).output == "8 to 6."
+    records = audit(tmp_path)
+    assert [r["conversation_id"] for r in records] == ["visitor-1"] * 3 + ["visitor-2"] * 2
+    assert [r["status"] for r in records[3:]] == ["needs_confirmation", "ok"]
+
+
+def test_every_tool_kind_is_declared_once_in_the_registry() -> None:
+    import typing
+
+    from device.tools.registry import KINDS
+    from device.tools.settings import ToolItem
+
+    assert [k.settings for k in KINDS] == list(typing.get_args(ToolItem))
+    for kind in KINDS:
+        hint = typing.get_type_hints(kind.settings)["kind"]
+        assert typing.get_args(hint) == (kind.name,)
+
+
+def test_declarations_are_neutral_tool_specs(make_box: MakeBox) -> None:
+    from device.tools.base import ToolSpec
+
+    box = make_box(EndSessionTool(prompt=None))
+    [spec] = box.declarations()
+    assert spec == ToolSpec(
+        "end_session",
+        EndSessionTool().description,
+        {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": "Why, in a few words."}},
+        },
+    )
+    tools_dir = Path(__file__).resolve().parents[2] / "device/tools"
+    sources = "".join(p.read_text() for p in tools_dir.rglob("*.py"))
+    assert '"type": "function"' not in sources

@@ -1,0 +1,454 @@
+"""Composed YAML nodes to typed settings: the generic builder behind ``device.config``.
+
+It walks the settings dataclasses' type hints and the ``option()`` metadata
+(device/options.py), so a new setting needs no code here. Every problem is recorded with
+the node it is about, one line each (``FILE:LINE: key.path: what is wrong (got VALUE)``);
+values under secret-named keys or secret headers are never displayed (``Scan`` in
+device/yaml_source.py marks them).
+
+Example::
+
+    settings = load_as(Settings, Path("kiosk.yaml"))   # or ConfigError
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from device.problems import ConfigError
+from device.yaml_source import (
+    STR_TAG,
+    Scan,
+    compose,
+    is_null,
+    join,
+    line_of,
+    read_text,
+    scalar_python,
+)
+
+__all__ = ["DISCRIMINATORS", "INVALID", "Builder", "describe", "load_as"]
+
+T = TypeVar("T")
+
+DISCRIMINATORS = ("type", "kind")
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+INVALID: Any = object()  # a value that failed validation (its problem is already recorded)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _kind_of(node: Node) -> str:
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    return "a value"
+
+
+class Builder:
+    """Builds settings objects from composed YAML nodes, recording every problem."""
+
+    def __init__(self, prefix: Callable[[Node | None], str], base_dir: Path) -> None:
+        self.prefix = prefix
+        self.base_dir = base_dir
+        self.problems: list[tuple[int, str]] = []
+        self.scan = Scan(self.report)
+
+    @property
+    def secret_keys(self) -> set[int]:
+        return self.scan.secret_keys
+
+    def report(self, node: Node | None, key: str, message: str) -> None:
+        self.problems.append((line_of(node), f"{self.prefix(node)}{key}: {message}"))
+
+    def problem(self, node: Node | None, key: str, message: str, got: Any = ...) -> None:
+        if got is ...:
+            suffix = ""
+        elif node is not None and id(node) in self.scan.secret_values:
+            suffix = f" (got {_kind_of(node)}, not shown: it may be a secret)"
+        else:
+            suffix = f" (got {_short(got)})"
+        self.report(node, key, f"{message}{suffix}")
+
+    def lines(self) -> list[str]:
+        return [text for _, text in sorted(self.problems, key=lambda p: p[0])]
+
+    def shown(self, node: Node, depth: int = 0) -> Any:
+        """A node as plain Python for messages; secret values are masked."""
+        if id(node) in self.scan.secret_values:
+            return "***"
+        if depth > 5:
+            return ...
+        if isinstance(node, ScalarNode):
+            return scalar_python(node)
+        if isinstance(node, SequenceNode):
+            return [self.shown(item, depth + 1) for item in node.value[:10]]
+        if isinstance(node, MappingNode):
+            pairs = node.value[:10]
+            return {str(self.shown(k, depth + 1)): self.shown(v, depth + 1) for k, v in pairs}
+        return None
+
+    def plain(self, node: Node, key: str, depth: int = 0) -> Any:
+        """Free-form YAML (a JSON schema, say) as plain Python, at most 32 levels deep."""
+        if depth > 32:
+            self.problem(node, key, "nested more than 32 levels deep")
+            return INVALID
+        if isinstance(node, SequenceNode):
+            items = [self.plain(item, key, depth + 1) for item in node.value]
+            return INVALID if any(v is INVALID for v in items) else items
+        if isinstance(node, MappingNode):
+            out = {}
+            for k, v in node.value:
+                if not isinstance(k, ScalarNode):
+                    self.problem(k, key, "keys must be plain names")
+                    return INVALID
+                value = self.plain(v, join(key, str(k.value)), depth + 1)
+                if value is INVALID:
+                    return INVALID
+                out[str(scalar_python(k))] = value
+            return out
+        value = scalar_python(node) if isinstance(node, ScalarNode) else None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(node, key, "must be a finite number", value)
+            return INVALID
+        if not isinstance(value, str | int | float | bool | None):
+            return node.value if isinstance(node, ScalarNode) else None  # dates: as written
+        return value
+
+    # -- dataclasses ---------------------------------------------------------------------
+
+    def dataclass(
+        self,
+        cls: type,
+        node: Node | None,
+        key: str,
+        at: Node | None = None,
+        siblings: dict[str, list[str]] | None = None,
+    ) -> Any:
+        """Build ``cls`` from a mapping node (None or null: all defaults).
+
+        ``at`` is the key node naming this section (where missing keys are reported);
+        ``siblings`` maps field names of other union variants to their discriminators.
+        """
+        if node is not None and not is_null(node) and not isinstance(node, MappingNode):
+            what = key or "(top level)"
+            self.problem(node, what, "must be a mapping of keys", self.shown(node))
+            return INVALID
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        valid = True
+        pairs = node.value if isinstance(node, MappingNode) else []
+        for key_node, value_node in pairs:
+            if id(key_node) in self.secret_keys:
+                valid = False
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problem(key_node, key or "(top level)", "keys must be plain names")
+                valid = False
+                continue
+            name = str(key_node.value)
+            path = join(key, name)
+            if not key and name.startswith("x-"):
+                continue  # top-level x-...: a place for YAML anchors, like docker compose
+            if name not in fields:
+                self.problem(key_node, path, self.unknown(name, list(fields), siblings))
+                valid = False
+                continue
+            value = self.value(hints[name], value_node, path, fields[name].metadata, key_node)
+            if value is INVALID:
+                valid = False
+            else:
+                values[name] = value
+        for name, f in fields.items():
+            if name in values:
+                continue
+            if f.default is not dataclasses.MISSING:
+                values[name] = self.rebase(f.default)
+            elif f.default_factory is not dataclasses.MISSING:
+                values[name] = self.rebase(f.default_factory())
+            elif not any(k.value == name for k, _ in pairs if isinstance(k, ScalarNode)):
+                self.problem(at or node, join(key, name), "required key is missing")
+                valid = False
+        if not valid:
+            return INVALID
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.problem(at or node, key or "(top level)", message)
+            return INVALID
+
+    @staticmethod
+    def unknown(name: str, known: list[str], siblings: dict[str, list[str]] | None) -> str:
+        if siblings and name in siblings:
+            owners = " or ".join(siblings[name])
+            return f"unknown key here (only {owners} has it)"
+        lowered = {k.lower(): k for k in known}
+        close = [lowered[name.lower()]] if name.lower() in lowered else []
+        if not close and len(name) <= 100:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        return f"unknown key (did you mean '{close[0]}'?)" if close else "unknown key"
+
+    def rebase(self, value: Any) -> Any:
+        """A default value with its relative paths resolved against the config folder."""
+        if isinstance(value, Path):
+            return value if value.is_absolute() else (self.base_dir / value).resolve()
+        if isinstance(value, tuple):
+            return tuple(self.rebase(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.rebase(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {}
+            for f in dataclasses.fields(value):
+                old = getattr(value, f.name)
+                new = self.rebase(old)
+                if new is not old:
+                    changes[f.name] = new
+            return dataclasses.replace(value, **changes) if changes else value
+        return value
+
+    # -- values --------------------------------------------------------------------------
+
+    def value(self, tp: Any, node: Node, key: str, meta: Any = None, at: Node | None = None) -> Any:
+        """Convert ``node`` to type ``tp``; on failure record a problem, return INVALID."""
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (typing.Union, types.UnionType):
+            return self.union(args, node, key, meta, at)
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            return self.dataclass(tp, node, key, at)
+        if is_null(node):
+            self.problem(node, key, f"must not be empty: give {describe(tp)}")
+            return INVALID
+        if origin is typing.Literal:
+            return self.literal(args, node, key)
+        if origin is tuple:
+            return self.sequence(args, node, key, meta)
+        if origin is dict:
+            return self.mapping(args, node, key, meta)
+        if tp in (object, Any):
+            return self.plain(node, key)
+        if not isinstance(node, ScalarNode):
+            self.problem(node, key, f"must be {describe(tp)}", self.shown(node))
+            return INVALID
+        return self.scalar(tp, node, key, meta)
+
+    def union(self, args: tuple[Any, ...], node: Node, key: str, meta: Any, at: Node | None) -> Any:
+        members = [a for a in args if a is not type(None)]
+        if is_null(node) and len(members) < len(args):
+            return None
+        if all(dataclasses.is_dataclass(m) for m in members) and len(members) > 1:
+            return self.variant(members, node, key, at)
+        if len(members) == 1:
+            return self.value(members[0], node, key, meta, at)
+        for member in members:  # mixed scalars, e.g. int | str: the first that fits
+            trial = Builder(self.prefix, self.base_dir)
+            trial.scan = self.scan
+            result = trial.value(member, node, key, meta, at)
+            if result is not INVALID:
+                return result
+        alternatives = " or ".join(describe(m) for m in members)
+        self.problem(node, key, f"must be {alternatives}", self.shown(node))
+        return INVALID
+
+    def variant(self, members: list[Any], node: Node, key: str, at: Node | None) -> Any:
+        """One of several dataclasses, chosen by their single-valued ``type``/``kind``."""
+        names = {f.name for f in dataclasses.fields(members[0])}
+        tag = next((n for n in DISCRIMINATORS if n in names), None)
+        choices: dict[Any, type] = {}
+        for member in members:
+            hint = typing.get_type_hints(member).get(tag or "")
+            if tag is None or typing.get_origin(hint) is not typing.Literal:
+                self.problem(node, key, "unsupported setting type (no type/kind field)")
+                return INVALID
+            choices[typing.get_args(hint)[0]] = member
+        allowed = ", ".join(str(c) for c in choices)
+        if not isinstance(node, MappingNode):
+            if is_null(node):
+                self.problem(node, f"{key}.{tag}", f"required key is missing (one of {allowed})")
+            else:
+                self.problem(node, key, "must be a mapping of keys", self.shown(node))
+            return INVALID
+        tag_node = next((v for k, v in node.value if getattr(k, "value", None) == tag), None)
+        if tag_node is None:
+            self.problem(at or node, f"{key}.{tag}", f"required key is missing (one of {allowed})")
+            return INVALID
+        chosen = self._choice(tag_node, choices)
+        if chosen is None:
+            got = self.shown(tag_node)
+            self.problem(tag_node, f"{key}.{tag}", f"must be one of {allowed}", got)
+            return INVALID
+        siblings: dict[str, list[str]] = {}
+        for value, member in choices.items():
+            if member is not chosen:
+                for f in dataclasses.fields(member):
+                    siblings.setdefault(f.name, []).append(f"{tag} {value}")
+        return self.dataclass(chosen, node, key, at, siblings)
+
+    @staticmethod
+    def _choice(node: Node, choices: dict[Any, type]) -> type | None:
+        if not isinstance(node, ScalarNode):
+            return None
+        got = scalar_python(node)
+        for value, member in choices.items():
+            if type(value) is type(got) and value == got:
+                return member
+        return choices.get(node.value) if node.style is None else None
+
+    def literal(self, args: tuple[Any, ...], node: Node, key: str) -> Any:
+        allowed = ", ".join(str(a) for a in args)
+        if isinstance(node, ScalarNode):
+            got = scalar_python(node)
+            for a in args:
+                if type(a) is type(got) and a == got:
+                    return a
+            if node.style is None and node.value in args:  # `off`, `no`: text, not booleans
+                return node.value
+        self.problem(node, key, f"must be one of {allowed}", self.shown(node))
+        return INVALID
+
+    def sequence(self, args: tuple[Any, ...], node: Node, key: str, meta: Any) -> Any:
+        if not isinstance(node, SequenceNode):
+            self.problem(node, key, "must be a list", self.shown(node))
+            return INVALID
+        if len(args) == 2 and args[1] is Ellipsis:
+            kinds = [args[0]] * len(node.value)
+        elif len(args) != len(node.value):
+            self.problem(node, key, f"must be a list of {len(args)} items", self.shown(node))
+            return INVALID
+        else:
+            kinds = list(args)
+        items = [
+            self.value(tp, item, f"{key}[{i}]", meta)
+            for i, (tp, item) in enumerate(zip(kinds, node.value, strict=True))
+        ]
+        return INVALID if any(v is INVALID for v in items) else tuple(items)
+
+    def mapping(self, args: tuple[Any, ...], node: Node, key: str, meta: Any) -> Any:
+        if not isinstance(node, MappingNode):
+            self.problem(node, key, "must be a mapping", self.shown(node))
+            return INVALID
+        key_type, value_type = args
+        out: dict[Any, Any] = {}
+        valid = True
+        for k, v in node.value:
+            if id(k) in self.secret_keys:
+                valid = False
+                continue
+            name = str(self.shown(k))
+            path = join(key, name)
+            dict_key = self.value(key_type, k, path)
+            dict_value = self.value(value_type, v, path, meta, k)
+            if dict_key is INVALID or dict_value is INVALID:
+                valid = False
+            else:
+                out[dict_key] = dict_value
+        return out if valid else INVALID
+
+    def scalar(self, tp: Any, node: ScalarNode, key: str, meta: Any) -> Any:
+        got = scalar_python(node)
+        plain = node.style is None
+        if tp is bool:
+            if isinstance(got, bool):
+                return got
+            self.problem(node, key, "must be true or false", got)
+            return INVALID
+        if tp in (int, float):
+            if tp is float and plain and isinstance(got, str) and _FLOAT_TEXT.fullmatch(got):
+                got = float(got)  # 1e3: YAML 1.1 reads it as text
+            if isinstance(got, bool) or not isinstance(got, int | float):
+                self.problem(node, key, f"must be {describe(tp)}", got)
+                return INVALID
+            if tp is int and isinstance(got, float):
+                self.problem(node, key, "must be a whole number", got)
+                return INVALID
+            if not math.isfinite(got):
+                self.problem(node, key, "must be a finite number", got)
+                return INVALID
+            return tp(got) if self.in_range(node, key, got, meta) else INVALID
+        if tp in (str, Path):
+            if node.tag != STR_TAG and not plain:
+                self.problem(node, key, f"must be {describe(tp)}", got)
+                return INVALID
+            text = node.value  # as written: `1.10` stays "1.10", `no` stays "no"
+            if tp is str:
+                if meta and meta.get("blank") is False and not text.strip():
+                    self.problem(node, key, "must not be blank")
+                    return INVALID
+                return text
+            if not text.strip() or "\0" in text:
+                self.problem(node, key, "must be a file path, not empty")
+                return INVALID
+            path = Path(text).expanduser()
+            return path if path.is_absolute() else (self.base_dir / path).resolve()
+        self.problem(node, key, f"unsupported setting type {_type_name(tp)}")
+        return INVALID
+
+    def in_range(self, node: Node, key: str, got: float, meta: Any) -> bool:
+        low = meta.get("min") if meta else None
+        high = meta.get("max") if meta else None
+        also = tuple(meta.get("also") or ()) if meta else ()
+        if got in also:
+            return True
+        either = "".join(f"{a:g} or " for a in also)
+        if low is not None and high is not None and not low <= got <= high:
+            self.problem(node, key, f"must be {either}between {low:g} and {high:g}", got)
+        elif low is not None and got < low:
+            self.problem(node, key, f"must be {either}>= {low:g}", got)
+        elif high is not None and got > high:
+            self.problem(node, key, f"must be {either}<= {high:g}", got)
+        else:
+            return True
+        return False
+
+
+def describe(tp: Any) -> str:
+    """Human words for a type, for 'must be ...' messages."""
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "text"
+    if tp is Path:
+        return "a file path"
+    if origin is tuple:
+        return "a list"
+    if origin is dict or dataclasses.is_dataclass(tp):
+        return "a mapping of keys"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
+    return f"a {_type_name(tp)}"
+
+
+def load_as(cls: type[T], path: Path) -> T:
+    """Load a YAML file into any settings dataclass ``cls`` (load_settings uses Settings)."""
+    node = compose(read_text(path), str(path))
+    builder = Builder(lambda n: f"{path}:{line_of(n)}: ", path.absolute().parent)
+    builder.scan.run(node, "")
+    result = builder.dataclass(cls, node, "")
+    if builder.problems or result is INVALID:
+        raise ConfigError(builder.lines() or [f"{path}: not a usable config"])
+    return typing.cast(T, result)
