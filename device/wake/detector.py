@@ -6,8 +6,9 @@ samples) and returns the detections those samples completed, usually none.
 
 Positions are counted in 16 kHz samples since the detector was created (``skip`` advances
 the count for samples that were lost), so a ``Detection.end_sample`` can be lined up with
-the capture stream: it is the end of the first frame whose score crossed the threshold in
-the run that fired, i.e. roughly where the phrase ended (see ``TriggerRule``).
+the capture stream: it is about where the phrase ended (a little before, never after the
+first syllable of what follows; see ``TriggerRule``), while ``detected_sample`` is where
+the detector fired (0.1-0.5 s later).
 
 Example::
 
@@ -18,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,41 +65,55 @@ class WakeDetector(Protocol):
         ...
 
 
-@dataclass(slots=True)
 class TriggerRule:
     """Per model: ``trigger_frames`` consecutive frames at or over ``threshold`` fire once;
     then nothing fires for ``refractory_samples``. Fed one score per 80 ms frame.
 
+    Where did the phrase end? A model's score starts to rise as the end of the phrase comes
+    into its window and crosses the threshold 0.1-0.4 s later. So a firing reports the start
+    of the earliest of the last ``lookback_frames`` frames whose score reached
+    ``rise_fraction * threshold``, one more frame earlier (80 ms of margin): audio from there
+    on holds all that was said after the phrase, and usually its last syllable.
+
     Example::
 
         rule = TriggerRule(0.5, trigger_frames=2, refractory_samples=32000)
-        fired = rule.update(score, frame_end_sample)   # None, or (first_end, score)
+        fired = rule.update(score, frame_end_sample)   # None, or (phrase_end, score)
     """
 
-    threshold: float
-    trigger_frames: int = 1
-    refractory_samples: int = 2 * SAMPLE_RATE_HZ
-    _run: int = 0
-    _run_first_end: int = 0
-    _quiet_until: int = -1
+    def __init__(
+        self,
+        threshold: float,
+        trigger_frames: int = 1,
+        refractory_samples: int = 2 * SAMPLE_RATE_HZ,
+        *,
+        rise_fraction: float = 0.2,
+        lookback_frames: int = 8,
+    ) -> None:
+        self.threshold = threshold
+        self.trigger_frames = trigger_frames
+        self.refractory_samples = refractory_samples
+        self.rise_level = rise_fraction * threshold
+        self._recent: deque[tuple[float, int]] = deque(maxlen=max(1, lookback_frames))
+        self._run = 0
+        self._quiet_until = -1
 
     def update(self, score: float, frame_end_sample: int) -> tuple[int, float] | None:
-        """``(end of the run's first frame, score)`` when this frame fires, else None."""
-        if frame_end_sample < self._quiet_until:
+        """``(phrase end estimate, score)`` when this frame fires, else None."""
+        self._recent.append((score, frame_end_sample))
+        if frame_end_sample < self._quiet_until or score < self.threshold:
             self._run = 0
             return None
-        if score < self.threshold:
-            self._run = 0
-            return None
-        if self._run == 0:
-            self._run_first_end = frame_end_sample
         self._run += 1
         if self._run < self.trigger_frames:
             return None
         self._run = 0
         self._quiet_until = frame_end_sample + self.refractory_samples
-        return self._run_first_end, score
+        rise_end = next(end for s, end in self._recent if s >= self.rise_level)
+        self._recent.clear()
+        return max(0, rise_end - 2 * FRAME_SAMPLES), score
 
     def reset(self) -> None:
         self._run = 0
         self._quiet_until = -1
+        self._recent.clear()

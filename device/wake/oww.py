@@ -17,7 +17,8 @@ Python list per frame. The feature buffers start from the features of digital si
 Idle: with a ``QuietTracker``, a frame in a quiet stretch (see device/wake/quiet.py) runs
 no model. The last embedding is repeated (the window it saw was quiet already) and the raw
 audio is kept, so on the first loud frame the mel window is recomputed from the last 0.8 s
-of audio in one call and the models see what they would have seen had they never stopped.
+of audio (ten melspectrogram runs, 2 ms) and the models see what they would have seen had
+they never stopped.
 """
 
 from __future__ import annotations
@@ -164,6 +165,14 @@ class OpenWakeWordDetector:
         mels: npt.NDArray[np.float32] = out.reshape(-1, MEL_BANDS) / 10.0 + 2.0
         return mels
 
+    def _backfill_mels(self, history: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The mel window as streaming would have built it: frame by frame, because the
+        melspectrogram model clips each input's quietest bands relative to its loudest."""
+        step, span = FRAME_SAMPLES, FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
+        windows = np.lib.stride_tricks.sliding_window_view(history, span)[::step]
+        mels = np.concatenate([self._melspectrogram(w) for w in windows])
+        return np.ascontiguousarray(mels[-EMBEDDING_WINDOW:])
+
     def _embed(self, mels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         out = self._emb.run(None, {"input_1": mels[None, :, :, None]})[0]
         embedding: npt.NDArray[np.float32] = out.reshape(EMBEDDING_SIZE)
@@ -186,7 +195,7 @@ class OpenWakeWordDetector:
                 m.rule.update(0.0, self._position)
             return
         if self._stale_mels:  # back from a quiet stretch: the window from the audio kept
-            self._mels = self._melspectrogram(history)[-EMBEDDING_WINDOW:]
+            self._mels = self._backfill_mels(history)
             self._stale_mels = False
         else:
             new_mels = self._melspectrogram(history[-(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES) :])
