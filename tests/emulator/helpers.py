@@ -130,8 +130,10 @@ class Client:
 
 
 @asynccontextmanager
-async def client(emu: Emulator, **kwargs: Any) -> AsyncIterator[Client]:
-    ws = await connect(emu.url, additional_headers={"Authorization": f"Bearer {KEY}"}, **kwargs)
+async def client(emu: Emulator | str, **kwargs: Any) -> AsyncIterator[Client]:
+    """A connection to ``emu`` (an `Emulator` or a ws:// URL) with a bearer key."""
+    url = emu if isinstance(emu, str) else emu.url
+    ws = await connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}, **kwargs)
     c = Client(ws)
     try:
         yield c
