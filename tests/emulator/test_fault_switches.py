@@ -180,26 +180,59 @@ async def test_an_unknown_event_type_is_well_formed_and_not_in_the_api() -> None
     assert not emu.of_type("server", "response.telepathy.delta")  # not shown as valid
 
 
+# every code the device classifies (device/realtime/ga/errors.py), with its default type
 CODES = [
-    ("conversation_already_has_active_response", "invalid_request_error"),
-    ("response_cancel_not_active", "invalid_request_error"),
-    ("input_audio_buffer_commit_empty", "invalid_request_error"),
-    ("session_expired", "invalid_request_error"),
-    ("invalid_api_key", "invalid_request_error"),
-    ("insufficient_quota", "insufficient_quota"),
-    ("rate_limit_exceeded", "tokens"),
-    ("server_error", "server_error"),
+    "conversation_already_has_active_response",
+    "response_cancel_not_active",
+    "input_audio_buffer_commit_empty",
+    "unsupported_content_type",
+    "item_truncate_invalid_item_id",
+    "item_truncate_invalid_audio_end_ms",
+    "session_expired",
+    "session_closed",
+    "session_not_found",
+    "invalid_api_key",
+    "authentication_error",
+    "invalid_authentication",
+    "permission_denied",
+    "insufficient_permissions",
+    "insufficient_quota",
+    "model_not_found",
+    "beta_api_shape_disabled",
+    "unknown_parameter",
+    "missing_required_parameter",
+    "invalid_value",
+    "invalid_type",
+    "rate_limit_exceeded",
+    "server_error",
 ]
+TYPES = {
+    "insufficient_quota": "insufficient_quota",
+    "rate_limit_exceeded": "tokens",
+    "server_error": "server_error",
+}
 
 
-@pytest.mark.parametrize(("code", "etype"), CODES)
-async def test_error_events_of_each_code_the_device_classifies(code: str, etype: str) -> None:
+async def test_error_events_of_each_code_the_device_classifies() -> None:
     async with Emulator(scenario(), on_event=validate) as emu, client(emu) as c:
         await manual(c)
-        await emu.inject({"error": code})
-        error = (await c.until("error"))["error"]
-    assert (error["code"], error["type"], error["event_id"]) == (code, etype, None)
-    assert error["message"]
+        for n, code in enumerate(CODES, start=1):
+            await emu.inject({"error": code})
+            error = (await c.until("error", n=n))["error"]
+            etype = TYPES.get(
+                code, "server_error" if code == "server_error" else "invalid_request_error"
+            )
+            assert (error["code"], error["type"], error["event_id"]) == (code, etype, None)
+            assert error["message"]
+        custom = {
+            "code": "invalid_value",
+            "param": "session.voice",
+            "message": "Bad voice.",
+            "type": "invalid_request_error",
+        }
+        await emu.inject({"error": custom})
+        error = (await c.until("error", n=len(CODES) + 1))["error"]
+    assert (error["param"], error["message"]) == ("session.voice", "Bad voice.")
 
 
 async def test_an_error_can_name_the_client_event_it_answers() -> None:

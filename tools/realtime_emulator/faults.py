@@ -131,26 +131,34 @@ class ClockFault:
     after_ms: int
 
 
-# code -> (error type, message) used when the fault does not say.
+# code -> (error type, message) used when the fault does not say: every code the device
+# classifies (device/realtime/ga/errors.py); any other code gets type server_error.
+_REQ = "invalid_request_error"
 ERROR_DEFAULTS: dict[str, tuple[str, str]] = {
     "conversation_already_has_active_response": (
-        "invalid_request_error",
+        _REQ,
         "Conversation already has an active response in progress.",
     ),
-    "response_cancel_not_active": (
-        "invalid_request_error",
-        "Cancellation failed: no active response found",
-    ),
-    "input_audio_buffer_commit_empty": (
-        "invalid_request_error",
-        "Error committing input audio buffer: buffer too small.",
-    ),
-    "session_expired": (
-        "invalid_request_error",
-        "Your session hit the maximum duration of 60 minutes.",
-    ),
-    "invalid_api_key": ("invalid_request_error", "Incorrect API key provided."),
+    "response_cancel_not_active": (_REQ, "Cancellation failed: no active response found"),
+    "input_audio_buffer_commit_empty": (_REQ, "Error committing input audio buffer: too small."),
+    "unsupported_content_type": (_REQ, "Only model output audio messages can be truncated"),
+    "item_truncate_invalid_item_id": (_REQ, "Item to truncate not found."),
+    "item_truncate_invalid_audio_end_ms": (_REQ, "Audio content is already shorter than that."),
+    "session_expired": (_REQ, "Your session hit the maximum duration of 60 minutes."),
+    "session_closed": (_REQ, "The session was closed."),
+    "session_not_found": (_REQ, "Session not found."),
+    "invalid_api_key": (_REQ, "Incorrect API key provided."),
+    "authentication_error": (_REQ, "Authentication failed."),
+    "invalid_authentication": (_REQ, "Invalid authentication."),
+    "permission_denied": (_REQ, "You do not have access to this model."),
+    "insufficient_permissions": (_REQ, "You have insufficient permissions for this operation."),
     "insufficient_quota": ("insufficient_quota", "You exceeded your current quota."),
+    "model_not_found": (_REQ, "The model does not exist or you do not have access to it."),
+    "beta_api_shape_disabled": (_REQ, "The beta Realtime API shape is disabled."),
+    "unknown_parameter": (_REQ, "Unknown parameter."),
+    "missing_required_parameter": (_REQ, "Missing required parameter."),
+    "invalid_value": (_REQ, "Invalid value."),
+    "invalid_type": (_REQ, "Invalid type."),
     "rate_limit_exceeded": ("tokens", "Rate limit reached. Please try again later."),
     "server_error": ("server_error", "The server had an error while processing your request."),
 }
