@@ -20,7 +20,11 @@ Faults at run time (see `faults` and `switches`)::
     emu.heal()                                 # healthy again: switches off, scripted
                                                # faults off, stalls released
 
-A subprocess emulator takes the same calls over HTTP on its own port (`control`).
+``emu.fired`` lists every fault applied (session number, kind, the fault), ``emu.refused``
+counts refused handshakes and ``emu.open_connections`` the sockets open now. Frames broken on
+purpose (``malformed``, ``unknown_event``) go out raw: they are not in ``sent`` and not shown
+to ``on_event``. A subprocess emulator takes the same calls over HTTP on its own port
+(`control`).
 """
 
 from __future__ import annotations
