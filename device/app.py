@@ -35,16 +35,19 @@ from device.conversation import (
     Disconnect,
     Event,
     HoldUpload,
+    InterruptRequested,
     LinkLost,
     Output,
     Play,
     PlaybackIdle,
+    PlaybackStopped,
     PlayPrompt,
     RunTool,
     Send,
     SetTimer,
     StartRequested,
     State,
+    StopPlayback,
     StopRequested,
     TimerFired,
     ToolFinished,
@@ -214,7 +217,7 @@ class Daemon:
             case TriggerAction.END:
                 self.dispatch(StopRequested(f"ended by {trigger.source}"))
             case TriggerAction.INTERRUPT:
-                self.emit(Note(f"interrupt from {trigger.source} (barge-in comes with its issue)"))
+                self.dispatch(InterruptRequested(trigger.source))
 
     def stop(self) -> None:
         self._stop.set()
@@ -254,6 +257,8 @@ class Daemon:
                 self.summary.reply_audio_ms += pcm_ms(len(pcm), SPEECH_RATE_HZ)
             case PlayPrompt(name=name):
                 self._play_prompt(name)
+            case StopPlayback(source=source, items=items, device_initiated=device):
+                self._stop_playback(source, items, device)
             case Upload(on=on):
                 self.uploading = on
                 if not on:
@@ -290,6 +295,13 @@ class Daemon:
                 self._timers[name] = self.loop.call_later(delay_ms / 1000.0, self._fire_timer, name)
             case CancelTimer(name=name):
                 self._cancel_timer(name)
+
+    def _stop_playback(self, source: str, items: tuple[str, ...], device: bool) -> None:
+        """Silence the speaker first, then read the playback clock for the truncation."""
+        self.speaker.flush()
+        heard_of = getattr(self.speaker, "heard_ms", self.speaker.played_ms)
+        heard = tuple((item, float(heard_of(item))) for item in items)
+        self.loop.call_soon(self.dispatch, PlaybackStopped(source, heard, device))
 
     def _set_hold(self, on: bool) -> None:
         self._hold_open = on

@@ -15,6 +15,7 @@ from device.conversation.reports import (
     ErrorReported,
     FirstAudio,
     HandedOver,
+    Interrupted,
     Note,
     PromptPlayed,
     Report,
@@ -55,6 +56,7 @@ class RunSummary:
     errors: list[dict[str, str]] = field(default_factory=list)
     conversations: int = 0
     handovers: int = 0
+    interruptions: int = 0  # the caller cut a reply short (a frustration signal)
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "input_tokens": 0,
@@ -105,6 +107,8 @@ class RunSummary:
                     self.hangup_ms.append(hangup_ms)
             case HandedOver():
                 self.handovers += 1
+            case Interrupted():
+                self.interruptions += 1
             case _:
                 pass
 
@@ -154,6 +158,9 @@ def timeline_text(report: Report) -> str | None:
             return text
         case HandedOver():
             return "handover  a human was called"
+        case Interrupted(source=source, n=n, item_id=item_id, audio_end_ms=end_ms):
+            cut = f"reply cut at {end_ms} ms of {item_id}" if item_id else "nothing to cut"
+            return f"interrupt  #{n} by {one_line(source, 80)}: {cut}"
         case _:
             return None
 

@@ -23,9 +23,11 @@ from device.conversation import (
     Disconnect,
     Event,
     HoldUpload,
+    InterruptRequested,
     LinkLost,
     Play,
     PlaybackIdle,
+    PlaybackStopped,
     PlayPrompt,
     Report,
     RunTool,
@@ -33,6 +35,7 @@ from device.conversation import (
     SetTimer,
     StartRequested,
     State,
+    StopPlayback,
     StopRequested,
     TimerFired,
     ToolFinished,
@@ -44,11 +47,18 @@ from device.conversation.reports import (
     ErrorReported,
     FirstAudio,
     HandedOver,
+    Interrupted,
     Note,
     StateChanged,
     ToolReported,
 )
-from device.realtime.commands import RequestReply, SendToolOutput, SessionSpec
+from device.realtime.commands import (
+    CancelReply,
+    RequestReply,
+    SendToolOutput,
+    SessionSpec,
+    Truncate,
+)
 from device.realtime.events import (
     AudioDelta,
     ErrorKind,
@@ -684,3 +694,60 @@ def test_two_visitors_back_to_back_share_nothing() -> None:
     assert acts(conv.handle(ToolFinished("call_1", tool_result()), 5000)) == []
     conv.handle(InputTranscript("item_u2", "yes close it"), 5001)
     assert conv.transcript == []
+
+
+def speaking(conv: Conversation) -> None:
+    run(conv, OPEN + CALLER_ASKS)
+    conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM * 50), 2800)  # 1000 ms received
+    assert conv.state is State.SPEAKING
+
+
+def test_a_button_press_while_speaking_stops_truncates_at_what_was_heard_and_cancels() -> None:
+    conv = Conversation(policy())
+    speaking(conv)
+    out = conv.handle(InterruptRequested("button"), 3000)
+    assert [c for c in out if isinstance(c, StopPlayback)] == [
+        StopPlayback("button", ("item_a1",), device_initiated=True)
+    ]
+    assert conv.state is State.LISTENING
+    out = conv.handle(PlaybackStopped("button", (("item_a1", 412.7),)), 3001)
+    wire = sent(out, Truncate) + sent(out, CancelReply)
+    assert [(type(c).__name__, getattr(c, "audio_end_ms", None)) for c in wire] == [
+        ("Truncate", 412),
+        ("CancelReply", None),
+    ]
+    assert reports(out, Interrupted) == [Interrupted("button", 1, "item_a1", 412)]
+    # late deltas of the interrupted reply are not played
+    assert acts(conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 3010)) == []
+
+
+def test_the_servers_barge_in_truncates_and_leaves_the_cancel_to_the_server() -> None:
+    conv = Conversation(policy())
+    speaking(conv)
+    out = conv.handle(SpeechStarted("item_u2", 3000), 3000)
+    assert StopPlayback("the caller (server)", ("item_a1",), device_initiated=False) in out
+    out = conv.handle(PlaybackStopped("the caller (server)", (("item_a1", 200.0),), False), 3001)
+    assert [c.audio_end_ms for c in sent(out, Truncate)] == [200]
+    assert sent(out, CancelReply) == []  # interrupt_response: the server cancels it itself
+
+
+@pytest.mark.parametrize(
+    ("heard", "truncated"),
+    [(0.0, False), (1000.0, False), (999.0, True)],
+    ids=["nothing-heard", "all-played", "almost-all"],
+)
+def test_truncate_is_skipped_when_nothing_or_everything_was_heard(
+    heard: float, truncated: bool
+) -> None:
+    conv = Conversation(policy())
+    speaking(conv)
+    conv.handle(InterruptRequested("wake word"), 3000)
+    out = conv.handle(PlaybackStopped("wake word", (("item_a1", heard),)), 3001)
+    assert bool(sent(out, Truncate)) is truncated
+
+
+def test_an_interrupt_while_not_speaking_changes_nothing() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    assert acts(conv.handle(InterruptRequested("button"), 100)) == []
+    assert conv.state is State.LISTENING

@@ -56,6 +56,16 @@ class PlayPrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class StopPlayback:
+    """Silence the speaker at once (an interruption), then report ``PlaybackStopped`` with
+    the ms heard of each of ``items``."""
+
+    source: str
+    items: tuple[str, ...]
+    device_initiated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class AwaitPlayback:
     """Report ``PlaybackIdle`` once the speaker has played everything queued."""
 
@@ -85,6 +95,7 @@ Command = (
     | HoldUpload
     | Play
     | PlayPrompt
+    | StopPlayback
     | AwaitPlayback
     | RunTool
     | SetTimer

@@ -38,13 +38,16 @@ from device.conversation.commands import (
     PlayPrompt,
     Send,
     SetTimer,
+    StopPlayback,
     Upload,
 )
 from device.conversation.inputs import (
     DeviceHealth,
     Event,
+    InterruptRequested,
     LinkLost,
     PlaybackIdle,
+    PlaybackStopped,
     StartRequested,
     StopRequested,
     TimerFired,
@@ -65,6 +68,7 @@ from device.conversation.reports import (
     ConversationStarted,
     ErrorReported,
     FirstAudio,
+    Interrupted,
     Note,
     Report,
     StateChanged,
@@ -74,7 +78,7 @@ from device.conversation.reports import (
 from device.conversation.state import ENDED, State
 from device.conversation.tool_turns import ToolTurns
 from device.conversation.visitor import Visitor
-from device.realtime.commands import LinkCommand, RequestReply
+from device.realtime.commands import CancelReply, LinkCommand, RequestReply, Truncate
 from device.realtime.commands import UpdateSession as UpdateSessionCommand
 from device.realtime.events import (
     AudioDelta,
@@ -93,6 +97,7 @@ from device.realtime.events import (
     SpeechStopped,
     TranscriptDone,
 )
+from device.realtime.turns import truncate_point
 from device.tools.base import ToolContext
 
 Output = Command | Report
@@ -165,8 +170,15 @@ class Conversation(ToolTurns):
                     v.caller_turn_open = True
                     out.append(HoldUpload(True))
                     out.append(CancelTimer(IDLE_TIMER))
-                    if self.state in (State.LISTENING, State.THINKING):
+                    if self.state is State.SPEAKING and v.ending is None:
+                        self._interrupt("the caller (server)", out, device=False)
+                    elif self.state in (State.LISTENING, State.THINKING):
                         self._to(State.LISTENING, out)
+            case InterruptRequested(source=source):
+                if self.state is State.SPEAKING and v.ending is None:
+                    self._interrupt(source, out, device=True)
+            case PlaybackStopped():
+                self._playback_stopped(event, out)
             case SpeechStopped():
                 if v.caller_turn_open:
                     v.caller_turn_open = False
@@ -304,6 +316,13 @@ class Conversation(ToolTurns):
         if not self.active or rid in v.dropped_responses:
             return
         v.spoken_responses.add(rid)
+        items = v.reply_items.setdefault(rid, [])
+        if item_id not in items:
+            items.append(item_id)
+        v.received_ms[item_id] = v.received_ms.get(item_id, 0.0) + len(pcm) * 500.0 / (
+            self.policy.audio_rate_hz
+        )
+        v.last_reply = rid
         if not v.first_audio_seen:
             v.first_audio_seen = True
             if v.speech_stopped_at_ms is not None:
@@ -312,6 +331,36 @@ class Conversation(ToolTurns):
             self._to(State.SPEAKING, out)
         out.append(CancelTimer(IDLE_TIMER))
         out.append(Play(item_id, pcm))
+
+    def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
+        """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""
+        v = self.visitor
+        rid = v.last_reply
+        items = tuple(v.reply_items.get(rid, ())) if rid is not None else ()
+        if rid is not None:
+            v.dropped_responses.add(rid)  # late deltas of it are not played
+        out.append(StopPlayback(source, items, device_initiated=device))
+        self._to(State.LISTENING, out)
+
+    def _playback_stopped(self, ev: PlaybackStopped, out: list[Output]) -> None:
+        """Barge-in, step 2: truncate what was heard, cancel the reply if still running."""
+        v = self.visitor
+        if not self.active:
+            return
+        cut_item: str | None = None
+        cut_ms: int | None = None
+        for item_id, heard in ev.heard_ms:
+            point = truncate_point(heard, v.received_ms.get(item_id, 0.0))
+            if point is not None:
+                cut_item, cut_ms = item_id, point
+                self._send(Truncate(item_id, point), out)
+                break
+        if v.gate.active is not None and (ev.device_initiated or not self.policy.server_interrupts):
+            self._send(CancelReply(), out)
+        v.interruptions += 1
+        out.append(Interrupted(ev.source, v.interruptions, cut_item, cut_ms))
+        if self.state is State.LISTENING:
+            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
 
     def _response_done(self, ev: ResponseDone, out: list[Output]) -> None:
         v = self.visitor

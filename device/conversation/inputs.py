@@ -49,6 +49,23 @@ class DeviceHealth:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class InterruptRequested:
+    """Stop the reply and listen: a button press, the wake word, local speech detection."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStopped:
+    """The daemon flushed the speaker for an interruption; ``heard_ms`` per item of the
+    interrupted reply is what really reached the speaker (the playback clock)."""
+
+    source: str
+    heard_ms: tuple[tuple[str, float], ...]
+    device_initiated: bool = True
+
+
 LocalEvent = (
     StartRequested
     | StopRequested
@@ -57,5 +74,7 @@ LocalEvent = (
     | PlaybackIdle
     | TimerFired
     | DeviceHealth
+    | InterruptRequested
+    | PlaybackStopped
 )
 Event = ServerEvent | LocalEvent

@@ -21,6 +21,8 @@ class ConversationPolicy:
     confirm_tools: frozenset[str] = frozenset()
     transcribes: bool = True  # the session transcribes the caller (input transcription on)
     transcript_wait_ms: float = 2000.0  # longest wait for those words
+    audio_rate_hz: int = 24000  # PCM16 mono rate of reply audio (the codec's)
+    server_interrupts: bool = True  # the server cancels a reply when the caller speaks
 
 
 IDLE_TIMER = "idle"

@@ -80,6 +80,19 @@ class ErrorReported:
 
 
 @dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The caller cut the reply short (``n``: interruptions so far in this conversation).
+
+    ``item_id`` / ``audio_end_ms``: where the reply was truncated (None: nothing to cut).
+    """
+
+    source: str
+    n: int
+    item_id: str | None
+    audio_end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     text: str
 
@@ -123,6 +136,7 @@ Report = (
     | FirstAudio
     | UsageReported
     | ErrorReported
+    | Interrupted
     | Note
     | AudioDeviceChanged
     | HandedOver

@@ -38,6 +38,11 @@ class Visitor:
     # responses
     dropped_responses: set[str] = field(default_factory=set)
     spoken_responses: set[str] = field(default_factory=set)  # responses with reply audio
+    # reply audio, per item, for truncation (the playback clock says what was heard)
+    reply_items: dict[str, list[str]] = field(default_factory=dict)  # response -> items
+    received_ms: dict[str, float] = field(default_factory=dict)  # item -> audio received
+    last_reply: str | None = None  # the response whose audio came last
+    interruptions: int = 0
     # the end
     ending: str | None = None  # the reason, once a hang-up is decided
     ending_since_ms: float | None = None  # when the model's end / hand-over call came
