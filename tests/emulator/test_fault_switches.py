@@ -348,3 +348,20 @@ def test_a_bad_fault_names_the_key(turn: dict[str, Any], problem: str) -> None:
     assert problem in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(ScenarioError, match=r"connection\.refuse"):
         Scenario.from_dict({"connection": {"refuse": 200}})
+
+
+async def test_inject_can_aim_at_one_session_and_scripted_faults_switch_off() -> None:
+    async with Emulator(scenario({"close": 1011}), on_event=validate) as emu:
+        emu.configure(scripted=False)  # the scenario's close does not fire...
+        async with client(emu) as one, client(emu) as two:
+            await manual(one)
+            await manual(two)
+            assert emu.open_connections == 2
+            assert await emu.inject({"close": 1001}, session=2) == 1  # ...an injected one does
+            await asyncio.wait_for(two.closed.wait(), 5)
+            await ask(one)
+            done = await one.until("response.done")
+        assert two.ws.close_code == 1001
+        assert done["response"]["status"] == "completed"
+        assert [(f.session, f.kind) for f in emu.fired] == [(2, "close")]
+        await emu.wait_for(lambda: emu.open_connections == 0)

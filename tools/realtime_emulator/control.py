@@ -52,7 +52,10 @@ async def control(emu: Emulator, target: str) -> tuple[int, dict[str, Any]]:
             if "fault" not in query:
                 raise ScenarioError("inject: missing parameter 'fault', e.g. fault={close: 1011}")
             fault = parse_text(query["fault"], "inject.fault")
-            session = int(query["session"]) if query.get("session", "").isdigit() else None
+            raw = query.get("session")
+            if raw is not None and not raw.isdigit():
+                raise ScenarioError(f"inject.session: expected a session number, got {raw!r}")
+            session = int(raw) if raw is not None else None
             if not isinstance(fault, dict):
                 raise ScenarioError(f"inject.fault: expected a mapping, got {fault!r}")
             hit = await emu.inject(fault, session=session)

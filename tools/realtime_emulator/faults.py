@@ -247,9 +247,8 @@ def _error(value: Any, path: str) -> SendError:
 
 
 def _close(value: Any, path: str) -> Close:
-    if isinstance(value, bool) or (
-        value not in CLOSE_CODES and not (isinstance(value, int) and 3000 <= value <= 4999)
-    ):
+    usable = isinstance(value, int) and not isinstance(value, bool)
+    if not usable or (value not in CLOSE_CODES and not 3000 <= value <= 4999):
         codes = ", ".join(str(c) for c in sorted(CLOSE_CODES))
         raise ScenarioError(f"{path}: expected a close code ({codes} or 3000-4999), got {value!r}")
     return Close(code=int(value), reason="" if value == 1006 else f"emulator fault: close {value}")
@@ -323,8 +322,12 @@ def parse_turn_faults(d: dict[str, Any], path: str) -> tuple[TurnFault, ...]:
     """A turn's faults with their ``fault_at`` (see the module docstring)."""
     faults = faults_in(d, path)
     at_raw = d.get("fault_at")
-    if at_raw is not None and at_raw not in _AT_WORDS:
-        integer(at_raw, f"{path}.fault_at", 1, 100_000)
+    words_ok = isinstance(at_raw, str) and at_raw in _AT_WORDS
+    count_ok = isinstance(at_raw, int) and not isinstance(at_raw, bool) and at_raw >= 1
+    if at_raw is not None and not (words_ok or count_ok):
+        raise ScenarioError(
+            f"{path}.fault_at: expected commit, created, done or a delta count >= 1, got {at_raw!r}"
+        )
     out = []
     for f in faults:
         at: At = (
