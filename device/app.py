@@ -117,6 +117,9 @@ def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> Conversa
             t.name for t in tools if toolbox and toolbox.needs_confirmation(t.name)
         ),
         transcribes=settings.realtime.transcription.enabled,
+        setup_timeout_ms=settings.realtime.connect_timeout_s * 1000.0,
+        reply_stall_ms=settings.realtime.reply_stall_s * 1000.0,
+        server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
     )
 
 

@@ -11,7 +11,9 @@ import pytest
 from device.conversation import (
     IDLE_TIMER,
     MAX_TIMER,
+    SETUP_TIMER,
     SLOW_PREFIX,
+    STALL_TIMER,
     TRANSCRIPT_TIMER,
     AwaitPlayback,
     CancelTimer,
@@ -94,9 +96,17 @@ def policy() -> ConversationPolicy:
     )
 
 
+DEADLINES = (SETUP_TIMER, STALL_TIMER)
+
+
+def deadline(cmd: Any) -> bool:
+    """The setup and reply-stall deadlines: asserted by their own tests, left out elsewhere."""
+    return isinstance(cmd, SetTimer | CancelTimer) and cmd.name in DEADLINES
+
+
 def acts(out: list[Command]) -> list[str]:
-    """brief() of the commands that act (reports left out)."""
-    return [brief(c) for c in out if not isinstance(c, Report)]
+    """brief() of the commands that act (reports and deadline timers left out)."""
+    return [brief(c) for c in out if not isinstance(c, Report) and not deadline(c)]
 
 
 def brief(cmd: Command) -> str:
@@ -134,7 +144,7 @@ def run(conv: Conversation, steps: list[Step]) -> list[list[Command]]:
     outputs = []
     for i, step in enumerate(steps):
         out = conv.handle(step.event, step.now_ms)
-        got = [brief(c) for c in out if not isinstance(c, Report)]
+        got = acts(out)
         assert got == step.commands, f"step {i} ({step.event}): {got}"
         assert conv.state is step.state, f"step {i} ({step.event}): state {conv.state}"
         outputs.append(out)
@@ -751,3 +761,43 @@ def test_an_interrupt_while_not_speaking_changes_nothing() -> None:
     run(conv, OPEN)
     assert acts(conv.handle(InterruptRequested("button"), 100)) == []
     assert conv.state is State.LISTENING
+
+
+def test_a_server_that_never_sets_up_the_session_is_given_up_at_the_deadline() -> None:
+    conv = Conversation(policy())
+    out = conv.handle(StartRequested("button"), 0)
+    assert SetTimer(SETUP_TIMER, 10_000.0) in out
+    conv.handle(SessionCreated("sess_1"), 50)  # ...but session.updated never comes
+    out = conv.handle(TimerFired(SETUP_TIMER), 10_000)
+    assert conv.state is State.OFFLINE and Disconnect() in out
+    assert reports(out, ErrorReported)[0].code == "session_setup"
+
+
+def test_the_setup_deadline_is_cancelled_once_the_session_is_ready() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    assert conv.handle(TimerFired(SETUP_TIMER), 10_000) == []
+    assert conv.state is State.LISTENING
+
+
+def test_a_reply_that_goes_silent_is_abandoned_with_a_prompt_and_the_caller_heard_again() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)  # resp_1 created at 2700
+    out = conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 2800)
+    assert SetTimer(STALL_TIMER, 5000.0) in out  # every sign of life moves the deadline
+    out = conv.handle(TimerFired(STALL_TIMER), 7800)
+    assert reports(out, ErrorReported)[0].code == "reply_stalled"
+    assert sent(out, CancelReply) and PlayPrompt("error") in out and AwaitPlayback() in out
+    conv.handle(PlaybackIdle(), 9000)
+    assert conv.state is State.LISTENING
+    # the abandoned reply's late audio is not played; the next request may go out
+    assert acts(conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 9100)) == []
+    assert not conv.visitor.gate.busy
+
+
+def test_a_reply_that_finishes_cancels_its_stall_deadline() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN + CALLER_ASKS)
+    out = conv.handle(ResponseDone("resp_1", "completed"), 3000)
+    assert CancelTimer(STALL_TIMER) in out
+    assert conv.handle(TimerFired(STALL_TIMER), 8000) == []

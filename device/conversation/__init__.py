@@ -42,7 +42,9 @@ from device.conversation.inputs import (
 from device.conversation.policy import (
     IDLE_TIMER,
     MAX_TIMER,
+    SETUP_TIMER,
     SLOW_PREFIX,
+    STALL_TIMER,
     TRANSCRIPT_TIMER,
     ConversationPolicy,
 )
@@ -54,7 +56,9 @@ __all__ = [
     "IDLE_TIMER",
     "MAX_TIMER",
     "REPORT_TYPES",
+    "SETUP_TIMER",
     "SLOW_PREFIX",
+    "STALL_TIMER",
     "TRANSCRIPT_TIMER",
     "AwaitPlayback",
     "CancelTimer",

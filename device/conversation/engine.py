@@ -56,7 +56,9 @@ from device.conversation.inputs import (
 from device.conversation.policy import (
     IDLE_TIMER,
     MAX_TIMER,
+    SETUP_TIMER,
     SLOW_PREFIX,
+    STALL_TIMER,
     TRANSCRIPT_TIMER,
     ConversationPolicy,
 )
@@ -84,6 +86,7 @@ from device.realtime.events import (
     AudioDelta,
     ErrorKind,
     FunctionCallDone,
+    Ignored,
     InputCommitted,
     InputTranscript,
     InputTranscriptFailed,
@@ -101,6 +104,8 @@ from device.realtime.turns import truncate_point
 from device.tools.base import ToolContext
 
 Output = Command | Report
+_REPLY_PROGRESS = (AudioDelta, TranscriptDone, FunctionCallDone, Ignored)
+"""Server events that show a running reply is still alive."""
 
 
 class Conversation(ToolTurns):
@@ -150,6 +155,8 @@ class Conversation(ToolTurns):
         out: list[Output] = []
         self._now_ms = now_ms
         v = self.visitor
+        if v.gate.active is not None and self.active and isinstance(event, _REPLY_PROGRESS):
+            out.append(SetTimer(STALL_TIMER, self.policy.reply_stall_ms))  # the reply lives
         match event:
             case StartRequested(source=source):
                 self._start(source, out)
@@ -161,6 +168,7 @@ class Conversation(ToolTurns):
                     self._send(UpdateSessionCommand(self.policy.session), out)
             case SessionUpdated():
                 if self.state is State.CONNECTING:
+                    out.append(CancelTimer(SETUP_TIMER))
                     self._to(State.LISTENING, out)
                     out.append(Upload(True))
                     out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
@@ -206,6 +214,8 @@ class Conversation(ToolTurns):
                     self._transcribed(item_id, out)
             case ResponseCreated(response_id=rid):
                 v.gate.on_created(rid)
+                if self.active:
+                    out.append(SetTimer(STALL_TIMER, self.policy.reply_stall_ms))
             case AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
                 self._audio(rid, item_id, pcm, now_ms, out)
             case TranscriptDone(text=text):
@@ -281,6 +291,7 @@ class Conversation(ToolTurns):
         self._to(State.CONNECTING, out)
         out.append(Connect(self.visitor.conversation_id))
         out.append(SetTimer(MAX_TIMER, self.policy.max_duration_ms))
+        out.append(SetTimer(SETUP_TIMER, self.policy.setup_timeout_ms))
 
     def _end(
         self,
@@ -295,6 +306,8 @@ class Conversation(ToolTurns):
         v.caller_turn_open = False
         out.append(CancelTimer(IDLE_TIMER))
         out.append(CancelTimer(MAX_TIMER))
+        out.append(CancelTimer(SETUP_TIMER))
+        out.append(CancelTimer(STALL_TIMER))
         for call_id in v.pending_tools:
             out.append(CancelTimer(SLOW_PREFIX + call_id))
         if v.held:
@@ -332,6 +345,23 @@ class Conversation(ToolTurns):
         out.append(CancelTimer(IDLE_TIMER))
         out.append(Play(item_id, pcm))
 
+    def _reply_stalled(self, out: list[Output]) -> None:
+        """A reply that went silent is abandoned: cancelled, a short prompt, listen again."""
+        v = self.visitor
+        rid = v.gate.active
+        s = self.policy.reply_stall_ms / 1000.0
+        out.append(
+            ErrorReported("reply_stalled", f"the server sent nothing for {s:g} s in a reply")
+        )
+        if rid is not None:
+            v.dropped_responses.add(rid)
+            v.gate.on_done(rid)
+        self._send(CancelReply(), out)
+        out.append(PlayPrompt("error"))
+        if not v.pending_tools:
+            self._to(State.SPEAKING, out)
+            out.append(AwaitPlayback())
+
     def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
         """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""
         v = self.visitor
@@ -364,6 +394,8 @@ class Conversation(ToolTurns):
 
     def _response_done(self, ev: ResponseDone, out: list[Output]) -> None:
         v = self.visitor
+        if v.gate.active == ev.response_id:
+            out.append(CancelTimer(STALL_TIMER))
         send_queued = v.gate.on_done(ev.response_id)
         v.dropped_responses.discard(ev.response_id)
         out.append(UsageReported(ev.response_id, ev.status, ev.reason, ev.usage))
@@ -401,6 +433,14 @@ class Conversation(ToolTurns):
             self._end("maximum conversation length reached", out)
         elif name.startswith(SLOW_PREFIX) and name[len(SLOW_PREFIX) :] in v.pending_tools:
             out.append(PlayPrompt("filler"))
+        elif name == SETUP_TIMER and self.state is State.CONNECTING:
+            s = self.policy.setup_timeout_ms / 1000.0
+            out.append(
+                ErrorReported("session_setup", f"the server did not set up the session in {s:g} s")
+            )
+            self._end("the server did not answer", out, state=State.OFFLINE)
+        elif name == STALL_TIMER and v.gate.active is not None:
+            self._reply_stalled(out)
         elif name == TRANSCRIPT_TIMER:  # the words never came: the tool decides without them
             v.untranscribed.clear()
             self._release_held(out)

@@ -22,6 +22,8 @@ class ConversationPolicy:
     transcribes: bool = True  # the session transcribes the caller (input transcription on)
     transcript_wait_ms: float = 2000.0  # longest wait for those words
     audio_rate_hz: int = 24000  # PCM16 mono rate of reply audio (the codec's)
+    setup_timeout_ms: float = 10_000.0  # session.created and session.updated within this
+    reply_stall_ms: float = 5_000.0  # a reply that sends nothing for this long is abandoned
     server_interrupts: bool = True  # the server cancels a reply when the caller speaks
 
 
@@ -29,3 +31,5 @@ IDLE_TIMER = "idle"
 TRANSCRIPT_TIMER = "transcript"
 MAX_TIMER = "max-duration"
 SLOW_PREFIX = "slow-tool:"
+SETUP_TIMER = "session-setup"
+STALL_TIMER = "reply-stall"

@@ -24,7 +24,10 @@ class ServerVad:
         500, doc="Silence that ends the caller's turn.", min=100, max=5000
     )
     idle_timeout_ms: int | None = option(
-        None, doc="Server nudges after this much caller silence (null: off).", min=5000
+        None,
+        doc="Server nudges after this much caller silence (null: off).",
+        min=5000,
+        max=30000,
     )
     create_response: bool = option(True, doc="Answer automatically at end of turn.")
     interrupt_response: bool = option(True, doc="Caller speech cancels a running reply.")
@@ -55,7 +58,7 @@ TurnDetection = ServerVad | SemanticVad | NoTurnDetection
 @dataclass(frozen=True, kw_only=True)
 class TranscriptionSettings:
     enabled: bool = option(True, doc="Transcribe the caller's speech (needed for logs, tools).")
-    model: str = option("gpt-4o-mini-transcribe", doc="Transcription model.")
+    model: str = option("gpt-4o-mini-transcribe", doc="Transcription model.", blank=False)
     language: str | None = option(None, doc="ISO-639-1 language hint, e.g. en (null: auto).")
     prompt: str | None = option(None, doc="Vocabulary hint for the transcriber.")
 
@@ -63,7 +66,7 @@ class TranscriptionSettings:
 @dataclass(frozen=True, kw_only=True)
 class RealtimeSettings:
     url: str = option("wss://api.openai.com/v1/realtime", doc="Realtime WebSocket endpoint.")
-    model: str = option("gpt-realtime-2.1", doc="Realtime model.")
+    model: str = option("gpt-realtime-2.1", doc="Realtime model.", blank=False)
     api_key_file: Path | None = option(
         None, doc="File holding the API key (mode 0600). Never put the key itself in YAML."
     )
@@ -83,4 +86,9 @@ class RealtimeSettings:
     max_output_tokens: int | None = option(
         None, doc="Cap on reply tokens (null: no cap).", min=1, max=4096
     )
-    connect_timeout_s: float = option(10.0, doc="Give up a connection attempt after.", min=1)
+    connect_timeout_s: float = option(
+        10.0, doc="Give up a connection attempt after.", min=1, max=120
+    )
+    reply_stall_s: float = option(
+        5.0, doc="A reply that sends nothing for this long is abandoned.", min=1, max=60
+    )
