@@ -1,12 +1,24 @@
-"""The capture pipeline: channel pick, streaming resample to 24 kHz, upload chunks."""
+"""The capture pipeline: channel pick, streaming resample to 24 kHz, upload chunks, the
+16 kHz fan-out, and the same uploads as the pipeline it replaced."""
 
 from __future__ import annotations
 
+import itertools
+import logging
+import wave
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+import soxr
 
-from device.audio.frames import AudioFrame
+from device.audio.frames import SPEECH_RATE_HZ, AudioFrame
 from device.audio.pipeline import CapturePipeline
+from device.audio.settings import GateSettings
+from tools.bench_baseline_pipeline import BaselineCapturePipeline
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tone(rate: int, ms: int, hz: float = 440.0, channels: int = 1, amp: int = 8000) -> np.ndarray:
@@ -26,14 +38,14 @@ def feed(pipe: CapturePipeline, samples: np.ndarray, rate: int, channels: int) -
 
 @pytest.mark.parametrize("rate", [16000, 24000, 44100, 48000])
 def test_any_native_rate_becomes_24k_chunks_of_the_right_length(rate: int) -> None:
-    pipe = CapturePipeline(rate, 1, 0, chunk_ms=40)
+    pipe = CapturePipeline(rate, 1, 0, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     out = feed(pipe, tone(rate, 2000), rate, 1)
     assert len(out) % (40 * 48) == 0
     assert abs(len(out) / 48 - 2000) <= 60  # within resampler delay + one chunk
 
 
 def test_resampled_tone_keeps_its_pitch() -> None:
-    pipe = CapturePipeline(16000, 1, 0, chunk_ms=20)
+    pipe = CapturePipeline(16000, 1, 0, chunk_ms=20, upload_rate_hz=SPEECH_RATE_HZ)
     out = np.frombuffer(feed(pipe, tone(16000, 1000, hz=1000), 16000, 1), dtype="<i2")
     spectrum = np.abs(np.fft.rfft(out[2400:]))
     peak_hz = np.argmax(spectrum) * 24000 / len(out[2400:])
@@ -45,13 +57,174 @@ def test_the_configured_channel_of_a_mic_array_is_used() -> None:
     voice = tone(rate, 200, hz=500)
     frame = np.zeros((len(voice), 4), dtype="<i2")
     frame[:, 2] = voice
-    pipe = CapturePipeline(rate, 4, 2, chunk_ms=20)
+    pipe = CapturePipeline(rate, 4, 2, chunk_ms=20, upload_rate_hz=SPEECH_RATE_HZ)
     out = np.frombuffer(feed(pipe, frame, rate, 4), dtype="<i2")
     assert np.array_equal(out, voice[: len(out)])
-    silent = CapturePipeline(rate, 4, 0, chunk_ms=20)
+    silent = CapturePipeline(rate, 4, 0, chunk_ms=20, upload_rate_hz=SPEECH_RATE_HZ)
     assert not np.frombuffer(feed(silent, frame, rate, 4), dtype="<i2").any()
 
 
 def test_a_channel_that_does_not_exist_is_refused() -> None:
     with pytest.raises(ValueError, match="channel 4 does not exist"):
-        CapturePipeline(16000, 2, 4, chunk_ms=20)
+        CapturePipeline(16000, 2, 4, chunk_ms=20, upload_rate_hz=SPEECH_RATE_HZ)
+
+
+def test_an_upload_rate_other_than_24k_is_honoured() -> None:
+    """The upload rate is the caller's (the codec's), not an assumption of the core."""
+    pipe = CapturePipeline(48000, 1, 0, chunk_ms=40, upload_rate_hz=16000)
+    chunks: list[bytes] = []
+    wave = tone(48000, 1000, hz=1000)
+    for i in range(0, len(wave), 960):
+        chunks += pipe.process(AudioFrame(wave[i : i + 960].tobytes(), 48000, 1, i / 48))
+    assert chunks and all(len(c) == 40 * 16 * 2 for c in chunks)
+    out = np.frombuffer(b"".join(chunks), dtype="<i2")[1600:]
+    assert abs(np.argmax(np.abs(np.fft.rfft(out))) * 16000 / len(out) - 1000) < 20
+    with pytest.raises(ValueError, match="upload_rate_hz 4000 is too low"):
+        CapturePipeline(16000, 1, 0, chunk_ms=20, upload_rate_hz=4000)
+
+
+# -- the 16 kHz fan-out -----------------------------------------------------------------
+
+
+def stereo(rate: int, ms: int) -> np.ndarray:
+    """Channel 1: a 1 kHz tone (the voice); channel 0: a 300 Hz tone (another mic)."""
+    frame = np.zeros((rate * ms // 1000, 2), dtype="<i2")
+    frame[:, 0] = tone(rate, ms, hz=300)
+    frame[:, 1] = tone(rate, ms, hz=1000)
+    return frame
+
+
+def feed_frames(
+    pipe: Any, samples: np.ndarray, rate: int, steps: tuple[int, ...] = ()
+) -> list[list[bytes]]:
+    """Chunks per frame; frames of 20 ms, or of ``steps`` samples in turn."""
+    channels = samples.shape[1] if samples.ndim > 1 else 1
+    sizes = itertools.cycle(steps or (rate // 50,))
+    out, i = [], 0
+    while i < len(samples):
+        n = next(sizes)
+        out.append(pipe.process(AudioFrame(samples[i : i + n].tobytes(), rate, channels, 0.0)))
+        i += n
+    return out
+
+
+def test_the_wake_word_gets_the_16k_audio_of_the_configured_channel() -> None:
+    pipe = CapturePipeline(48000, 2, 1, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    heard: list[np.ndarray] = []
+    pipe.subscribe_16k(heard.append)
+    feed_frames(pipe, stereo(48000, 2000), 48000)
+    assert all(len(a) and a.dtype == np.int16 for a in heard)
+    x = np.concatenate(heard)  # the arrays were kept: none was reused by the pipeline
+    assert len(x) == pytest.approx(32000, abs=400)  # 2 s at 16 kHz, less the filter delay
+    steady = x[1600:].astype(np.float64)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(steady))) * 16000 / len(steady)
+    assert abs(peak_hz - 1000) < 2  # channel 1's voice, not channel 0's 300 Hz
+    assert np.sqrt(np.mean(steady**2)) == pytest.approx(8000 / np.sqrt(2), rel=0.02)
+    with pytest.raises(ValueError, match="read-only"):
+        heard[-1][0] = 0  # kept arrays are read-only: nobody changes what another sees
+
+
+def test_two_consumers_share_one_resampling_and_can_leave() -> None:
+    pipe = CapturePipeline(48000, 2, 1, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    wake: list[np.ndarray] = []
+    vad: list[np.ndarray] = []
+    pipe.subscribe_16k(wake.append)
+    pipe.subscribe_16k(vad.append)
+    with pytest.raises(ValueError, match="already receives"):
+        pipe.subscribe_16k(vad.append)
+    audio = stereo(48000, 1000)
+    feed_frames(pipe, audio, 48000)
+    assert sum(map(len, wake)) == pytest.approx(16000, abs=400)
+    assert len(wake) == len(vad) and all(a is b for a, b in zip(wake, vad, strict=True))
+    pipe.unsubscribe_16k(wake.append)
+    feed_frames(pipe, audio, 48000)
+    assert sum(map(len, wake)) < 16000 < sum(map(len, vad)) and pipe.subscribers_16k == 1
+    pipe.unsubscribe_16k(vad.append)
+    pipe.unsubscribe_16k(vad.append)  # leaving twice is harmless
+    before = len(vad)
+    uploads = feed_frames(pipe, audio, 48000)
+    assert len(vad) == before and pipe.subscribers_16k == 0
+    assert sum(len(c) for f in uploads for c in f) / 48 == pytest.approx(1000, abs=40)
+
+
+def test_a_failing_consumer_is_logged_once_and_uploads_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_detector(samples: np.ndarray) -> None:
+        raise RuntimeError("model crashed")
+
+    # 24 kHz in: the upload is not resampled, so two pipelines agree to the sample
+    plain = CapturePipeline(24000, 2, 1, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    pipe = CapturePipeline(24000, 2, 1, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    heard: list[np.ndarray] = []
+    pipe.subscribe_16k(broken_detector)
+    pipe.subscribe_16k(heard.append)
+    audio = stereo(24000, 1000)
+    with caplog.at_level(logging.ERROR, logger="device.audio.pipeline"):
+        uploads = feed_frames(pipe, audio, 24000)
+    assert uploads == feed_frames(plain, audio, 24000)  # the same chunks on the same frames
+    assert sum(len(c) for f in uploads for c in f) / 48 == pytest.approx(1000, abs=40)
+    assert sum(map(len, heard)) == pytest.approx(16000, abs=400)
+    name = "test_a_failing_consumer_is_logged_once_and_uploads_go_on.<locals>.broken_detector"
+    assert pipe.consumer_errors == {name: len(heard)}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "broken_detector" in errors[0].getMessage()
+
+
+# -- the same uploads as the pipeline it replaced ---------------------------------------
+# soxr dithers int16 output with a seed of its own per stream, so two pipelines that
+# resample (even two copies of the old one) differ in the last bit: the comparisons feed
+# audio at the upload rate, where neither resamples, and compare everything after that.
+
+
+def shop_floor_24k() -> np.ndarray:
+    """The 60 s shop-floor recording at 24 kHz (resampled once, in float: no dither)."""
+    with wave.open(str(ROOT / "tools/bench_audio/shop60.wav"), "rb") as w:
+        pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+    x = soxr.resample(np.frombuffer(pcm, dtype="<i2").astype(np.float64), rate, 24000)
+    return np.clip(np.rint(x), -32768, 32767).astype("<i2")
+
+
+def test_uploads_equal_the_baseline_pipeline_on_the_shop_floor_recording() -> None:
+    """Byte for byte, span for span, frame for frame, as the pipeline of commit 3849407."""
+    samples = shop_floor_24k()
+    new = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    old = BaselineCapturePipeline(24000, 1, 0, GateSettings(), 40)
+    new.trace, old.trace = [], []
+    got, expected = feed_frames(new, samples, 24000), feed_frames(old, samples, 24000)
+    assert sum(map(len, got)) > 400  # the recording holds speech: hundreds of chunks go up
+    assert got == expected
+    assert new.trace == old.trace and new.uploaded_bytes == old.uploaded_bytes
+
+
+def test_uploads_equal_the_baseline_with_a_mic_array_hold_open_and_reset() -> None:
+    """Stereo, odd and huge frames, 20 ms chunks, turns held open, new visitors: the same."""
+    voice = shop_floor_24k()
+    two = np.zeros((len(voice), 2), dtype="<i2")
+    two[:, 1] = voice
+    two[:, 0] = voice[::-1]  # another microphone hears something else
+    gate = GateSettings(preroll_ms=200, hangover_ms=500)
+    new = CapturePipeline(24000, 2, 1, gate, 20, upload_rate_hz=SPEECH_RATE_HZ)
+    old = BaselineCapturePipeline(24000, 2, 1, gate, 20)
+    new.trace, old.trace = [], []
+    rng = np.random.default_rng(11)
+    sizes = itertools.cycle((240, 700, 480, 73, 240, 480, 30000, 1000, 240))
+    i = n = 0
+    while i < len(two):
+        event = rng.random()
+        if event < 0.06:  # the server hears the caller start, or stop
+            new.set_hold_open(not new.hold_open)
+            old.hold_open = not old.hold_open
+        elif event < 0.07:  # a new visitor
+            new.reset()
+            old.reset()
+        step = next(sizes)
+        frame = AudioFrame(two[i : i + step].tobytes(), 24000, 2, 0.0)
+        assert new.process(frame) == old.process(frame), f"frame {n}"
+        assert (new.level_db, new.floor_db, new.gate_open) == (
+            old.level_db,
+            old.floor_db,
+            old.gate_open,
+        ), f"frame {n}"
+        i, n = i + step, n + 1
+    assert new.trace == old.trace and len(new.trace) > 1000

@@ -25,7 +25,7 @@ import numpy as np
 import soxr
 import yaml
 
-from device.audio.frames import LINK_RATE_HZ
+from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.wav import AudioFileError, read_wav
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +84,15 @@ def speak(text: str, voice: str, words_per_minute: int) -> tuple[np.ndarray, int
 def make(text: str, out: Path, *, voice: str, words_per_minute: int) -> float:
     """Write one prompt WAV; its length in seconds."""
     samples, rate = speak(text, voice, words_per_minute)
-    if rate != LINK_RATE_HZ:
-        samples = soxr.resample(samples, rate, LINK_RATE_HZ)
-    samples = trim(np.asarray(samples, dtype="<i2"), LINK_RATE_HZ)
+    if rate != SPEECH_RATE_HZ:
+        samples = soxr.resample(samples, rate, SPEECH_RATE_HZ)
+    samples = trim(np.asarray(samples, dtype="<i2"), SPEECH_RATE_HZ)
     with wave.open(str(out), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(LINK_RATE_HZ)
+        w.setframerate(SPEECH_RATE_HZ)
         w.writeframes(samples.tobytes())
-    return len(samples) / LINK_RATE_HZ
+    return len(samples) / SPEECH_RATE_HZ
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SAMPLE_BYTES = 2  # PCM16
-LINK_RATE_HZ = 24000  # the Realtime API's only PCM rate
+SPEECH_RATE_HZ = 24000
+"""The device's internal rate for speech it uploads, replies it plays and its prompts (mono
+PCM16). The Realtime GA codec's wire rate happens to equal it; a codec whose API uses
+another rate converts at its own boundary."""
+
+# Deprecated alias, kept only until device/app.py, device/doctor.py and PyAudioSpeaker use
+# SPEECH_RATE_HZ (other owners); new code must not use it.
+LINK_RATE_HZ = SPEECH_RATE_HZ
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,49 +1,78 @@
-"""The capture pipeline: microphone frames in, gated 24 kHz mono upload chunks out (pure).
+"""The capture pipeline: microphone frames in, gated mono upload chunks out (pure).
 
 Per frame: pick the configured channel; resample with soxr streaming resamplers (state kept
-across frames, so no clicks at frame edges) to 24 kHz for the upload and, when asked
-(``with_16k=True``), to 16 kHz for wake word and VAD (``pcm_16k`` holds the latest
-frame's). The 24 kHz stream is cut into 10 ms blocks; each is measured and passed to the
-noise gate:
+across frames, so no clicks at frame edges) to ``upload_rate_hz`` (the device's speech
+rate, ``SPEECH_RATE_HZ``) for the upload and, while anyone subscribes, to 16 kHz for the
+wake word and the local speech detector (the 16 kHz fan-out below). The upload stream is
+cut into 10 ms blocks; each is measured (speech-band level over 20 ms: the block and the one
+before it) and passed to the noise gate:
 
 - gate closed: the block goes into the pre-roll ring, nothing is uploaded;
 - gate opens: the pre-roll (the audio just before) and the block are uploaded;
 - gate open: the block is uploaded;
 - gate closes: the chunk being filled is completed with the next audio, then upload stops.
 
-Uploads are cut into chunks of exactly ``chunk_ms`` for ``input_audio_buffer.append``.
-With ``gate.enabled`` false, everything is uploaded (still chunked; levels still measured).
+Uploads are cut into chunks of exactly ``chunk_ms``. With ``gate.enabled`` false,
+everything is uploaded (still chunked; levels still measured). ``hold_open`` (or
+``set_hold_open(True)``) uploads everything whatever the gate says, while the server has
+heard the caller start and not yet stop.
+
+The hot path works on preallocated numpy buffers: each sample of the upload stream is
+copied once into the block buffer and converted to float once (for the level), and stays an
+int16 array until a finished chunk is encoded to bytes.
+
+16 kHz fan-out: ``subscribe_16k(consumer)`` calls ``consumer(samples)`` once per frame with
+that frame's 16 kHz mono int16 samples (never empty). All consumers get the same array,
+resampled once however many subscribe; it is read-only and never reused by the pipeline, so
+a consumer may keep it without copying. No consumer, no 16 kHz resampling. A consumer runs
+on the capture path: it must be fast (hand the work to a thread). One that raises is logged
+once by name and counted (``consumer_errors``); capture goes on.
 
 Example::
 
-    pipe = CapturePipeline(48000, 4, 0, GateSettings(), chunk_ms=40)
+    pipe = CapturePipeline(48000, 4, 0, GateSettings(), chunk_ms=40, upload_rate_hz=24000)
+    pipe.subscribe_16k(wake_word.feed)
     for chunk in pipe.process(frame):
-        link.send(input_audio_append(chunk))
+        link.send(AppendAudio(chunk))
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
 
-from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame, pcm_bytes
-from device.audio.gate import NoiseGate, speech_levels_db
+from device.audio.frames import AudioFrame, pcm_bytes
+from device.audio.gate import NoiseGate, SpeechMeter
 from device.audio.preroll import PreRoll
 from device.audio.resample import StreamResampler, pick_channel
 from device.audio.settings import GateSettings
 
+log = logging.getLogger(__name__)
+
 BLOCK_MS = 10
-WAKE_RATE_HZ = 16000
+WAKE_RATE_HZ = 16000  # the fan-out rate: wake word and local speech detector
 _OPEN_ALL = GateSettings(enabled=False)
+_BUFFER_BLOCKS = 100  # the stream buffer's length (1 s); it grows for longer frames
+
+Samples = npt.NDArray[np.int16]
+Consumer16k = Callable[[Samples], None]
+
+
+def consumer_name(consumer: object) -> str:
+    """A consumer's name for the log: its qualified name, or its repr."""
+    return str(getattr(consumer, "__qualname__", None) or repr(consumer))
 
 
 class CapturePipeline:
     """See the module docstring. ``uploaded_bytes`` / ``captured_bytes`` count bytes out/in.
 
     ``trace``: set it to a list to record ``(first_sample, n_samples)`` of every span of the
-    24 kHz stream that was uploaded (benchmarks and tests; None by default).
+    upload stream that was uploaded (benchmarks and tests; None by default).
     """
 
     def __init__(
@@ -54,25 +83,43 @@ class CapturePipeline:
         gate: GateSettings | None = None,
         chunk_ms: int = 40,
         *,
-        with_16k: bool = False,
+        upload_rate_hz: int,
     ) -> None:
         if not 0 <= channel < channels:
             raise ValueError(f"channel {channel} does not exist (the input has {channels})")
+        if upload_rate_hz < 8000:
+            raise ValueError(
+                f"upload_rate_hz {upload_rate_hz} is too low: the speech band needs 8000 or more"
+            )
         self.input_rate_hz = input_rate_hz
         self.channels = channels
         self.channel = channel
+        self.upload_rate_hz = upload_rate_hz
         self.gate_settings = gate if gate is not None else _OPEN_ALL
-        self.chunk_bytes = pcm_bytes(chunk_ms, LINK_RATE_HZ)
-        self.block_bytes = pcm_bytes(BLOCK_MS, LINK_RATE_HZ)
-        self._to_24k = StreamResampler(input_rate_hz, LINK_RATE_HZ)
-        self._to_16k = StreamResampler(input_rate_hz, WAKE_RATE_HZ) if with_16k else None
+        self.chunk_bytes = pcm_bytes(chunk_ms, upload_rate_hz)
+        self.block_bytes = pcm_bytes(BLOCK_MS, upload_rate_hz)
+        half = self._half = self.block_bytes // 2  # samples per block
+        self._chunk_samples = self.chunk_bytes // 2
+        self._to_upload = StreamResampler(input_rate_hz, upload_rate_hz)
+        self._to_16k: StreamResampler | None = None
+        self._consumers: tuple[Consumer16k, ...] = ()
+        self.consumer_errors: dict[str, int] = {}
         self._gate = NoiseGate(self.gate_settings, BLOCK_MS)
-        self._preroll = PreRoll(math.ceil(self.gate_settings.preroll_ms / BLOCK_MS))
-        self._block = bytearray()
-        self._last_block = b""
-        self._pending = bytearray()
-        self._position = 0  # 24 kHz sample index of the next block
-        self.pcm_16k = b""
+        self._meter = SpeechMeter(2 * half, upload_rate_hz)
+        self._preroll = PreRoll(math.ceil(self.gate_settings.preroll_ms / BLOCK_MS), half)
+        # the upload stream, as int16 and as float32 (converted once), in preallocated
+        # buffers: from ``_read`` the block before the next one (for its level window; zeros
+        # at first), then the next blocks up to ``_fill``. When the end is reached, what is
+        # left moves to the front (about once a second).
+        self._samples = np.zeros(0, dtype=np.int16)
+        self._floats = np.zeros(0, dtype=np.float32)
+        self._all_windows = np.zeros((0, 2 * half), dtype=np.float32)
+        self._grow(_BUFFER_BLOCKS * half)
+        self._read = 0
+        self._fill = half
+        self._pending = np.zeros(self._chunk_samples, dtype=np.int16)
+        self._pending_n = 0
+        self._position = 0  # upload-stream sample index of the next block
         self.captured_bytes = 0
         self.uploaded_bytes = 0
         self.trace: list[tuple[int, int]] | None = None
@@ -97,20 +144,64 @@ class CapturePipeline:
         """The noise floor the gate currently assumes (about dBFS)."""
         return self._gate.floor_db
 
+    def set_hold_open(self, on: bool) -> None:
+        """Upload everything (on) or only what the gate lets through (off): ``hold_open``."""
+        self.hold_open = on
+
     def reset(self) -> None:
         """Start afresh (a new conversation): drop partial audio, pre-roll and gate state.
 
         The noise floor is kept: the room did not change. Nothing heard before the reset is
-        uploaded after it.
+        uploaded after it. The 16 kHz consumers stay subscribed.
         """
-        self._to_24k.reset()
+        self._to_upload.reset()
         if self._to_16k is not None:
             self._to_16k.reset()
         self._gate.reset()
         self._preroll.clear()
-        self._block.clear()
-        self._pending.clear()
+        self._fill = self._read + self._half  # the last block stays, for its level window
+        self._pending_n = 0
         self.hold_open = False
+
+    # -- the 16 kHz fan-out ---------------------------------------------------------------
+
+    @property
+    def subscribers_16k(self) -> int:
+        """How many consumers receive 16 kHz audio (0: none is made)."""
+        return len(self._consumers)
+
+    def subscribe_16k(self, consumer: Consumer16k) -> None:
+        """Call ``consumer(samples)`` with each frame's 16 kHz audio (module docstring)."""
+        if consumer in self._consumers:
+            raise ValueError(f"{consumer_name(consumer)} already receives the 16 kHz audio")
+        if self._to_16k is None:
+            self._to_16k = StreamResampler(self.input_rate_hz, WAKE_RATE_HZ)
+        self._consumers = (*self._consumers, consumer)
+
+    def unsubscribe_16k(self, consumer: Consumer16k) -> None:
+        """Stop calling ``consumer`` (nothing happens if it was not subscribed)."""
+        self._consumers = tuple(c for c in self._consumers if c != consumer)
+        if not self._consumers:
+            self._to_16k = None  # a later subscriber starts a fresh stream
+
+    def _fan_out(self, mono: Samples) -> None:
+        assert self._to_16k is not None
+        samples = self._to_16k.process(mono)
+        if not len(samples):
+            return
+        if samples.flags.writeable:
+            if samples is mono:  # a 16 kHz input: do not freeze the caller's array
+                samples = samples.copy()
+            samples.flags.writeable = False
+        for consumer in self._consumers:
+            try:
+                consumer(samples)
+            except Exception:
+                name = consumer_name(consumer)
+                count = self.consumer_errors.get(name, 0) + 1
+                self.consumer_errors[name] = count
+                if count == 1:
+                    log.exception("16 kHz consumer %s failed (counted; capture goes on)", name)
 
     # -- the hot path ---------------------------------------------------------------------
 
@@ -118,56 +209,97 @@ class CapturePipeline:
         """The complete upload chunks this frame finishes (often none or one)."""
         self.captured_bytes += len(frame.pcm)
         mono = pick_channel(frame.pcm, self.channels, self.channel)
-        if self._to_16k is not None:
-            self.pcm_16k = self._to_16k.process(mono).astype("<i2", copy=False).tobytes()
-        self._block += self._to_24k.process(mono).astype("<i2", copy=False).tobytes()
+        if self._consumers:
+            self._fan_out(mono)
+        new = self._to_upload.process(mono)
         chunks: list[bytes] = []
-        n = self.block_bytes
-        count = len(self._block) // n
-        if count == 0:
+        half = self._half
+        start = self._fill
+        end = start + len(new)
+        if end > len(self._samples):
+            start, end = self._compact(end - start)
+        self._samples[start:end] = new
+        self._floats[start:end] = new  # the one conversion to float
+        read = self._read
+        count = (end - read - half) // half
+        self._fill = end
+        if count <= 0:
             return chunks
-        blocks = bytes(self._block[: count * n])
-        del self._block[: count * n]
-        # levels of all blocks at once, each over a 20 ms window (the block before it too)
-        stream = np.frombuffer(self._last_block + blocks, dtype="<i2")
-        if not self._last_block:
-            stream = np.concatenate([np.zeros(n // SAMPLE_BYTES, dtype="<i2"), stream])
-        half = n // SAMPLE_BYTES
-        windows = sliding_window_view(stream, 2 * half)[::half]
-        levels = speech_levels_db(windows, LINK_RATE_HZ)
-        self._last_block = blocks[-n:]
+        first = read // half  # window i: the block before block i, and block i
+        levels = self._meter.levels_db(self._all_windows[first : first + count]).tolist()
+        samples = self._samples
+        route = self._route
         for i in range(count):
-            self._route(blocks[i * n : (i + 1) * n], float(levels[i]), chunks)
+            a = read + (i + 1) * half
+            route(samples[a : a + half], levels[i], chunks)
+        self._read = read + count * half
         return chunks
 
-    def _route(self, block: bytes, level_db: float, chunks: list[bytes]) -> None:
+    def _compact(self, incoming: int) -> tuple[int, int]:
+        """Move the unread audio to the front (growing if needed); where ``incoming`` goes."""
+        read, fill = self._read, self._fill
+        kept = fill - read
+        if kept + incoming > len(self._samples):
+            self._grow(kept + incoming)
+        self._samples[:kept] = self._samples[read:fill]
+        self._floats[:kept] = self._floats[read:fill]
+        self._read, self._fill = 0, kept
+        return kept, kept + incoming
+
+    def _grow(self, n_samples: int) -> None:
+        half = self._half
+        size = -(-max(n_samples, 2 * len(self._samples)) // half) * half  # whole blocks
+        samples = np.zeros(size, dtype=np.int16)
+        floats = np.zeros(size, dtype=np.float32)
+        samples[: len(self._samples)] = self._samples
+        floats[: len(self._floats)] = self._floats
+        self._samples, self._floats = samples, floats
+        # window j: samples [j * half, j * half + 2 * half) of the float buffer (a view)
+        self._all_windows = as_strided(
+            floats,
+            shape=(size // half - 1, 2 * half),
+            strides=(half * floats.itemsize, floats.itemsize),
+            writeable=False,
+        )
+
+    def _route(self, block: Samples, level_db: float, chunks: list[bytes]) -> None:
         position = self._position
-        self._position += len(block) // SAMPLE_BYTES
-        was_open = self._gate.is_open
-        is_open = self._gate.update(level_db, BLOCK_MS)
+        self._position += self._half
+        gate = self._gate
+        was_open = gate.is_open
+        is_open = gate.update(level_db, BLOCK_MS)
         if self.hold_open:
             self._preroll.clear()  # uploaded: never again as pre-roll
             self._upload(position, block, chunks)
-        elif not self.gate_settings.enabled or (was_open and is_open):
+        elif (was_open and is_open) or not self.gate_settings.enabled:
             self._upload(position, block, chunks)
         elif is_open:  # just opened: the audio just before first
             for pos, old in self._preroll.take():
                 self._upload(pos, old, chunks)
             self._upload(position, block, chunks)
-        elif self._pending:  # just closed or closing: complete the chunk being filled
-            need = self.chunk_bytes - len(self._pending)
-            head, rest = block[:need], block[need:]
+        elif self._pending_n:  # just closed or closing: complete the chunk being filled
+            need = self._chunk_samples - self._pending_n
+            head = block[:need]
             self._upload(position, head, chunks)
-            if rest:
-                self._preroll.push(position + len(head) // SAMPLE_BYTES, rest)
+            if len(block) > need:
+                self._preroll.push(position + need, block[need:])
         else:
             self._preroll.push(position, block)
 
-    def _upload(self, position: int, pcm: bytes, chunks: list[bytes]) -> None:
+    def _upload(self, position: int, samples: Samples, chunks: list[bytes]) -> None:
+        n = len(samples)
         if self.trace is not None:
-            self.trace.append((position, len(pcm) // SAMPLE_BYTES))
-        self._pending += pcm
-        while len(self._pending) >= self.chunk_bytes:
-            chunks.append(bytes(self._pending[: self.chunk_bytes]))
-            del self._pending[: self.chunk_bytes]
-            self.uploaded_bytes += self.chunk_bytes
+            self.trace.append((position, n))
+        pending, size = self._pending, self._chunk_samples
+        done = 0
+        while done < n:
+            fill = self._pending_n
+            take = min(size - fill, n - done)
+            pending[fill : fill + take] = samples[done : done + take]
+            done += take
+            if fill + take == size:
+                chunks.append(pending.tobytes())  # the one encoding to bytes
+                self._pending_n = 0
+                self.uploaded_bytes += self.chunk_bytes
+            else:
+                self._pending_n = fill + take

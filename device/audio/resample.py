@@ -19,11 +19,15 @@ import numpy.typing as npt
 import soxr
 
 Samples = npt.NDArray[np.int16]
+PCM16 = np.dtype("<i2")
 
 
 def pick_channel(pcm: bytes, channels: int, channel: int) -> Samples:
-    """Mono int16 samples of one ``channel`` of interleaved PCM16 ``pcm``."""
-    samples = np.frombuffer(pcm, dtype="<i2")
+    """Mono int16 samples of one ``channel`` of interleaved PCM16 ``pcm``.
+
+    Mono input: a read-only view of ``pcm`` (no copy); otherwise a new contiguous array.
+    """
+    samples = np.frombuffer(pcm, dtype=PCM16)
     if channels == 1:
         return samples
     usable = len(samples) - len(samples) % channels

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame, pcm_bytes, pcm_ms
+from device.audio.frames import SAMPLE_BYTES, SPEECH_RATE_HZ, AudioFrame, pcm_bytes, pcm_ms
 from device.audio.resample import StreamResampler
 from device.audio.settings import FileInput, FileOutput
 
@@ -122,7 +122,7 @@ class WavSpeaker:
             raise AudioFileError(f"{settings.path}: cannot write ({exc.strerror})") from None
         self._wav.setnchannels(1)
         self._wav.setsampwidth(SAMPLE_BYTES)
-        self._wav.setframerate(LINK_RATE_HZ)
+        self._wav.setframerate(SPEECH_RATE_HZ)
         self._queue: deque[_Segment] = deque()
         self._played: dict[str, int] = {}  # item_id -> bytes played
         self._received: dict[str, int] = {}  # item_id -> bytes written
@@ -134,7 +134,7 @@ class WavSpeaker:
         self._closed = False
 
     def _bytes_per_s(self) -> float:
-        return LINK_RATE_HZ * SAMPLE_BYTES * self.settings.speed
+        return SPEECH_RATE_HZ * SAMPLE_BYTES * self.settings.speed
 
     def _advance(self) -> None:
         """Move what the simulated clock has played from the queue into the file."""
@@ -152,7 +152,9 @@ class WavSpeaker:
                 for tap in self._taps:
                     tap(played)
                 if self.on_played is not None:
-                    self.on_played(np.frombuffer(played, dtype="<i2"), LINK_RATE_HZ, self._head_at)
+                    self.on_played(
+                        np.frombuffer(played, dtype="<i2"), SPEECH_RATE_HZ, self._head_at
+                    )
                 self._played[seg.item_id] = self._played.get(seg.item_id, 0) + take
                 seg.done += take
             if budget is not None:
@@ -180,7 +182,7 @@ class WavSpeaker:
 
     def played_ms(self, item_id: str) -> float:
         self._advance()
-        return pcm_ms(self._played.get(item_id, 0), LINK_RATE_HZ)
+        return pcm_ms(self._played.get(item_id, 0), SPEECH_RATE_HZ)
 
     def heard_ms(self, item_id: str) -> float:
         """Ms of the item played (a file has no output latency: ``played_ms``)."""
@@ -188,7 +190,7 @@ class WavSpeaker:
 
     def received_ms(self, item_id: str) -> float:
         """Ms of the item written to the speaker."""
-        return pcm_ms(self._received.get(item_id, 0), LINK_RATE_HZ)
+        return pcm_ms(self._received.get(item_id, 0), SPEECH_RATE_HZ)
 
     def forget(self, keep: set[str] | None = None) -> None:
         """Drop the clocks of items not in ``keep`` (a new conversation)."""
@@ -200,7 +202,7 @@ class WavSpeaker:
     def queued_ms(self) -> float:
         self._advance()
         left = sum(len(seg.pcm) - seg.done for seg in self._queue)
-        return pcm_ms(left, LINK_RATE_HZ)
+        return pcm_ms(left, SPEECH_RATE_HZ)
 
     async def wait_idle(self) -> None:
         while (left := self.queued_ms()) > 0:
@@ -225,15 +227,15 @@ class EchoTap:
         self.speaker = speaker
         self.gain = 10.0 ** (echo_db / 20.0)
         self._pending = bytearray()
-        self._resampler = StreamResampler(LINK_RATE_HZ, rate_hz)
+        self._resampler = StreamResampler(SPEECH_RATE_HZ, rate_hz)
         self._out = np.zeros(0, dtype=np.float32)
         speaker._taps.append(self._pending.extend)
 
     def mix(self, pcm: bytes, channels: int) -> bytes:
         self.speaker.queued_ms()  # advance the speaker's clock to now
         n = len(pcm) // SAMPLE_BYTES // channels
-        want = -(-n * LINK_RATE_HZ // self._resampler.out_rate_hz) * SAMPLE_BYTES
-        backlog = pcm_bytes(_ECHO_BACKLOG_MS, LINK_RATE_HZ)
+        want = -(-n * SPEECH_RATE_HZ // self._resampler.out_rate_hz) * SAMPLE_BYTES
+        backlog = pcm_bytes(_ECHO_BACKLOG_MS, SPEECH_RATE_HZ)
         if len(self._pending) > backlog + want:
             del self._pending[: len(self._pending) - backlog - want]
         took = bytes(self._pending[:want])

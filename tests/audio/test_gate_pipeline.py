@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from device.audio.frames import AudioFrame
+from device.audio.frames import SPEECH_RATE_HZ, AudioFrame
 from device.audio.gate import NoiseGate, speech_level_db
 from device.audio.pipeline import CapturePipeline
 from device.audio.playback import PlaybackBuffer
@@ -59,6 +59,16 @@ def test_gate_floor_follows_a_machine_that_starts() -> None:
     assert gate.floor_db == pytest.approx(-35.0)
 
 
+def test_gate_floor_is_the_percentile_of_the_recent_levels() -> None:
+    """Every 100 ms the floor is exactly numpy's percentile of the last floor_window_s."""
+    gate = NoiseGate(GateSettings(floor_window_s=0.5, floor_percentile=15.0), block_ms=10)
+    levels = (rng.standard_normal(600) * 8.0 - 55.0).astype(np.float32).tolist()
+    for t, level in enumerate(levels, start=1):
+        gate.update(level)
+        if t < 10 or (t - 9) % 10 == 0:  # each block at first, then every 10th
+            assert gate.floor_db == np.percentile(levels[max(0, t - 50) : t], 15.0), t
+
+
 def test_gate_attack_ignores_clangs_and_hangover_bridges_pauses() -> None:
     s = GateSettings(attack_ms=60, hangover_ms=800, open_db=10, close_db=5)
     gate = NoiseGate(s, block_ms=10)
@@ -89,19 +99,20 @@ def test_close_above_open_is_refused() -> None:
 
 
 def test_preroll_keeps_the_latest_blocks_in_order() -> None:
-    ring = PreRoll(3)
+    ring = PreRoll(3, block_samples=2)
     for i in range(5):
-        ring.push(i * 10, bytes([i]))
-    assert ring.take() == [(20, b"\x02"), (30, b"\x03"), (40, b"\x04")]
+        ring.push(i * 10, np.full(2 if i != 3 else 1, i, dtype=np.int16))
+    kept = [(pos, samples.tolist()) for pos, samples in ring.take()]
+    assert kept == [(20, [2, 2]), (30, [3]), (40, [4, 4])]
     assert ring.take() == [] and len(ring) == 0
-    empty = PreRoll(0)
-    empty.push(0, b"x")
+    empty = PreRoll(0, block_samples=2)
+    empty.push(0, np.ones(2, dtype=np.int16))
     assert empty.take() == []
 
 
 def test_gated_pipeline_uploads_speech_with_preroll_and_hangover_only() -> None:
     s = GateSettings(preroll_ms=300, hangover_ms=800, attack_ms=60)
-    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40)
+    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     pipe.trace = []
     room = noise(3000, -50.0)
     speech = voice(1500, -20.0) + noise(1500, -50.0)
@@ -120,14 +131,14 @@ def test_gated_pipeline_uploads_speech_with_preroll_and_hangover_only() -> None:
 def test_an_open_server_turn_keeps_uploading_past_the_hangover() -> None:
     """Semantic VAD may wait seconds for more audio: the server must hear the silence."""
     s = GateSettings(preroll_ms=300, hangover_ms=800, attack_ms=60)
-    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40)
+    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     pipe.trace = []
     run(pipe, mix(noise(3000, -50.0), voice(1000, -20.0)))
     pipe.hold_open = True  # speech_started came; speech_stopped has not
     held = run(pipe, noise(3000, -50.0))
     assert not pipe.gate_open
     assert sum(len(c) for c in held) / 48 == pytest.approx(3000, abs=40)
-    pipe.hold_open = False  # speech_stopped: back to the gate, which is closed
+    pipe.set_hold_open(False)  # speech_stopped: back to the gate, which is closed
     after = run(pipe, noise(2000, -50.0))
     assert sum(len(c) for c in after) / 48 <= 40  # at most the chunk being filled
     # one continuous stream: nothing skipped, nothing sent twice
@@ -135,8 +146,23 @@ def test_an_open_server_turn_keeps_uploading_past_the_hangover() -> None:
     assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
+def test_audio_sent_during_a_held_turn_is_never_sent_again_as_preroll() -> None:
+    """The caller speaks again right after speech_stopped: no old audio goes up twice."""
+    s = GateSettings(preroll_ms=300, hangover_ms=800, attack_ms=60)
+    pipe = CapturePipeline(RATE, 1, 0, s, chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    pipe.trace = []
+    run(pipe, noise(3000, -50.0))  # the pre-roll is full of room noise
+    pipe.set_hold_open(True)
+    run(pipe, noise(500, -50.0))  # uploaded while held
+    pipe.set_hold_open(False)
+    run(pipe, voice(500, -20.0))  # the gate opens 60 ms in: the pre-roll goes first
+    spans = pipe.trace
+    assert sum(n for _, n in spans) / 24 == pytest.approx(1000, abs=40)  # held + voice
+    assert all(a[0] + a[1] <= b[0] for a, b in itertools.pairwise(spans))  # forward only
+
+
 def test_first_syllable_survives_in_the_uploaded_audio() -> None:
-    pipe = CapturePipeline(RATE, 1, 0, GateSettings(), chunk_ms=40)
+    pipe = CapturePipeline(RATE, 1, 0, GateSettings(), chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     onset = voice(100, -20.0, hz=1000.0)  # a short first syllable
     out = b"".join(
         run(pipe, mix(noise(3000, -50.0), onset, voice(1000, -20.0), noise(2000, -50.0)))
@@ -148,11 +174,13 @@ def test_first_syllable_survives_in_the_uploaded_audio() -> None:
 
 
 def test_disabled_gate_uploads_everything_and_reset_forgets_audio() -> None:
-    pipe = CapturePipeline(RATE, 1, 0, GateSettings(enabled=False), chunk_ms=20)
+    pipe = CapturePipeline(
+        RATE, 1, 0, GateSettings(enabled=False), chunk_ms=20, upload_rate_hz=SPEECH_RATE_HZ
+    )
     out = run(pipe, noise(1000, -60.0))
     assert sum(len(c) for c in out) / 48 == pytest.approx(1000, abs=50)  # filter delay + chunk
     assert pipe.gate_open
-    gated = CapturePipeline(RATE, 1, 0, GateSettings(), chunk_ms=40)
+    gated = CapturePipeline(RATE, 1, 0, GateSettings(), chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     run(gated, mix(noise(2000, -50.0), voice(400, -20.0)))
     assert gated.gate_open
     gated.reset()
@@ -162,15 +190,16 @@ def test_disabled_gate_uploads_everything_and_reset_forgets_audio() -> None:
 
 
 def test_pipeline_gives_16k_audio_for_wake_word_when_asked() -> None:
-    pipe = CapturePipeline(48000, 2, 1, GateSettings(), chunk_ms=40, with_16k=True)
+    pipe = CapturePipeline(48000, 2, 1, GateSettings(), chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
+    got: list[np.ndarray] = []
+    pipe.subscribe_16k(got.append)
     stereo = np.zeros((960, 2), dtype="<i2")
     stereo[:, 1] = 1000
-    total = 0
     for i in range(50):
         pipe.process(AudioFrame(stereo.tobytes(), 48000, 2, i * 20.0))
-        total += len(pipe.pcm_16k)
-    assert total / 2 == pytest.approx(16000, abs=400)  # 1 s at 16 kHz, less the filter delay
-    assert np.frombuffer(pipe.pcm_16k, dtype="<i2")[-10:].min() > 900
+    total = sum(len(g) for g in got)
+    assert total == pytest.approx(16000, abs=400)  # 1 s at 16 kHz, less the filter delay
+    assert got[-1][-10:].min() > 900
 
 
 def test_stream_resampler_flush_hands_out_the_tail() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from device.audio.frames import LINK_RATE_HZ
+from device.audio.frames import SPEECH_RATE_HZ
 from tools.make_prompts import load_prompts, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ def test_every_prompt_has_its_committed_wav() -> None:
     assert {"filler", "handover", "goodbye", "error", "offline"} <= set(names)
     for name in names:
         with wave.open(str(PROMPTS / f"{name}.wav"), "rb") as w:
-            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (LINK_RATE_HZ, 1, 2)
-            seconds = w.getnframes() / LINK_RATE_HZ
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SPEECH_RATE_HZ, 1, 2)
+            seconds = w.getnframes() / SPEECH_RATE_HZ
         assert 0.5 < seconds < 6, name
     assert names["filler"] == "One moment, I'm checking that."
 
@@ -35,7 +35,7 @@ def test_make_prompts_writes_a_speakable_wav(tmp_path: Path) -> None:
     source.write_text("hello: Hello there.\n")
     assert main(["--prompts", str(source), "--out", str(tmp_path / "out")]) == 0
     with wave.open(str(tmp_path / "out/hello.wav"), "rb") as w:
-        assert w.getframerate() == LINK_RATE_HZ and w.getnframes() > LINK_RATE_HZ // 2
+        assert w.getframerate() == SPEECH_RATE_HZ and w.getnframes() > SPEECH_RATE_HZ // 2
 
 
 def test_make_prompts_refuses_bad_input_in_one_line(
