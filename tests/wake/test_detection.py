@@ -1,0 +1,138 @@
+"""The real hey_jarvis model on espeak-ng speech: it wakes on the phrase, not on the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from device.wake.detector import Detection
+from device.wake.models import ResolvedModels
+from device.wake.oww import OpenWakeWordDetector
+from tests.wake.conftest import make_detector
+from tools.make_wake_audio import read_wav
+
+CAPTURE_FRAME = 320  # 20 ms: what the capture fan-out hands over
+
+
+def run_file(detector: OpenWakeWordDetector, path: Path) -> list[Detection]:
+    samples = read_wav(path)
+    found: list[Detection] = []
+    for i in range(0, samples.size, CAPTURE_FRAME):
+        found += detector.process(samples[i : i + CAPTURE_FRAME])
+    return found
+
+
+@pytest.fixture(scope="module")
+def positive_runs(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> list[tuple[dict[str, Any], list[Detection]]]:
+    folder, manifest = corpus
+    return [
+        (clip, run_file(make_detector(resolved), folder / clip["file"]))
+        for clip in manifest["positives"]
+    ]
+
+
+def test_every_clean_phrase_wakes_in_five_voices(positive_runs: Any) -> None:
+    clean = [(c, found) for c, found in positive_runs if c["condition"] == "clean"]
+    assert len({c["voice"] for c, _ in clean}) >= 3
+    missed = [c["file"] for c, found in clean if not found]
+    assert missed == []
+    assert all(len(found) == 1 for _, found in clean)  # one phrase, one wake (refractory)
+
+
+def test_most_phrases_wake_with_pink_noise_at_10_db(positive_runs: Any) -> None:
+    noisy = [(c, found) for c, found in positive_runs if c["snr_db"] == 10.0]
+    woke = sum(1 for _, found in noisy if found)
+    assert len(noisy) == 10
+    assert woke >= 8, [c["file"] for c, found in noisy if not found]  # measured: 8 of 10
+
+
+def test_two_trigger_frames_still_wake_on_every_clean_phrase(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    folder, manifest = corpus
+    clean = [c for c in manifest["positives"] if c["condition"] == "clean"]
+    missed = [
+        c["file"]
+        for c in clean
+        if not run_file(make_detector(resolved, trigger_frames=2), folder / c["file"])
+    ]
+    assert missed == []
+
+
+def test_the_question_after_the_phrase_starts_after_end_sample(positive_runs: Any) -> None:
+    """ "Hey Jarvis what are your opening hours" in one breath: uploading from end_sample
+    on sends the question's first syllable, and not the whole wake phrase."""
+    for clip, found in positive_runs:
+        if clip["variant"] != "question" or not found:
+            continue
+        d = found[0]
+        assert d.end_sample <= clip["question_start_sample"], clip["file"]
+        phrase_mid = (clip["phrase_start_sample"] + clip["phrase_end_sample"]) // 2
+        assert d.end_sample >= phrase_mid, clip["file"]
+        assert d.detected_sample > d.end_sample
+
+
+def test_wake_latency_is_under_half_a_second(positive_runs: Any) -> None:
+    late = [
+        (c["file"], (found[0].detected_sample - c["phrase_end_sample"]) / 16)
+        for c, found in positive_runs
+        if found
+    ]
+    assert all(ms < 500 for _, ms in late), late
+    assert float(np.median([ms for _, ms in late])) <= 300
+
+
+def test_no_wake_in_six_minutes_of_other_speech_near_misses_and_noise(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """With ``trigger_frames: 2``, the setting the README gives for places full of talk.
+    (With 1, the default, the pre-trained model fires once here, on "Hey darling" in one
+    voice: the bench counts such false accepts per hour for both engines.)"""
+    folder, manifest = corpus
+    negatives = manifest["negatives"]
+    total_s = sum(c["samples"] for c in negatives) / 16000
+    assert total_s >= 300
+    texts = {seg[3] for c in negatives for seg in c.get("segments", [])}
+    assert {"Hey Travis, over here.", "Jars of honey are on the top shelf."} <= texts
+    assert any(t.startswith("Hey service") for t in texts)
+    false_wakes = []
+    for clip in negatives:
+        for d in run_file(make_detector(resolved, trigger_frames=2), folder / clip["file"]):
+            false_wakes.append((clip["file"], round(d.end_sample / 16000, 1), d.score))
+    assert false_wakes == []
+
+
+def test_idle_skipping_changes_nothing_after_silence(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """The clean clips start with a second of silence: the idle detector skips it and
+    still scores the phrase exactly as continuous inference does."""
+    folder, manifest = corpus
+    for clip in manifest["positives"][:4]:
+        if clip["condition"] != "clean":
+            continue
+        samples = read_wav(folder / clip["file"])
+        traces = []
+        for idle in (True, False):
+            det = make_detector(resolved, idle=idle)
+            trace = []
+            for i in range(0, samples.size - 1279, 1280):
+                det.process(samples[i : i + 1280])
+                trace.append(det.last_scores["hey_jarvis"])
+            traces.append(np.array(trace))
+            if idle:
+                assert det.skipped_frames >= 10
+        np.testing.assert_allclose(traces[0], traces[1], atol=1e-4)
+
+
+def test_a_quiet_room_runs_the_models_on_few_frames(resolved: ResolvedModels) -> None:
+    rng = np.random.default_rng(0)
+    room = (rng.standard_normal(16000 * 20) * 20).astype(np.int16)  # about -64 dBFS
+    det = make_detector(resolved)
+    assert det.process(room) == []
+    assert det.skipped_frames >= 0.9 * det.frames

@@ -1,0 +1,103 @@
+"""The threaded wake listener: the consumer never blocks, the worker reports detections."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.wake.detector import Detection
+from device.wake.listener import WakeListener
+from device.wake.models import ResolvedModels
+from tests.wake.conftest import make_detector
+from tools.make_wake_audio import read_wav
+
+
+def test_a_phrase_through_the_listener_calls_on_wake_from_the_worker(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    folder, manifest = corpus
+    clip = next(c for c in manifest["positives"] if c["condition"] == "clean")
+    samples = read_wav(folder / clip["file"])
+    woke: queue.Queue[tuple[str, float, int, str]] = queue.Queue()
+    listener = WakeListener(
+        make_detector(resolved),
+        lambda m, s, end: woke.put((m, s, end, threading.current_thread().name)),
+        queue_frames=1000,
+    )
+    listener.start()
+    try:
+        for i in range(0, samples.size, 320):
+            listener.consumer(samples[i : i + 320])
+        model, score, end, thread = woke.get(timeout=20)
+        assert listener.wait_idle(20)
+    finally:
+        assert listener.close()
+    assert (model, thread) == ("hey_jarvis", "wake-worker")
+    assert score >= 0.5
+    assert clip["phrase_start_sample"] < end <= clip["phrase_end_sample"] + 1280
+    assert listener.dropped_frames == 0 and woke.empty()
+
+
+class SlowDetector:
+    """Blocks in process() until released: the worker falls behind on purpose."""
+
+    model_names = ("slow",)
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.position = 0
+        self.last_scores = {"slow": 0.0}
+        self.skipped: list[int] = []
+
+    def process(self, samples: Any) -> list[Detection]:
+        self.entered.set()
+        self.gate.wait(10)
+        self.position += len(samples)
+        return [Detection("slow", 0.9, self.position, self.position)]
+
+    def skip(self, n_samples: int) -> None:
+        self.skipped.append(n_samples)
+        self.position += n_samples
+
+    def reset(self) -> None:
+        pass
+
+
+def test_a_stalled_worker_drops_the_oldest_frames_and_keeps_positions() -> None:
+    detector = SlowDetector()
+    ends: queue.Queue[int] = queue.Queue()
+    listener = WakeListener(detector, lambda m, s, end: ends.put(end), queue_frames=4)
+    listener.start()
+    try:
+        frame = np.zeros(320, dtype=np.int16)
+        listener.consumer(frame)  # taken by the worker, which then blocks
+        assert detector.entered.wait(5)
+        for _ in range(10):
+            listener.consumer(frame)  # returns at once although nothing is processed
+        assert listener.dropped_frames == 6
+        detector.gate.set()
+        got = [ends.get(timeout=5) for _ in range(5)]
+        assert listener.wait_idle(5)
+    finally:
+        assert listener.close()
+    assert detector.skipped == [6 * 320]
+    assert got == [320, 8 * 320, 9 * 320, 10 * 320, 11 * 320]  # aligned with the stream
+
+
+def test_a_failing_detector_is_reported_and_stops_the_worker() -> None:
+    class Broken(SlowDetector):
+        def process(self, samples: Any) -> list[Detection]:
+            raise RuntimeError("onnxruntime fell over")
+
+    errors: queue.Queue[BaseException] = queue.Queue()
+    listener = WakeListener(Broken(), lambda m, s, e: None, on_error=errors.put)
+    listener.start()
+    listener.consumer(np.zeros(320, dtype=np.int16))
+    assert str(errors.get(timeout=5)) == "onnxruntime fell over"
+    assert listener.close()
+    listener.consumer(np.zeros(320, dtype=np.int16))  # still returns at once
