@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 from device.audio.settings import AudioSettings
+from device.buttons.settings import ButtonSettings
 from device.options import option
 from device.realtime.settings import RealtimeSettings
 from device.tools.settings import ToolsSettings
+from device.wake.settings import WakeSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,4 +60,6 @@ class Settings:
         ConversationSettings(), doc="When conversations start and end."
     )
     tools: ToolsSettings = option(ToolsSettings(), doc="Tools the model may call.")
+    wake: WakeSettings = option(WakeSettings(), doc="Wake on a spoken phrase (openWakeWord).")
+    button: ButtonSettings = option(ButtonSettings(), doc="Push-to-talk button (gpiozero).")
     logging: LoggingSettings = option(LoggingSettings(), doc="Logs.")
