@@ -18,7 +18,9 @@ from device.wake.settings import WakeSettings
 class DeviceInfo:
     """Who this device is (the `device:` section)."""
 
-    name: str = option("voice-kiosk", doc="This device's name (logs, hand-over messages).")
+    name: str = option(
+        "voice-kiosk", doc="This device's name (logs, hand-over messages).", blank=False
+    )
     site: str = option("", doc="Where it stands, e.g. 'Main St clinic, reception'.")
 
 
@@ -31,9 +33,14 @@ class ConversationSettings:
         doc="at_startup: start talking at once; on_signal: wait for SIGUSR1 (the talk button).",
     )
     idle_timeout_s: float = option(
-        20.0, doc="End the conversation after this long with nobody speaking.", min=1
+        20.0, doc="End the conversation after this long with nobody speaking.", min=1, max=3600
     )
-    max_duration_s: float = option(600.0, doc="End any conversation after this long.", min=10)
+    max_duration_s: float = option(
+        600.0,
+        doc="End any conversation after this long (a Realtime session lasts at most 60 min).",
+        min=10,
+        max=3600,
+    )
     prompts_dir: Path = option(
         Path("prompts"), doc="Folder of canned local prompts (WAV + text), relative to this file."
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import types
@@ -53,6 +54,12 @@ def _short(value: Any) -> str:
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved type hints of a settings class (resolving them is slow: once per class)."""
+    return typing.get_type_hints(cls)
 
 
 def _kind_of(node: Node) -> str:
@@ -152,7 +159,7 @@ class Builder:
             what = key or "(top level)"
             self.problem(node, what, "must be a mapping of keys", self.shown(node))
             return INVALID
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         valid = True
@@ -230,6 +237,8 @@ class Builder:
 
     def value(self, tp: Any, node: Node, key: str, meta: Any = None, at: Node | None = None) -> Any:
         """Convert ``node`` to type ``tp``; on failure record a problem, return INVALID."""
+        if id(node) in self.scan.bad_tags:
+            return INVALID  # already refused for its tag: one line is enough
         origin = typing.get_origin(tp)
         args = typing.get_args(tp)
         if origin in (typing.Union, types.UnionType):
@@ -276,7 +285,7 @@ class Builder:
         tag = next((n for n in DISCRIMINATORS if n in names), None)
         choices: dict[Any, type] = {}
         for member in members:
-            hint = typing.get_type_hints(member).get(tag or "")
+            hint = _hints(member).get(tag or "")
             if tag is None or typing.get_origin(hint) is not typing.Literal:
                 self.problem(node, key, "unsupported setting type (no type/kind field)")
                 return INVALID

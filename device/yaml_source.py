@@ -254,6 +254,10 @@ def compose(text: str, where: str) -> Node | None:
 def _syntax_line(text: str, where: str, first: yaml.YAMLError) -> str:
     """The syntax error in PyYAML's words (libyaml's differ), as one line."""
     exc: yaml.YAMLError = first
+    if "nesting depth" in str(first):  # libyaml's own limit (PyYAML would take seconds)
+        mark = getattr(first, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        return f"{where}{line}: nested more than {MAX_DEPTH} levels deep"
     if _Loader is not yaml.SafeLoader:
         loader = yaml.SafeLoader(text)
         try:
@@ -289,6 +293,7 @@ class Scan:
     """
 
     report: Report
+    bad_tags: set[int] = field(default_factory=set)  # nodes refused for their tag
     secret_keys: set[int] = field(default_factory=set)
     secret_values: set[int] = field(default_factory=set)
     _seen: set[int] = field(default_factory=set)
@@ -299,6 +304,7 @@ class Scan:
         self._seen.add(id(node))
         if node.tag not in CORE_TAGS:
             self.report(node, key or "(top level)", f"unsupported YAML tag {short_tag(node.tag)}")
+            self.bad_tags.add(id(node))
         if isinstance(node, SequenceNode):
             for i, item in enumerate(node.value):
                 self.run(item, f"{key}[{i}]")

@@ -84,7 +84,7 @@ BAD = [
     ("realtime:\n  speed: 9\n", "2: realtime.speed: must be between 0.25 and 1.5 (got 9)"),
     (
         "conversation:\n  idle_timeout_s: 0\n",
-        "2: conversation.idle_timeout_s: must be >= 1 (got 0)",
+        "2: conversation.idle_timeout_s: must be between 1 and 3600 (got 0)",
     ),
     (
         "realtime:\n  turn_detection:\n    type: server_vad\n    threshold: 2\n",

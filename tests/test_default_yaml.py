@@ -199,3 +199,42 @@ def test_commented_variants_and_examples_load(tmp_path: Path) -> None:
 def test_the_scanner_itself(text: str, paths: list[str] | None) -> None:
     got = [k.path for k in scan(text)]
     assert got == (paths or ["t", "t.items", "t.items[].name", "t.items[].url", "t.items[].name"])
+
+
+def _numbers(cls: type, prefix: str = "") -> list[tuple[str, Any]]:
+    """(path, field) of every int or float setting, in every variant and list item."""
+    found: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(cls):
+        path = f"{prefix}{f.name}"
+        tp = typing.get_type_hints(cls)[f.name]
+        scalars = [a for a in _flat(tp) if a in (int, float)]
+        if scalars:
+            found.append((path, f))
+        for member, suffix in _members(tp):
+            found += _numbers(member, f"{path}{suffix}.")
+    return found
+
+
+def _flat(tp: Any) -> list[Any]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [a for arg in typing.get_args(tp) for a in _flat(arg)]
+    return [tp]
+
+
+def _g(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def test_every_number_has_a_range_stated_in_default_yaml() -> None:
+    """A real device needs a maximum too: 1e300 s retries or a 1e12 ms tail are refused."""
+    lines: dict[str, str] = {}
+    for key in scan(DEFAULT.read_text()):
+        lines[key.path] = lines.get(key.path, "") + key.text.replace(",", "")
+    missing = []
+    for path, f in _numbers(Settings):
+        low, high = f.metadata.get("min"), f.metadata.get("max")
+        if low is None or high is None:
+            missing.append(f"{path}: no min or max in its option()")
+        elif path in lines and _g(high) not in lines[path]:
+            missing.append(f"{path}: default.yaml does not state the maximum {_g(high)}")
+    assert missing == []

@@ -17,10 +17,14 @@ class FileInput:
     type: Literal["file"] = option("file", doc="Read the caller's speech from a WAV file.")
     path: Path = option(doc="WAV file (PCM16, any rate, mono or multi-channel).")
     speed: float = option(
-        1.0, doc="Pacing: 1.0 real time, 2.0 twice as fast, 0 as fast as possible.", min=0
+        1.0,
+        doc="Pacing: 1.0 real time, 2.0 twice as fast, 0 as fast as possible.",
+        min=0.1,
+        max=100,
+        also=(0,),
     )
     tail_silence_ms: int = option(
-        3000, doc="Silence fed after the file ends, so the turn can end.", min=0
+        3000, doc="Silence fed after the file ends, so the turn can end.", min=0, max=60000
     )
     caller: Literal["turns", "timeline"] = option(
         "turns",
@@ -47,8 +51,10 @@ class PyAudioInput:
     channel: int = option(0, doc="Channel to use (0 is often the processed one).", min=0, max=15)
     rate_hz: int = option(16000, doc="Native capture rate.", min=8000, max=192000)
     frame_ms: int = option(20, doc="Capture buffer length.", min=10, max=100)
-    queue_frames: int = option(100, doc="Frames buffered before overflow is counted.", min=4)
-    retry_s: float = option(3.0, doc="Retry a missing device this often.", min=0.5)
+    queue_frames: int = option(
+        100, doc="Frames buffered before overflow is counted.", min=4, max=1000
+    )
+    retry_s: float = option(3.0, doc="Retry a missing device this often.", min=0.5, max=3600)
 
     def __post_init__(self) -> None:
         if self.channel >= self.channels:
@@ -65,7 +71,11 @@ class FileOutput:
     type: Literal["file"] = option("file", doc="Write the replies to a WAV file.")
     path: Path = option(doc="WAV file to write (24 kHz mono PCM16).")
     speed: float = option(
-        1.0, doc="Playback clock: 1.0 real time, 0 everything counts as played at once.", min=0
+        1.0,
+        doc="Playback clock: 1.0 real time, 0 everything counts as played at once.",
+        min=0.1,
+        max=100,
+        also=(0,),
     )
 
 
@@ -104,7 +114,10 @@ class GateSettings:
         -55.0, doc="Never open below this absolute level (quiet rooms).", min=-100, max=0
     )
     attack_ms: int = option(
-        60, doc="Level above the open threshold this long opens (clangs are shorter).", min=0
+        60,
+        doc="Level above the open threshold this long opens (clangs are shorter).",
+        min=0,
+        max=2000,
     )
     hangover_ms: int = option(
         800,

@@ -115,11 +115,14 @@ class WavSpeaker:
     def __init__(self, settings: FileOutput, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self._clock = clock
-        settings.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._wav = wave.open(str(settings.path), "wb")  # noqa: SIM115 - closed in close()
+            settings.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(settings.path, "wb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
-            raise AudioFileError(f"{settings.path}: cannot write ({exc.strerror})") from None
+            raise AudioFileError(f"{settings.path}: cannot write ({exc.strerror or exc})") from None
+        # wave.open on our own file object: a failed open leaves no half-made Wave_write
+        # whose __del__ would print a traceback
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
         self._wav.setnchannels(1)
         self._wav.setsampwidth(SAMPLE_BYTES)
         self._wav.setframerate(SPEECH_RATE_HZ)
@@ -214,6 +217,7 @@ class WavSpeaker:
         self._advance()
         self._closed = True
         self._wav.close()
+        self._file.close()
 
 
 class EchoTap:

@@ -81,7 +81,7 @@ class FaqEntry:
     keywords: tuple[str, ...] = option(
         doc="Words or short phrases that point to this answer, e.g. [hours, open, close]."
     )
-    answer: str = option(doc="The answer, in a sentence or two.")
+    answer: str = option(doc="The answer, in a sentence or two.", blank=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,13 +94,17 @@ class FaqTool:
         "Answer the caller's question about this place (opening hours, directions, "
         "policies) from the official list. Pass the question in a few words.",
         doc="What the tool is for, as the model reads it.",
+        blank=False,
     )
     entries: tuple[FaqEntry, ...] = option((), doc="The questions and answers.")
     min_score: float = option(
-        1.0, doc="Least keyword score an entry needs to be the answer.", min=0
+        1.0, doc="Least keyword score an entry needs to be the answer.", min=0, max=100
     )
     max_calls: int | None = option(
-        None, doc="Most calls of this tool per conversation (empty: only the overall limit).", min=1
+        None,
+        doc="Most calls of this tool per conversation (empty: only the overall limit).",
+        min=1,
+        max=1000,
     )
 
 
@@ -110,7 +114,7 @@ class HttpTool:
 
     kind: Literal["http"] = option("http", doc="A call to an HTTP JSON API.")
     name: str = option(doc="Tool name the model calls, e.g. job_status.")
-    description: str = option(doc="What the tool is for, as the model reads it.")
+    description: str = option(doc="What the tool is for, as the model reads it.", blank=False)
     parameters: dict[str, object] = option(
         {"type": "object", "properties": {}},
         doc="JSON schema of the arguments (an object); checked before anything runs.",
@@ -122,14 +126,19 @@ class HttpTool:
         doc="URL template; {arg} placeholders are filled from the arguments, URL-encoded."
     )
     headers: tuple[Header, ...] = option((), doc="Extra request headers.")
-    timeout_s: float = option(2.0, doc="Give up on the request after this long.", min=0.05)
+    timeout_s: float = option(2.0, doc="Give up on the request after this long.", min=0.05, max=60)
     select: tuple[str, ...] = option(
         (), doc="Dotted paths of the answer's fields to give the model (empty: all of it)."
     )
-    max_answer_bytes: int = option(65536, doc="Refuse answers larger than this many bytes.", min=16)
+    max_answer_bytes: int = option(
+        65536, doc="Refuse answers larger than this many bytes.", min=16, max=1_048_576
+    )
     confirm: bool = option(False, doc="Run only after the caller's spoken yes to a read-back.")
     max_calls: int | None = option(
-        None, doc="Most calls of this tool per conversation (empty: only the overall limit).", min=1
+        None,
+        doc="Most calls of this tool per conversation (empty: only the overall limit).",
+        min=1,
+        max=1000,
     )
 
 
@@ -143,20 +152,21 @@ class EscalateTool:
         "Call a member of staff when the caller asks for a person or you cannot help. "
         "Give a one or two sentence summary of who the caller is and what they need.",
         doc="What the tool is for, as the model reads it.",
+        blank=False,
     )
     webhook_url: str = option(
         doc="Where the hand-over is POSTed as JSON {device, site, conversation_id, summary, "
         "transcript}; its host must be in allow_hosts."
     )
     headers: tuple[Header, ...] = option((), doc="Extra request headers for the webhook.")
-    timeout_s: float = option(2.0, doc="Give up on the webhook after this long.", min=0.05)
+    timeout_s: float = option(2.0, doc="Give up on the webhook after this long.", min=0.05, max=60)
     prompt: str | None = option(
         "handover", doc="Canned prompt the device plays on hand-over (its text: prompts.yaml)."
     )
     then: Literal["hold", "end"] = option(
         "hold", doc="hold: stay in the conversation until staff arrive; end: hang up after."
     )
-    max_calls: int | None = option(1, doc="Most hand-overs per conversation.", min=1)
+    max_calls: int | None = option(1, doc="Most hand-overs per conversation.", min=1, max=100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +179,7 @@ class EndSessionTool:
         "End the conversation when the caller says goodbye or has nothing more to ask. "
         "Say a short goodbye first.",
         doc="What the tool is for, as the model reads it.",
+        blank=False,
     )
     prompt: str | None = option(
         "goodbye",
@@ -184,13 +195,16 @@ class ToolsSettings:
     """The tools the model may call, and their guardrails."""
 
     slow_filler_ms: int = option(
-        700, doc="Say the filler prompt when a tool runs longer than this.", min=0
+        700, doc="Say the filler prompt when a tool runs longer than this.", min=0, max=10000
     )
     allow_hosts: tuple[str, ...] = option(
         (), doc="Hosts HTTP tools and webhooks may reach; '*.example.com' allows subdomains."
     )
     max_calls_per_conversation: int = option(
-        10, doc="Most faq/http tool calls per conversation (end_session is never limited).", min=1
+        10,
+        doc="Most faq/http tool calls per conversation (end_session is never limited).",
+        min=1,
+        max=1000,
     )
     audit_log: Path | None = option(
         None, doc="JSON-lines audit log of every tool call (empty: audit to the journal only)."
