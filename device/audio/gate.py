@@ -164,32 +164,29 @@ class NoiseGate:
         """Account one block of ``level_db``; True while the gate is open."""
         ms = self.block_ms if block_ms is None else block_ms
         self.level_db = level_db
-        self._track_floor(level_db)
-        s = self.settings
+        # the floor: the window's levels kept in order of arrival and sorted
+        recent, ordered = self._recent, self._sorted
+        if len(recent) == self._size:
+            del ordered[bisect_left(ordered, recent.popleft())]
+        recent.append(level_db)
+        insort(ordered, level_db)
+        self._since_floor += 1
+        if len(recent) < _FLOOR_EVERY or self._since_floor >= _FLOOR_EVERY:
+            self._since_floor = 0
+            self._set_floor(percentile_of_sorted(ordered, self.settings.floor_percentile))
         if not self.is_open:
             if level_db >= self.open_threshold_db:
                 self._above_ms += ms
-                if self._above_ms >= s.attack_ms:
+                if self._above_ms >= self.settings.attack_ms:
                     self.is_open = True
                     self._quiet_ms = 0.0
             elif level_db < self.close_threshold_db:
                 self._above_ms = 0.0
+        elif level_db >= self.close_threshold_db:
+            self._quiet_ms = 0.0
         else:
-            if level_db >= self.close_threshold_db:
-                self._quiet_ms = 0.0
-            else:
-                self._quiet_ms += ms
-                if self._quiet_ms >= s.hangover_ms:
-                    self.is_open = False
-                    self._above_ms = 0.0
+            self._quiet_ms += ms
+            if self._quiet_ms >= self.settings.hangover_ms:
+                self.is_open = False
+                self._above_ms = 0.0
         return self.is_open
-
-    def _track_floor(self, level_db: float) -> None:
-        if len(self._recent) == self._size:
-            del self._sorted[bisect_left(self._sorted, self._recent.popleft())]
-        self._recent.append(level_db)
-        insort(self._sorted, level_db)
-        self._since_floor += 1
-        if len(self._recent) < _FLOOR_EVERY or self._since_floor >= _FLOOR_EVERY:
-            self._since_floor = 0
-            self._set_floor(percentile_of_sorted(self._sorted, self.settings.floor_percentile))

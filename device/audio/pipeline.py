@@ -98,25 +98,25 @@ class CapturePipeline:
         self.gate_settings = gate if gate is not None else _OPEN_ALL
         self.chunk_bytes = pcm_bytes(chunk_ms, upload_rate_hz)
         self.block_bytes = pcm_bytes(BLOCK_MS, upload_rate_hz)
-        half = self._half = self.block_bytes // 2  # samples per block
+        block_n = self._block_samples = self.block_bytes // 2
         self._chunk_samples = self.chunk_bytes // 2
         self._to_upload = StreamResampler(input_rate_hz, upload_rate_hz)
         self._to_16k: StreamResampler | None = None
         self._consumers: tuple[Consumer16k, ...] = ()
         self.consumer_errors: dict[str, int] = {}
         self._gate = NoiseGate(self.gate_settings, BLOCK_MS)
-        self._meter = SpeechMeter(2 * half, upload_rate_hz)
-        self._preroll = PreRoll(math.ceil(self.gate_settings.preroll_ms / BLOCK_MS), half)
+        self._meter = SpeechMeter(2 * block_n, upload_rate_hz)
+        self._preroll = PreRoll(math.ceil(self.gate_settings.preroll_ms / BLOCK_MS), block_n)
         # the upload stream, as int16 and as float32 (converted once), in preallocated
         # buffers: from ``_read`` the block before the next one (for its level window; zeros
         # at first), then the next blocks up to ``_fill``. When the end is reached, what is
         # left moves to the front (about once a second).
         self._samples = np.zeros(0, dtype=np.int16)
         self._floats = np.zeros(0, dtype=np.float32)
-        self._all_windows = np.zeros((0, 2 * half), dtype=np.float32)
-        self._grow(_BUFFER_BLOCKS * half)
+        self._all_windows = np.zeros((0, 2 * block_n), dtype=np.float32)
+        self._grow(_BUFFER_BLOCKS * block_n)
         self._read = 0
-        self._fill = half
+        self._fill = block_n
         self._pending = np.zeros(self._chunk_samples, dtype=np.int16)
         self._pending_n = 0
         self._position = 0  # upload-stream sample index of the next block
@@ -159,7 +159,7 @@ class CapturePipeline:
             self._to_16k.reset()
         self._gate.reset()
         self._preroll.clear()
-        self._fill = self._read + self._half  # the last block stays, for its level window
+        self._fill = self._read + self._block_samples  # the last block stays, for its level window
         self._pending_n = 0
         self.hold_open = False
 
@@ -190,7 +190,7 @@ class CapturePipeline:
         if not len(samples):
             return
         if samples.flags.writeable:
-            if samples is mono:  # a 16 kHz input: do not freeze the caller's array
+            if samples is mono and self.channels == 1:  # a view of the caller's buffer
                 samples = samples.copy()
             samples.flags.writeable = False
         for consumer in self._consumers:
@@ -213,7 +213,7 @@ class CapturePipeline:
             self._fan_out(mono)
         new = self._to_upload.process(mono)
         chunks: list[bytes] = []
-        half = self._half
+        block_n = self._block_samples
         start = self._fill
         end = start + len(new)
         if end > len(self._samples):
@@ -221,18 +221,18 @@ class CapturePipeline:
         self._samples[start:end] = new
         self._floats[start:end] = new  # the one conversion to float
         read = self._read
-        count = (end - read - half) // half
+        count = (end - read - block_n) // block_n
         self._fill = end
         if count <= 0:
             return chunks
-        first = read // half  # window i: the block before block i, and block i
+        first = read // block_n  # window i: the block before block i, and block i
         levels = self._meter.levels_db(self._all_windows[first : first + count]).tolist()
         samples = self._samples
         route = self._route
         for i in range(count):
-            a = read + (i + 1) * half
-            route(samples[a : a + half], levels[i], chunks)
-        self._read = read + count * half
+            a = read + (i + 1) * block_n
+            route(samples[a : a + block_n], levels[i], chunks)
+        self._read = read + count * block_n
         return chunks
 
     def _compact(self, incoming: int) -> tuple[int, int]:
@@ -247,24 +247,24 @@ class CapturePipeline:
         return kept, kept + incoming
 
     def _grow(self, n_samples: int) -> None:
-        half = self._half
-        size = -(-max(n_samples, 2 * len(self._samples)) // half) * half  # whole blocks
+        block_n = self._block_samples
+        size = -(-max(n_samples, 2 * len(self._samples)) // block_n) * block_n  # whole blocks
         samples = np.zeros(size, dtype=np.int16)
         floats = np.zeros(size, dtype=np.float32)
         samples[: len(self._samples)] = self._samples
         floats[: len(self._floats)] = self._floats
         self._samples, self._floats = samples, floats
-        # window j: samples [j * half, j * half + 2 * half) of the float buffer (a view)
+        # window j: samples [j * block_n, j * block_n + 2 * block_n) of the float buffer (a view)
         self._all_windows = as_strided(
             floats,
-            shape=(size // half - 1, 2 * half),
-            strides=(half * floats.itemsize, floats.itemsize),
+            shape=(size // block_n - 1, 2 * block_n),
+            strides=(block_n * floats.itemsize, floats.itemsize),
             writeable=False,
         )
 
     def _route(self, block: Samples, level_db: float, chunks: list[bytes]) -> None:
         position = self._position
-        self._position += self._half
+        self._position += self._block_samples
         gate = self._gate
         was_open = gate.is_open
         is_open = gate.update(level_db, BLOCK_MS)
