@@ -22,11 +22,14 @@ copied once into the block buffer and converted to float once (for the level), a
 int16 array until a finished chunk is encoded to bytes.
 
 16 kHz fan-out: ``subscribe_16k(consumer)`` calls ``consumer(samples)`` once per frame with
-that frame's 16 kHz mono int16 samples (never empty). All consumers get the same array,
-resampled once however many subscribe; it is read-only and never reused by the pipeline, so
-a consumer may keep it without copying. No consumer, no 16 kHz resampling. A consumer runs
-on the capture path: it must be fast (hand the work to a thread). One that raises is logged
-once by name and counted (``consumer_errors``); capture goes on.
+that frame's 16 kHz mono int16 samples of the configured channel, in order and without gaps
+(a frame the resampler's delay leaves empty is skipped: never an empty array). All
+consumers get the same array, resampled once however many subscribe; it is read-only and
+never reused by the pipeline, so a consumer may keep it without copying. No consumer, no
+16 kHz resampling; the first subscriber after none starts a fresh stream. A consumer runs
+on the capture path, before the frame's upload: it must be fast (hand the work to a
+thread). One that raises is logged once by name and counted (``consumer_errors``, by
+name); capture goes on. Subscribe and unsubscribe on the thread that calls ``process``.
 
 Example::
 
