@@ -7,7 +7,11 @@ the daemon by its pid and restores the environment.
 
 - ``play_into_mic(wav)``: ``paplay -d vmic`` (what the mic hears);
 - ``record_speaker(wav)``: ``parecord -d spk.monitor`` (what the speaker plays);
-- ``unplug_mic()`` / ``replug_mic()``: unload / load the remap source named ``mic``.
+- ``unplug_mic()`` / ``replug_mic()``: unload / load the remap source named ``mic``;
+- ``add_echo(gain_db)``: the mic hears the speaker (``module-loopback`` from spk.monitor into
+  vmic at ``gain_db``), as on a kiosk; ``add_echo_cancel()``: a WebRTC ``module-echo-cancel``
+  over it (play to ``ec_spk``, record ``ec_mic``); ``use(source=, sink=)`` points this
+  process's PortAudio at other devices; ``remove_echo()`` undoes both.
 
 Example::
 
@@ -17,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +30,7 @@ import subprocess
 import tempfile
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -36,6 +42,12 @@ SPEAKER_SINK = "spk"
 MIC_RATE_HZ = 16000
 SPEAKER_RATE_HZ = 24000
 REMAP_ARGS = ["module-remap-source", f"master={MIC_SINK}.monitor", f"source_name={MIC_SOURCE}"]
+EC_SOURCE = "ec_mic"
+EC_SINK = "ec_spk"
+ECHO_LATENCY_MS = 20
+HW_SINK = "hwmic"  # a mic array that cancels echo itself: what its processed channel gives
+HW_SOURCE = "hw_mic"
+ROOM_SINK = "room"  # plays into both microphones (a caller in the room)
 
 
 class PulseError(Exception):
@@ -107,7 +119,7 @@ class PulseServer:
             "--daemonize=yes",
             "--exit-idle-time=-1",
             "--use-pid-file=yes",
-            "--log-target=stderr",
+            f"--log-target=file:{self.dir}/pulse.log",
             "-n",
             "--load=module-native-protocol-unix auth-anonymous=1",
             f"--load=module-null-sink sink_name={MIC_SINK} rate={MIC_RATE_HZ} channels=1"
@@ -119,7 +131,9 @@ class PulseServer:
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=20)
         pid_file = self.dir / "pulse" / "pid"
         if result.returncode != 0 or not pid_file.exists():
-            raise PulseError(f"pulseaudio did not start: {result.stderr.strip()[-500:]}")
+            log = self.dir / "pulse.log"
+            why = (log.read_text() if log.exists() else "") + result.stderr
+            raise PulseError(f"pulseaudio did not start: {why.strip()[-500:]}")
         self.pid = int(pid_file.read_text().split()[0])
         self.env = {
             "XDG_RUNTIME_DIR": str(self.dir),
@@ -239,3 +253,118 @@ class PulseServer:
 
     def replug_mic(self) -> None:
         self.pactl("load-module", *REMAP_ARGS)
+
+    # -- the echo path --------------------------------------------------------------------
+
+    def add_echo(self, gain_db: float, sink: str = MIC_SINK) -> None:
+        """The speaker's sound reaches the mic ``gain_db`` below what is played (loopback)."""
+        module = self.pactl(
+            "load-module",
+            "module-loopback",
+            f"source={SPEAKER_SINK}.monitor",
+            f"sink={sink}",
+            f"latency_msec={ECHO_LATENCY_MS}",
+            "source_dont_move=true",
+            "sink_dont_move=true",
+        ).strip()
+        inputs = json.loads(self.pactl("--format=json", "list", "sink-inputs"))
+        ours = [i["index"] for i in inputs if str(i.get("owner_module")) == module]
+        if not ours:
+            raise PulseError("the echo loopback has no stream")
+        self.pactl("set-sink-input-volume", str(ours[0]), f"{gain_db:.1f}dB")
+
+    def add_hardware_mic(self, residual_gain_db: float) -> None:
+        """A second mic, ``hw_mic``, as a mic array's processed channel: the room (``room``
+        sink: vmic and hwmic at once) reaches it in full, the speaker only as the residual
+        its own canceller leaves (``residual_gain_db`` below what is played)."""
+        self.pactl(
+            "load-module",
+            "module-null-sink",
+            f"sink_name={HW_SINK}",
+            f"rate={MIC_RATE_HZ}",
+            "channels=1",
+            "format=s16le",
+        )
+        self.pactl(
+            "load-module",
+            "module-remap-source",
+            f"master={HW_SINK}.monitor",
+            f"source_name={HW_SOURCE}",
+        )
+        self.add_echo(residual_gain_db, HW_SINK)
+        self.pactl(
+            "load-module",
+            "module-combine-sink",
+            f"sink_name={ROOM_SINK}",
+            f"slaves={MIC_SINK},{HW_SINK}",
+            f"rate={MIC_RATE_HZ}",
+            "channels=1",
+        )
+
+    def play_into_room(self, wav: Path) -> subprocess.Popen[bytes]:
+        """``paplay`` into every microphone (``room`` after ``add_hardware_mic``, else vmic)."""
+        sink = ROOM_SINK if self.module_id("module-combine-sink") is not None else MIC_SINK
+        return subprocess.Popen(["paplay", "-d", sink, str(wav)], env=self._env())
+
+    def add_echo_cancel(self, *extra: str) -> None:
+        """WebRTC echo cancellation over the echo path: play to ec_spk, record ec_mic."""
+        self.pactl(
+            "load-module",
+            "module-echo-cancel",
+            f"source_master={MIC_SOURCE}",
+            f"sink_master={SPEAKER_SINK}",
+            f"source_name={EC_SOURCE}",
+            f"sink_name={EC_SINK}",
+            "aec_method=webrtc",
+            "use_master_format=1",
+            *extra,
+        )
+
+    def remove_echo(self) -> None:
+        """Undo ``add_echo``, ``add_echo_cancel`` and ``add_hardware_mic``."""
+        for name in ("module-combine-sink", "module-echo-cancel", "module-loopback"):
+            while (module := self.module_id(name)) is not None:
+                self.pactl("unload-module", module)
+        for arg in (f"source_name={HW_SOURCE}", f"sink_name={HW_SINK}"):
+            for line in self.pactl("list", "short", "modules").splitlines():
+                if arg in line.split("\t")[2:3][0].split() if line.count("\t") >= 2 else []:
+                    self.pactl("unload-module", line.split("\t")[0])
+
+    @contextlib.contextmanager
+    def use(self, *, source: str = MIC_SOURCE, sink: str = SPEAKER_SINK) -> Iterator[None]:
+        """PortAudio streams opened meanwhile record ``source`` and play to ``sink``."""
+        saved = {k: os.environ.get(k) for k in ("PULSE_SOURCE", "PULSE_SINK")}
+        os.environ.update(PULSE_SOURCE=source, PULSE_SINK=sink)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def record_source(
+        self, wav: Path, source: str, rate_hz: int = MIC_RATE_HZ
+    ) -> subprocess.Popen[bytes]:
+        """Like ``record_speaker`` for any source (``vmic.monitor``: what the mic hears)."""
+        before = self.source_outputs()
+        proc = subprocess.Popen(
+            [
+                "parecord",
+                "-d",
+                source,
+                "--rate",
+                str(rate_hz),
+                "--channels",
+                "1",
+                "--format",
+                "s16le",
+                "--file-format=wav",
+                "--latency-msec=10",
+                str(wav),
+            ],
+            env=self._env(),
+        )
+        wait_until(lambda: self.source_outputs() > before, 10, f"parecord to record {source}")
+        return proc

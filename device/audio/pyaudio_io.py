@@ -366,6 +366,11 @@ class PyAudioSpeaker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
+    @property
+    def sound_end_s(self) -> float:
+        """When the last sample handed to the card leaves the speaker (stream clock; 0: never)."""
+        return self._audio_end_dac
+
     def pending_output_s(self) -> float:
         """Seconds until the last sample handed to the device has been played (device clock)."""
         stream = self._stream

@@ -34,14 +34,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import soxr
 
+from device.audio.resample import StreamResampler
 from device.vad.detector import SpeechDetector, SpeechStarted
 from device.vad.echo import EchoReference
 from device.vad.settings import BargeInSettings, EchoSettings
 from device.vad.silero import RATE_HZ, SileroModel
 
 log = logging.getLogger(__name__)
+
+# The mic clock is known only up to its own capture latency (frames arrive a little after
+# they were heard), so the echo can show up in the mic index before the reference would
+# place it: the reference is laid this much early, and the delay search starts from there.
+REFERENCE_LEAD_MS = 100
 
 
 class VadListener:
@@ -63,7 +68,9 @@ class VadListener:
         self._clock = clock
         self._model = model if model is not None else SileroModel()
         self.echo = (
-            EchoReference(max_delay_ms=echo.max_delay_ms) if echo.mode == "reference" else None
+            EchoReference(max_delay_ms=echo.max_delay_ms + REFERENCE_LEAD_MS)
+            if echo.mode == "reference"
+            else None
         )
         self.detector = SpeechDetector(
             self._model.probability, barge_in, echo=self.echo, margin_db=echo.margin_db
@@ -73,6 +80,8 @@ class VadListener:
         self._origin: float | None = None  # clock time of mic sample 0 (earliest arrival)
         self._active = False
         self._closed = False
+        self._resampler: StreamResampler | None = None
+        self._ref_next: int | None = None  # where the next reference sample goes
         self.dropped = 0
         self.detections = 0
         self.cpu_s = 0.0  # worker thread CPU time
@@ -101,7 +110,8 @@ class VadListener:
         origin = self._origin
         if self.echo is None or origin is None or self._closed:
             return
-        self._put(("ref", samples, rate_hz, round((play_at_s - origin) * RATE_HZ)))
+        at = round((play_at_s - origin - REFERENCE_LEAD_MS / 1000.0) * RATE_HZ)
+        self._put(("ref", samples, rate_hz, at))
 
     def _put(self, item: tuple[Any, ...]) -> None:
         try:
@@ -137,6 +147,21 @@ class VadListener:
 
     # -- the worker -----------------------------------------------------------------------
 
+    def _reference(self, samples: np.ndarray, rate_hz: int, at_sample: int) -> None:
+        """Resample the playback as one stream and lay it end to end on the mic clock.
+
+        Each chunk's own time (from the callback's clock) jitters by a few ms: it only
+        re-anchors the stream after a gap or a jump of more than 50 ms.
+        """
+        assert self.echo is not None
+        if self._resampler is None or self._resampler.in_rate_hz != rate_hz:
+            self._resampler = StreamResampler(rate_hz, RATE_HZ)
+        if self._ref_next is None or abs(at_sample - self._ref_next) > RATE_HZ // 20:
+            self._ref_next = at_sample
+        out = self._resampler.process(samples)
+        self.echo.add_played(out, self._ref_next)
+        self._ref_next += len(out)
+
     def _work(self) -> None:
         running = False
         expected = 0  # the mic index the detector expects next
@@ -166,9 +191,7 @@ class VadListener:
                                 self.detections += 1
                                 self.on_speech(decision.start_sample)
                     case ("ref", samples, rate_hz, at_sample) if self.echo is not None:
-                        if rate_hz != RATE_HZ:
-                            samples = soxr.resample(samples, rate_hz, RATE_HZ)
-                        self.echo.add_played(np.asarray(samples), at_sample)
+                        self._reference(samples, rate_hz, at_sample)
             except Exception:  # a detector bug must not end detection for the day
                 log.exception("local VAD failed on a frame")
             finally:

@@ -1,0 +1,341 @@
+"""Barge-in on the PulseAudio echo rig: the device plays replies, the mic hears them.
+
+The rig (tests/pulse.py): the device plays to ``ec_spk``, which reaches the virtual speaker
+``spk``; a loopback brings it into the virtual mic at ``ECHO_GAIN_DB`` (the reply peaks at
+about -12 dBFS there, a speaker a hand's width from the mic). Callers and noises are played
+into the room (both mics) on top of the echo. One playback feeds a detector per mode:
+
+- ``software``: on ``ec_mic``, PulseAudio's module-echo-cancel (WebRTC, its defaults) over
+  the raw mic;
+- ``hardware``: on ``hw_mic``, a second mic standing for a mic array's processed channel:
+  the room in full, the speaker only ``HW_CANCEL_DB`` down (its own canceller's residual);
+- ``reference``: on ``vmic.monitor``, the raw mic (the canceller's gain control does not
+  turn it down), fed the speaker's playback as the reference.
+
+Capture here is a PortAudio input stream of its own (16 kHz, 20 ms frames, handed to the
+event loop with ``call_soon_threadsafe`` like the daemon's), because it keeps each frame's
+ADC time: with the speaker's DAC times, on the same PortAudio clock, that times a barge-in
+from speech onset in the mic signal to the last reply sample out.
+
+Example::
+
+    async with EchoRig(pulse, sounds) as rig:
+        counts = await rig.replies(4)                   # nobody speaks: detections per mode
+        trial = await rig.barge_in("software", 0, 1.2)  # the caller cuts in 1.2 s in
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pyaudio
+
+from device.audio.devices import close_stream, open_stream
+from device.audio.pyaudio_io import PyAudioSpeaker
+from device.audio.settings import PyAudioOutput
+from device.vad.listener import VadListener
+from device.vad.settings import BargeInSettings, EchoMode, EchoSettings
+from device.vad.silero import SileroModel
+from tests.pulse import EC_SINK, EC_SOURCE, HW_SOURCE, MIC_SINK, PulseServer, read_wav_mono
+from tests.vad.sounds import REPLY_PEAK_DBFS, Sounds
+
+ECHO_PEAK_DBFS = -12.0
+ECHO_GAIN_DB = ECHO_PEAK_DBFS - REPLY_PEAK_DBFS
+HW_CANCEL_DB = 35.0  # a mic array's echo canceller takes this much off the echo
+SOURCES: dict[EchoMode, str] = {
+    "software": EC_SOURCE,
+    "hardware": HW_SOURCE,
+    "reference": f"{MIC_SINK}.monitor",
+}
+MODES: tuple[EchoMode, ...] = ("software", "hardware", "reference")
+RATE_HZ = 16000
+FRAME = 320  # 20 ms
+LOUD = 600  # |sample| above this is sound, not the silence around it (about -35 dBFS)
+
+
+class Capture:
+    """16 kHz mono from the current PULSE_SOURCE, with the ADC time of every frame."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[np.ndarray], None]):
+        self.loop = loop
+        self.handler = handler
+        self.frames: list[np.ndarray] = []
+        self.adc_s: list[float] = []  # PortAudio clock time of each frame's first sample
+        self._pa: pyaudio.PyAudio | None = None
+        self._stream: Any = None
+
+    def open(self) -> None:
+        self._pa, self._stream, _ = open_stream(
+            None,
+            output=False,
+            channels=1,
+            rate_hz=RATE_HZ,
+            frames_per_buffer=FRAME,
+            callback=self._callback,
+        )
+
+    def _callback(self, data: bytes | None, n: int, info: Any, _status: int) -> tuple[None, int]:
+        if data is None:
+            return None, pyaudio.paComplete
+        samples = np.frombuffer(data, dtype="<i2").copy()
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._deliver, samples, info["input_buffer_adc_time"])
+        return None, pyaudio.paContinue
+
+    def _deliver(self, samples: np.ndarray, adc_s: float) -> None:
+        self.frames.append(samples)
+        self.adc_s.append(adc_s)
+        self.handler(samples)
+
+    @property
+    def samples(self) -> int:
+        return len(self.frames) * FRAME
+
+    def time_of(self, sample: int) -> float:
+        """ADC time of a sample index of this capture."""
+        frame = min(sample // FRAME, len(self.adc_s) - 1)
+        return self.adc_s[frame] + (sample - frame * FRAME) / RATE_HZ
+
+    def audio(self, start: int, end: int) -> np.ndarray:
+        return np.concatenate(self.frames)[start:end]
+
+    def close(self) -> None:
+        pa, stream = self._pa, self._stream
+        self._pa = self._stream = None
+        close_stream(pa, stream, "test capture")
+
+
+@dataclass
+class Detector:
+    mode: EchoMode
+    listener: VadListener
+    capture: Capture
+    fired: list[int] = field(default_factory=list)  # start samples
+
+
+@dataclass
+class Trial:
+    """One barge-in: where the caller started, when the device noticed and went quiet."""
+
+    mode: EchoMode
+    detected: bool
+    stop_ms: float | None = None  # speech onset in the mic -> last reply sample out
+    heard_ms: float | None = None  # what the speaker clock says was heard of the reply
+    recorded_cut_ms: tuple[float, float] | None = None  # where the recording says it stopped
+    truncate_error_ms: float | None = None
+
+
+class EchoRig:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        pulse: PulseServer,
+        sounds: Sounds,
+        *,
+        barge_in: BargeInSettings | None = None,
+        echo: EchoSettings | None = None,
+        workdir: Path,
+    ) -> None:
+        self.pulse = pulse
+        self.sounds = sounds
+        self.barge_in_settings = barge_in or BargeInSettings()
+        self.echo_settings = echo or EchoSettings()
+        self.workdir = workdir
+        self.reply_audio = [read_wav_mono(p)[0] for p in sounds.replies]
+        self.caller, _ = read_wav_mono(sounds.caller)
+        self.detectors: dict[EchoMode, Detector] = {}
+        self.speaker: PyAudioSpeaker | None = None
+        self._armed: EchoMode | None = None
+        self._flushed = asyncio.Event()
+        self._items = 0
+
+    async def __aenter__(self) -> EchoRig:
+        loop = asyncio.get_running_loop()
+        self.pulse.add_echo(ECHO_GAIN_DB)
+        self.pulse.add_echo_cancel()
+        self.pulse.add_hardware_mic(ECHO_GAIN_DB - HW_CANCEL_DB)
+        model_for = {mode: SileroModel() for mode in MODES}
+        captures: dict[str, Capture] = {}
+        for mode in MODES:
+            source = SOURCES[mode]
+            echo = EchoSettings(
+                mode=mode,
+                margin_db=self.echo_settings.margin_db,
+                max_delay_ms=self.echo_settings.max_delay_ms,
+            )
+            holder: dict[str, Detector] = {}
+            listener = VadListener(
+                self.barge_in_settings,
+                echo,
+                self._on_speech_from(loop, mode, holder),
+                model=model_for[mode],
+            )
+            if source not in captures:
+                captures[source] = Capture(loop, lambda s: None)
+            capture = captures[source]
+            holder["d"] = self.detectors[mode] = Detector(mode, listener, capture)
+        for source, capture in captures.items():
+            users = [d.listener for d in self.detectors.values() if d.capture is capture]
+            capture.handler = lambda s, users=users: [u.consumer(s) for u in users]
+            with self.pulse.use(source=source):
+                await asyncio.to_thread(capture.open)
+        with self.pulse.use(sink=EC_SINK):
+            self.speaker = PyAudioSpeaker(PyAudioOutput(rate_hz=48000, buffer_ms=10))
+            if not await asyncio.to_thread(self.speaker.wait_open, 15):
+                raise RuntimeError(f"speaker did not start: {self.speaker.error}")
+        self.speaker.on_played = self.detectors["reference"].listener.reference
+        await asyncio.sleep(1.0)  # the canceller and the loopback settle
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.speaker is not None:
+            await self.speaker.close()
+        for d in self.detectors.values():
+            d.listener.close()
+        for capture in {id(d.capture): d.capture for d in self.detectors.values()}.values():
+            await asyncio.to_thread(capture.close)
+        self.pulse.remove_echo()
+
+    def _on_speech_from(
+        self, loop: asyncio.AbstractEventLoop, mode: EchoMode, holder: dict[str, Detector]
+    ) -> Callable[[int], None]:
+        def on_speech(start_sample: int) -> None:  # the listener's worker thread
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._speech, mode, holder["d"], start_sample)
+
+        return on_speech
+
+    def _speech(self, mode: EchoMode, detector: Detector, start_sample: int) -> None:
+        detector.fired.append(start_sample)
+        if mode == self._armed and self.speaker is not None and not self._flushed.is_set():
+            self.speaker.flush()  # what the daemon's interrupt does first
+            self._flushed.set()
+
+    def _start_reply(self, index: int) -> str:
+        assert self.speaker is not None
+        self._items += 1
+        item = f"item_{self._items}"
+        reply = self.reply_audio[index % len(self.reply_audio)]
+        for i in range(0, len(reply), 2400):  # 100 ms deltas, faster than real time
+            self.speaker.write(item, reply[i : i + 2400].tobytes())
+        for d in self.detectors.values():
+            d.listener.start()
+        return item
+
+    def _stop_listening(self) -> None:
+        for d in self.detectors.values():
+            d.listener.stop()
+
+    async def replies(
+        self, count: int, noises: list[tuple[str, float]] | None = None
+    ) -> dict[EchoMode, int]:
+        """Play ``count`` replies with nobody speaking: replies with a detection, per mode.
+
+        ``noises``: (name, seconds into the reply) played into the mic, one per reply in turn.
+        """
+        assert self.speaker is not None
+        self._armed = None
+        hits: dict[EchoMode, int] = dict.fromkeys(MODES, 0)
+        for k in range(count):
+            before = {m: len(d.fired) for m, d in self.detectors.items()}
+            item = self._start_reply(k)
+            player = None
+            if noises:
+                name, at_s = noises[k % len(noises)]
+                await self._until_heard(item, at_s * 1000)
+                player = self.pulse.play_into_room(self.sounds.noises[name])
+            await asyncio.wait_for(self.speaker.wait_idle(), 30)
+            if player is not None:
+                await asyncio.to_thread(player.wait, 10)
+            await asyncio.sleep(0.3)  # the echo tail
+            self._stop_listening()
+            for m, d in self.detectors.items():
+                hits[m] += len(d.fired) > before[m]
+        return hits
+
+    async def _until_heard(self, item: str, ms: float, timeout_s: float = 15) -> None:
+        assert self.speaker is not None
+        async with asyncio.timeout(timeout_s):
+            while self.speaker.heard_ms(item) < ms:
+                await asyncio.sleep(0.005)
+
+    async def barge_in(self, mode: EchoMode, index: int, at_s: float) -> Trial:
+        """The caller speaks ``at_s`` into reply ``index``; the ``mode`` detector interrupts."""
+        assert self.speaker is not None
+        detector = self.detectors[mode]
+        recording = self.workdir / f"speaker-{self._items + 1}.wav"
+        recorder = await asyncio.to_thread(self.pulse.record_speaker, recording)
+        self._flushed.clear()
+        self._armed = mode
+        item = self._start_reply(index)
+        await self._until_heard(item, at_s * 1000)
+        mark = detector.capture.samples
+        player = self.pulse.play_into_room(self.sounds.caller)
+        try:
+            async with asyncio.timeout(len(self.caller) / RATE_HZ + 1.5):
+                await self._flushed.wait()
+        except TimeoutError:
+            pass
+        detected = self._flushed.is_set()
+        heard = self.speaker.heard_ms(item)
+        end_s = self.speaker.sound_end_s
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.wait_for(self.speaker.wait_idle(), 30)
+        await asyncio.sleep(0.3)
+        self._stop_listening()
+        self._armed = None
+        await asyncio.to_thread(self.pulse.stop_recording, recorder)
+        trial = Trial(mode, detected)
+        if not detected:
+            return trial
+        onset = self._caller_onset(detector.capture, mark)
+        trial.stop_ms = (end_s - detector.capture.time_of(onset)) * 1000.0
+        trial.heard_ms = heard
+        lo, hi = recorded_cut_ms(recording, self.reply_audio[index % len(self.reply_audio)])
+        trial.recorded_cut_ms = (lo, hi)
+        trial.truncate_error_ms = (
+            0.0 if lo <= heard <= hi else min(abs(heard - lo), abs(heard - hi))
+        )
+        return trial
+
+    def _caller_onset(self, capture: Capture, mark: int) -> int:
+        """Sample index in the capture where the caller's first sound arrived."""
+        heard = capture.audio(mark, capture.samples).astype(np.float64)
+        caller = self.caller.astype(np.float64)
+        lag = best_lag(heard, caller)
+        return mark + lag + int(np.flatnonzero(np.abs(self.caller) > LOUD)[0])
+
+
+def best_lag(signal: np.ndarray, template: np.ndarray) -> int:
+    """Where ``template`` sits in ``signal`` (the cross-correlation peak)."""
+    n = 1 << (len(signal) + len(template)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(signal, n) * np.conj(np.fft.rfft(template, n)), n)
+    return int(np.argmax(corr[: max(1, len(signal) - len(template) // 4)]))
+
+
+def recorded_cut_ms(recording: Path, reply: np.ndarray) -> tuple[float, float]:
+    """Where the reply stopped in a recording of the speaker, as ms into the reply.
+
+    The recording is aligned on the reply; the cut lies between the last loud sample that
+    played and the next loud sample of the reply that did not (a cut in a pause between
+    words cannot be placed closer than that pause).
+    """
+    rec, rate = read_wav_mono(recording)
+    assert rate == 24000
+    offset = best_lag(rec.astype(np.float64), reply.astype(np.float64))
+    played = rec[offset : offset + len(reply)]
+    loud = np.flatnonzero(np.abs(played) > LOUD)
+    last = int(loud[-1]) if len(loud) else 0
+    later = np.flatnonzero(np.abs(reply[last + 1 :]) > LOUD)
+    following = last + 1 + int(later[0]) if len(later) else len(reply)
+    return last * 1000.0 / rate, following * 1000.0 / rate
