@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from yaml.nodes import Node
+
 from device.overrides import apply_overrides
-from device.problems import ConfigError, is_secret_key
+from device.problems import ConfigError, is_secret_key, one_line
 from device.realtime.settings import ServerVad
 from device.settings import Settings
-from device.settings_builder import load_as
+from device.settings_builder import load_as, load_tree
 from device.tools.checks import check_tools
 from device.yaml_source import compose, locate, read_text
 
@@ -60,6 +62,8 @@ _HANGOVER_MARGIN_MS = 200
 _MAX_LINES = 100  # problems printed by check-config; the rest are counted
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _LANGUAGE = re.compile(r"[a-z]{2}")
+_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def load_settings(path: Path, checks: Sequence[Check] | None = None) -> Settings:
@@ -68,16 +72,21 @@ def load_settings(path: Path, checks: Sequence[Check] | None = None) -> Settings
     Beyond the types, ``checks`` (default ``SETTINGS_CHECKS``) see the settings whole;
     their problems carry the file's line numbers too.
     """
-    settings = load_as(Settings, path)
-    problems = [
-        p for check in (SETTINGS_CHECKS if checks is None else checks) for p in check(settings)
-    ]
+    return _load(path, checks)[0]
+
+
+def _load(path: Path, checks: Sequence[Check] | None = None) -> tuple[Settings, Node | None]:
+    settings, root = load_tree(Settings, path)
+    chosen = SETTINGS_CHECKS if checks is None else checks
+    problems = [p for check in chosen for p in check(settings)]
     if problems:
-        raise ConfigError(_located(path, problems))
-    return settings
+        raise ConfigError(_located(path, problems, root))
+    return settings, root
 
 
-def startup_problems(settings: Settings, path: Path, *, pure: bool = False) -> list[str]:
+def startup_problems(
+    settings: Settings, path: Path, *, pure: bool = False, root: Node | None = None
+) -> list[str]:
     """What stops ``run`` from starting with ``settings`` (loaded from ``path``), as lines.
 
     Runs ``device.preflight`` (files, folders, WAVs, JSON schemas); with ``pure`` also
@@ -88,15 +97,17 @@ def startup_problems(settings: Settings, path: Path, *, pure: bool = False) -> l
 
     problems = [p for check in SETTINGS_CHECKS for p in check(settings)] if pure else []
     problems += preflight(settings)
-    return _located(path, problems) if problems else []
+    return _located(path, problems, root) if problems else []
 
 
-def _located(path: Path, problems: list[str]) -> list[str]:
-    try:
-        root = compose(read_text(path), str(path))
-    except ConfigError:
-        root = None
-    return [locate(str(path), root, problem) for problem in problems]
+def _located(path: Path, problems: list[str], root: Node | None = None) -> list[str]:
+    """Each ``key.path: problem`` with the file and the key's line (``root``: the nodes)."""
+    if root is None:
+        try:
+            root = compose(read_text(path), str(path))
+        except ConfigError:
+            root = None
+    return [one_line(locate(str(path), root, problem)) for problem in problems]
 
 
 # -- checks between sections (pure) ---------------------------------------------------------
@@ -123,6 +134,17 @@ def cross_checks(settings: Settings) -> list[str]:
             f"conversation.idle_timeout_s: must not be above conversation.max_duration_s "
             f"({conv.max_duration_s:g}) (got {conv.idle_timeout_s:g})"
         )
+    for key, model in (
+        ("realtime.model", settings.realtime.model),
+        ("realtime.transcription.model", settings.realtime.transcription.model),
+    ):
+        if model.strip() and not _MODEL.fullmatch(model):
+            problems.append(
+                f"{key}: must be a model name such as gpt-realtime-2.1 (letters, digits, . _ - :)"
+            )
+    for key, text in (("device.name", settings.device.name), ("device.site", settings.device.site)):
+        if _LINE_BREAKS.search(text):
+            problems.append(f"{key}: must be one line (no line breaks or control characters)")
     why = realtime_url_problem(settings.realtime.url)
     if why:
         problems.append(f"realtime.url: {why}")
@@ -202,22 +224,22 @@ def check_config(path: Path, out: TextIO, err: TextIO) -> int:
     "OK" means ``run`` starts with this file: the same ``startup_problems`` run there.
     """
     try:
-        settings = load_settings(path)
-        problems = startup_problems(settings, path)
+        settings, root = _load(path)
+        problems = startup_problems(settings, path, root=root)
     except ConfigError as exc:
         problems = exc.problems
     except Exception as exc:  # a bug must still be one line, never a traceback
         problems = [f"{path}: cannot check this file ({type(exc).__name__})"]
     if problems:
         for problem in problems[:_MAX_LINES]:
-            print(problem, file=err)
+            print(one_line(problem), file=err)
         if len(problems) > _MAX_LINES:
             print(f"{path}: {len(problems) - _MAX_LINES} more problems not shown", file=err)
         return 2
     n = count_tools(settings.tools)
-    print(
+    summary = (
         f"{path}: OK (model {settings.realtime.model}, input {settings.audio.input.type}, "
-        f"output {settings.audio.output.type}, {n} tool{'' if n == 1 else 's'})",
-        file=out,
+        f"output {settings.audio.output.type}, {n} tool{'' if n == 1 else 's'})"
     )
+    print(one_line(summary), file=out)
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SECRET_HINT", "ConfigError", "is_secret_header", "is_secret_key"]
+__all__ = ["SECRET_HINT", "ConfigError", "is_secret_header", "is_secret_key", "one_line"]
 
 SECRET_HINT = (
     "secrets never go in YAML: use a systemd credential, an environment variable "
@@ -37,12 +37,20 @@ _SECRET_ENDINGS = (
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters written as escapes."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
 class ConfigError(Exception):
     """The config is not usable; ``problems`` holds one line per problem."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+        self.problems = [one_line(p) for p in problems]
+        super().__init__("\n".join(self.problems))
 
 
 def is_secret_key(name: str) -> bool:

@@ -17,7 +17,6 @@ import dataclasses
 import difflib
 import functools
 import math
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -27,8 +26,8 @@ from typing import Any, TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from device.problems import ConfigError
+from device.settings_values import Refused, describe, scalar_value, short
 from device.yaml_source import (
-    STR_TAG,
     Scan,
     compose,
     is_null,
@@ -43,17 +42,7 @@ __all__ = ["DISCRIMINATORS", "INVALID", "Builder", "describe", "load_as"]
 T = TypeVar("T")
 
 DISCRIMINATORS = ("type", "kind")
-_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 INVALID: Any = object()  # a value that failed validation (its problem is already recorded)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
 
 
 @functools.cache
@@ -92,7 +81,7 @@ class Builder:
         elif node is not None and id(node) in self.scan.secret_values:
             suffix = f" (got {_kind_of(node)}, not shown: it may be a secret)"
         else:
-            suffix = f" (got {_short(got)})"
+            suffix = f" (got {short(got)})"
         self.report(node, key, f"{message}{suffix}")
 
     def lines(self) -> list[str]:
@@ -374,90 +363,24 @@ class Builder:
         return out if valid else INVALID
 
     def scalar(self, tp: Any, node: ScalarNode, key: str, meta: Any) -> Any:
-        got = scalar_python(node)
-        plain = node.style is None
-        if tp is bool:
-            if isinstance(got, bool):
-                return got
-            self.problem(node, key, "must be true or false", got)
+        try:
+            return scalar_value(tp, node, meta, self.base_dir)
+        except Refused as refused:
+            self.problem(node, key, refused.message, refused.got)
             return INVALID
-        if tp in (int, float):
-            if tp is float and plain and isinstance(got, str) and _FLOAT_TEXT.fullmatch(got):
-                got = float(got)  # 1e3: YAML 1.1 reads it as text
-            if isinstance(got, bool) or not isinstance(got, int | float):
-                self.problem(node, key, f"must be {describe(tp)}", got)
-                return INVALID
-            if tp is int and isinstance(got, float):
-                self.problem(node, key, "must be a whole number", got)
-                return INVALID
-            if not math.isfinite(got):
-                self.problem(node, key, "must be a finite number", got)
-                return INVALID
-            return tp(got) if self.in_range(node, key, got, meta) else INVALID
-        if tp in (str, Path):
-            if node.tag != STR_TAG and not plain:
-                self.problem(node, key, f"must be {describe(tp)}", got)
-                return INVALID
-            text = node.value  # as written: `1.10` stays "1.10", `no` stays "no"
-            if tp is str:
-                if meta and meta.get("blank") is False and not text.strip():
-                    self.problem(node, key, "must not be blank")
-                    return INVALID
-                return text
-            if not text.strip() or "\0" in text:
-                self.problem(node, key, "must be a file path, not empty")
-                return INVALID
-            path = Path(text).expanduser()
-            return path if path.is_absolute() else (self.base_dir / path).resolve()
-        self.problem(node, key, f"unsupported setting type {_type_name(tp)}")
-        return INVALID
-
-    def in_range(self, node: Node, key: str, got: float, meta: Any) -> bool:
-        low = meta.get("min") if meta else None
-        high = meta.get("max") if meta else None
-        also = tuple(meta.get("also") or ()) if meta else ()
-        if got in also:
-            return True
-        either = "".join(f"{a:g} or " for a in also)
-        if low is not None and high is not None and not low <= got <= high:
-            self.problem(node, key, f"must be {either}between {low:g} and {high:g}", got)
-        elif low is not None and got < low:
-            self.problem(node, key, f"must be {either}>= {low:g}", got)
-        elif high is not None and got > high:
-            self.problem(node, key, f"must be {either}<= {high:g}", got)
-        else:
-            return True
-        return False
-
-
-def describe(tp: Any) -> str:
-    """Human words for a type, for 'must be ...' messages."""
-    origin = typing.get_origin(tp)
-    if tp is bool:
-        return "true or false"
-    if tp is int:
-        return "a whole number"
-    if tp is float:
-        return "a number"
-    if tp is str:
-        return "text"
-    if tp is Path:
-        return "a file path"
-    if origin is tuple:
-        return "a list"
-    if origin is dict or dataclasses.is_dataclass(tp):
-        return "a mapping of keys"
-    if origin is typing.Literal:
-        return "one of " + ", ".join(str(a) for a in typing.get_args(tp))
-    return f"a {_type_name(tp)}"
 
 
 def load_as(cls: type[T], path: Path) -> T:
     """Load a YAML file into any settings dataclass ``cls`` (load_settings uses Settings)."""
+    return load_tree(cls, path)[0]
+
+
+def load_tree(cls: type[T], path: Path) -> tuple[T, Node | None]:
+    """``load_as``, and the composed nodes (to give later problems their lines)."""
     node = compose(read_text(path), str(path))
     builder = Builder(lambda n: f"{path}:{line_of(n)}: ", path.absolute().parent)
     builder.scan.run(node, "")
     result = builder.dataclass(cls, node, "")
     if builder.problems or result is INVALID:
         raise ConfigError(builder.lines() or [f"{path}: not a usable config"])
-    return typing.cast(T, result)
+    return typing.cast(T, result), node

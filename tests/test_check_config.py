@@ -138,6 +138,12 @@ CASES: list[tuple[str, str | Make, str]] = [
     ("blank-name", "device:\n  name: '  '\n", r"2: device.name: must not be blank"),
     ("blank-model", "realtime:\n  model: ''\n", r"2: realtime.model: must not be blank"),
     (
+        "model-newline",
+        'realtime:\n  model: "gpt\\nx"\n',
+        r"2: realtime.model: must be a model name",
+    ),
+    ("name-newline", 'device:\n  name: "kiosk\\r\\nX: 1"\n', r"2: device.name: must be one line"),
+    (
         "blank-description",
         HTTP.replace("Look up a job.", "' '") + "      url: https://jobs.example.com/x\n",
         r"6: tools.items\[0\].description: must not be blank",

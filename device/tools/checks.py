@@ -18,6 +18,7 @@ from device.tools.settings import ToolsSettings
 __all__ = ["check_tools", "credentials_needed"]
 
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_TOOLS = 128  # OpenAI function calling takes at most 128 tools per request
 
 
 def check_tools(settings: ToolsSettings) -> list[str]:
@@ -35,6 +36,9 @@ def check_tools(settings: ToolsSettings) -> list[str]:
             f"tools.confirm_yes_words: {both[0]!r} is in confirm_no_words too (a no always "
             "wins, so it could never confirm)"
         )
+    if len(settings.items) > MAX_TOOLS:
+        problems.append(f"tools.items: at most {MAX_TOOLS} tools (got {len(settings.items)})")
+        return problems
     seen: dict[str, int] = {}
     for i, item in enumerate(settings.items):
         where = f"tools.items[{i}]"

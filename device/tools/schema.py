@@ -3,6 +3,7 @@ in full, never by plain settings loading."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -17,6 +18,17 @@ __all__ = ["make_validator", "parse_arguments", "schema_problem", "tool_schema_p
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """None if ``schema`` is a usable parameters schema, else one line saying what is wrong."""
+    try:
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return "not a valid JSON schema: not plain JSON"
+    return _schema_problem(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_problem(text: str) -> str | None:
+    """The meta-schema check of one schema's JSON text (the same schema is checked once)."""
+    schema = json.loads(text)
     try:
         Draft202012Validator.check_schema(schema)
     except RecursionError:
