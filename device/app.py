@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -37,13 +38,18 @@ from device.conversation import (
     HoldUpload,
     InterruptRequested,
     LinkLost,
+    LinkStatus,
     Output,
     Play,
     PlaybackIdle,
     PlaybackStopped,
     PlayPrompt,
+    ProbeLink,
+    Reconnect,
+    ReconnectFailed,
     RunTool,
     Send,
+    SessionReady,
     SetTimer,
     StartRequested,
     State,
@@ -61,9 +67,11 @@ from device.conversation.reports import (
     WorkerFailed,
 )
 from device.lanes import Lanes
+from device.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
 from device.prompts import PromptLibrary
 from device.realtime.commands import AppendAudio, LinkCommand, SessionSpec
 from device.realtime.events import ServerEvent
+from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
 from device.settings import Settings
 from device.sinks import Fanout, LogSink, Sink
 from device.summary import RunSummary, TimelineSink
@@ -138,6 +146,7 @@ class Daemon:
         options: RunOptions = RunOptions(),
         timeline: TextIO | None = None,
         sinks: Iterable[Sink] = (),
+        key_source: str = "",
     ) -> None:
         self.settings = settings
         self.mic = mic
@@ -155,6 +164,12 @@ class Daemon:
         for sink in sinks:
             self.sinks.add(sink)
         self.link: Link | None = None
+        self.session: LiveSession | None = None
+        self.key_source = key_source  # where the API key came from, for a refused key
+        self._links: LinkManager | None = None
+        self._standby_wanted = asyncio.Event()
+        self._probe = asyncio.Event()
+        self._waiters: list[asyncio.Future[LiveSession]] = []
         self.uploading = False
         self.pipeline: CapturePipeline | None = None
         chunk_ms = max(1, settings.audio.upload_chunk_ms)
@@ -281,6 +296,11 @@ class Daemon:
                 )
             case Disconnect():
                 self._close_link()
+            case Reconnect():
+                self._close_link_for_reconnect()
+                self._spawn("reconnect", self._reconnect)
+            case ProbeLink():
+                self._probe.set()
             case RunTool(call=call, context=context):
                 self._spawn(
                     f"tool {call.name}",
@@ -333,53 +353,168 @@ class Daemon:
 
     # -- the link -----------------------------------------------------------------------
 
+    def _retry_policy(self) -> RetryPolicy:
+        rt = self.settings.realtime
+        return RetryPolicy(
+            base_s=rt.reconnect_base_s,
+            cap_s=rt.reconnect_cap_s,
+            auth_retry_s=rt.auth_retry_s,
+            classify=classify_link_failure,
+        )
+
+    def _adopt(self, session: LiveSession) -> None:
+        """The conversation's session from now: its events reach the engine."""
+        self.session = session
+        self.link = session.link
+
+        def on_event(event: ServerEvent) -> None:
+            if self.session is session:
+                self.dispatch(event)
+
+        session.route(on_event, self._session_closed)
+
+    def _session_closed(self, session: LiveSession, reason: str, retryable: bool) -> None:
+        if self.session is not session:
+            return
+        self.session = None
+        self.link = None
+        self.lanes.clear()
+        self.dispatch(LinkLost(reason, retryable=retryable, kind="server"))
+
+    async def _acquire(self, budget_s: float) -> LiveSession:
+        """A set-up session for a visitor: the standby at once, or the next one opened."""
+        manager = self._manager()
+        session = manager.take_standby()
+        if session is not None:
+            self._standby_wanted.clear()
+            return session
+        if not self.settings.realtime.standby:
+            return await retry(manager.open_ready, self._retry_policy(), budget_s=budget_s)
+        waiter: asyncio.Future[LiveSession] = self.loop.create_future()
+        self._waiters.append(waiter)
+        self._standby_wanted.set()
+        self._probe.set()
+        try:
+            async with asyncio.timeout(budget_s):
+                return await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
     async def _open_link(self) -> None:
         timeout_s = self.settings.realtime.connect_timeout_s + 1.0
         try:
-            async with asyncio.timeout(timeout_s):
-                link = await self._connect()
+            session = await self._acquire(timeout_s)
         except TimeoutError:
-            self.dispatch(LinkLost(f"no connection within {timeout_s:g} s"))
+            self.dispatch(LinkLost(f"no session within {timeout_s:g} s", kind="network"))
             return
-        except Exception as exc:  # LinkError and friends: one line
-            self.dispatch(LinkLost(one_line(exc)))
+        except RetryGaveUp as exc:
+            self.dispatch(LinkLost(self._credential_hint(exc), kind=exc.kind.value))
             return
-        if not self.engine.active:  # the conversation ended while connecting
-            await self._close_quietly(link)
+        except Exception as exc:  # LinkError, SessionSetupError: one line
+            self.dispatch(LinkLost(self._credential_hint(exc), kind=failure_kind(exc)))
             return
-        self.link = link
-        self._spawn(
-            "realtime reader",
-            lambda: self._read_link(link),
-            on_error=lambda exc: self._reader_crashed(link, exc),
-        )
+        if not self.engine.active or self.engine.state is not State.CONNECTING:
+            await self._manager().close(session)  # the conversation ended meanwhile
+            return
+        self._adopt(session)
+        self.dispatch(SessionReady())
 
-    async def _read_link(self, link: Link) -> None:
-        event: ServerEvent
-        async for event in link.events():
-            if self.link is not link:
-                return
-            self.dispatch(event)
-        if self.link is link:
-            self.link = None
-            self.lanes.clear()
-            self.dispatch(LinkLost(f"the server closed the connection (code {link.close_code})"))
+    async def _reconnect(self) -> None:
+        """Mid-conversation: a new session within the retry budget, then restore."""
+        budget_s = self.settings.realtime.reconnect_budget_s
+        standby = self._manager().take_standby()
+        try:
+            session = standby or await retry(
+                self._manager().open_ready, self._retry_policy(), budget_s=budget_s
+            )
+        except RetryGaveUp as exc:
+            self.dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
+            return
+        if self.engine.state is not State.RECONNECTING:
+            await self._manager().close(session)
+            return
+        self._adopt(session)
+        self.dispatch(SessionReady(restore=True))
 
-    def _reader_crashed(self, link: Link, exc: BaseException) -> None:
-        """The reader must never leave a conversation waiting: the link counts as lost."""
-        if self.link is link:
-            self.link = None
-            self.lanes.clear()
-            self._closing.add(link)
-            self._spawn("closing the link", lambda: self._close_quietly(link))
-            self.dispatch(LinkLost(f"reading the link failed: {type(exc).__name__}"))
+    def _credential_hint(self, exc: BaseException) -> str:
+        text = one_line(exc)
+        kind = exc.kind if isinstance(exc, RetryGaveUp) else classify_link_failure(exc).kind
+        if kind is Failure.AUTH and self.key_source:
+            text += f" (the key came from {self.key_source})"
+        return text
+
+    async def _keep_standby(self) -> None:
+        """While idle, hold one set-up session; hand it to a waiting visitor at once."""
+        manager = self._manager()
+        down = False
+
+        def failed(n: int, exc: BaseException, classified: Classified, delay: float | None) -> None:
+            nonlocal down
+            for waiter in self._waiters:  # a visitor is waiting: tell them now, not later
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._waiters.clear()
+            if not down or classified.kind is Failure.AUTH:
+                down = True
+                self.dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))
+
+        while True:
+            await self._standby_wanted.wait()
+            try:
+                session = await retry(
+                    manager.open_ready, self._retry_policy(), on_failure=failed, wake=self._probe
+                )
+            except RetryGaveUp:  # not worth retrying by itself: wait for a probe (a press)
+                self._probe.clear()
+                await self._probe.wait()
+                continue
+            if down:
+                down = False
+            self.dispatch(LinkStatus(True))
+            waiter = next((w for w in self._waiters if not w.done()), None)
+            if waiter is not None:
+                self._waiters.remove(waiter)
+                self._standby_wanted.clear()
+                waiter.set_result(session)
+                continue
+            manager.standby = session
+            self._standby_wanted.clear()
+            session.route(lambda _e: None, self._standby_closed)
+            renew_s = session.renew_in_s(time.time())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(renew_s):
+                    await session.closed.wait()
+            if manager.standby is session:  # dead or due for renewal: replace it
+                manager.standby = None
+                await manager.close(session)
+                self._standby_wanted.set()
+
+    def _standby_closed(self, session: LiveSession, reason: str, retryable: bool) -> None:
+        log.info("standby session ended: %s; opening another", one_line(reason))
+
+    def _manager(self) -> LinkManager:
+        if self._links is None:
+            raise RuntimeError("the daemon is not running")
+        return self._links
 
     def _close_link(self) -> None:
-        link, self.link = self.link, None
+        session, self.session = self.session, None
+        self.link = None
         self.lanes.clear()
-        if link is not None:
-            self._closing.add(link)
-            self._spawn("closing the link", lambda: self._close_quietly(link))
+        if session is not None:
+            self._closing.add(session.link)
+            self._spawn("closing the link", lambda: self._close_quietly(session.link))
+        if self.settings.realtime.standby:
+            self._standby_wanted.set()  # the next visitor's session
+
+    def _close_link_for_reconnect(self) -> None:
+        session, self.session = self.session, None
+        self.link = None
+        self.lanes.clear()
+        if session is not None:
+            self._closing.add(session.link)
+            self._spawn("closing the link", lambda: self._close_quietly(session.link))
 
     async def _close_quietly(self, link: Link) -> None:
         self._closing.add(link)
@@ -507,6 +642,15 @@ class Daemon:
                 signal.SIGUSR1,
                 lambda: self._on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
             )
+        self._links = LinkManager(
+            self._connect,
+            self.engine.policy.session,
+            spawn=self._spawn,
+            setup_timeout_s=self.settings.realtime.connect_timeout_s,
+        )
+        if self.settings.realtime.standby:
+            self._standby_wanted.set()
+            self._spawn("standby", self._keep_standby, restart=True)
         self._spawn("sender", self._send_loop, restart=True)
         self._spawn("microphone", self._mic_loop, restart=True)
         try:
@@ -521,8 +665,10 @@ class Daemon:
             self._timers.clear()
             await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
             link, self.link = self.link, None
+            standby = self._links.take_standby() if self._links else None
             await self._sup.close()
-            for closing in [*self._closing, *([link] if link is not None else [])]:
+            extra = [x for x in (link, standby.link if standby else None) if x is not None]
+            for closing in [*self._closing, *extra]:
                 await self._close_quietly(closing)
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5.0):

@@ -142,6 +142,15 @@ def find_api_key(key_file: Path | None, env: Mapping[str, str]) -> Secret:
     )
 
 
+def api_key_source(key_file: Path | None, env: Mapping[str, str]) -> str:
+    """Where `find_api_key` takes the key from, in words for a log line (never the key)."""
+    if _from_credentials_dir(API_KEY_CREDENTIAL, env) is not None:
+        return f"the systemd credential '{API_KEY_CREDENTIAL}'"
+    if _from_env(API_KEY_ENV, env) is not None:
+        return f"${API_KEY_ENV}"
+    return f"the key file {key_file}" if key_file is not None else "nowhere"
+
+
 def read_credential(name: str, env: Mapping[str, str], key_dir: Path | None = None) -> Secret:
     """A tool credential ``name`` (e.g. a bearer token), looked up in the same order:
 

@@ -11,6 +11,7 @@ import pytest
 from device.conversation import (
     IDLE_TIMER,
     MAX_TIMER,
+    RESTORE_TIMER,
     SETUP_TIMER,
     SLOW_PREFIX,
     STALL_TIMER,
@@ -96,7 +97,7 @@ def policy() -> ConversationPolicy:
     )
 
 
-DEADLINES = (SETUP_TIMER, STALL_TIMER)
+DEADLINES = (SETUP_TIMER, STALL_TIMER, RESTORE_TIMER)
 
 
 def deadline(cmd: Any) -> bool:
@@ -442,7 +443,7 @@ def test_tool_context_carries_the_transcript_so_far() -> None:
             State.THINKING,
             False,
         ),
-        ("session_expired", ErrorKind.SESSION_ENDED, "session", State.OFFLINE, True),
+        ("session_expired", ErrorKind.SESSION_ENDED, "session", State.RECONNECTING, True),
         ("invalid_api_key", ErrorKind.AUTH, "fatal", State.ERROR, True),
     ],
 )

@@ -134,7 +134,7 @@ async def test_two_turns_in_one_session(tmp_path: Path) -> None:
     assert len(summary.first_audio_latency_ms) == 2
 
 
-async def test_error_event_mid_session_is_reported_and_the_turn_still_answered(
+async def test_a_rate_limit_error_mid_session_is_reported_and_the_caller_told_it_is_busy(
     tmp_path: Path,
 ) -> None:
     scenario = Scenario.from_dict(
@@ -150,8 +150,9 @@ async def test_error_event_mid_session_is_reported_and_the_turn_still_answered(
     )
     async with Emulator(scenario, on_event=validate) as emu:
         summary = await run_daemon(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), emu.url)
-    assert [e["code"] for e in summary.errors] == ["rate_limit_exceeded"]
-    assert summary.assistant_transcripts == ["We open at nine."]
+    # the busy prompt, never silence: the server refused to answer (link issue, item 6)
+    assert [e["code"] for e in summary.errors] == ["rate_limit_exceeded", "busy"]
+    assert summary.conversations == 1
 
 
 async def test_session_expiry_mid_conversation_is_reported_not_a_crash(tmp_path: Path) -> None:

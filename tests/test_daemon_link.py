@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -60,14 +61,36 @@ async def test_a_reply_that_goes_silent_is_cancelled_and_the_caller_hears_a_prom
     assert "response.cancel" in [e["type"] for e in emu.received]
 
 
-async def test_a_silent_server_is_noticed_within_two_seconds_mid_reply(tmp_path: Path) -> None:
+async def test_a_server_gone_silent_mid_reply_is_noticed_and_the_conversation_restored(
+    tmp_path: Path,
+) -> None:
     settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
     stall = {"stall": {"ms": None, "pings": False}, "fault_at": 2}
     async with Emulator(turn(**stall), on_event=validate) as emu:
+
+        async def heal_after_the_fault() -> None:
+            await emu.wait_for(lambda: bool(emu.fired))
+            emu.configure(scripted=False)  # the next session is healthy
+
+        healer = asyncio.create_task(heal_after_the_fault())
         start = time.monotonic()
         summary = await run_daemon(settings, emu.url)
         took_s = time.monotonic() - start
-        assert emu.fired
+        await healer
+        restored = [e for e in emu.received if e["type"] == "conversation.item.create"]
     assert [e["code"] for e in summary.errors] == ["link_lost"]
+    # the caller's question was restored as text and answered in the new session
+    assert restored[0]["item"]["content"][0]["text"] == ASKED
+    assert summary.assistant_transcripts == ["We open at nine."]
     # the question is ~4 s of file audio; the stall is found by the 1 s ping deadline
-    assert took_s < 12
+    assert took_s < 15
+
+
+async def test_a_link_that_keeps_dying_ends_offline_after_three_new_sessions(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    async with Emulator(turn(close=1011, fault_at=2), on_event=validate) as emu:
+        summary = await run_daemon(settings, emu.url)
+    assert [e["code"] for e in summary.errors] == ["link_lost"] * 4
+    assert emu.sessions == 4  # the first and three new ones

@@ -105,8 +105,8 @@ async def test_a_reader_that_raises_is_reported_and_the_conversation_does_not_fr
     summary = await asyncio.wait_for(daemon.run(), 10)
     assert daemon.engine.state is State.OFFLINE
     codes = [e["code"] for e in summary.errors]
-    assert codes == ["worker", "link_lost"]
-    assert "realtime reader: RecursionError" in summary.errors[0]["message"]
+    assert codes == ["link_down", "link_lost"]  # the standby could not be set up, nor a visit
+    assert "reading the link failed: RecursionError" in summary.errors[0]["message"]
     assert link.closed and summary.conversations == 1
 
 
@@ -132,6 +132,7 @@ async def test_a_microphone_loop_that_keeps_failing_stops_the_daemon_with_a_reas
         settings,
         audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
         conversation=dataclasses.replace(settings.conversation, start="on_signal"),
+        realtime=dataclasses.replace(settings.realtime, standby=False),  # no network here
     )
     daemon = Daemon(
         settings, mic=FailingMic(), speaker=WavSpeaker(settings.audio.output), connect=connect

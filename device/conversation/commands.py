@@ -16,6 +16,17 @@ class Connect:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconnect:
+    """The conversation's session was lost: open a new one (retry budget), then report
+    ``SessionReady(restore=True)`` or ``ReconnectFailed``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeLink:
+    """Somebody asked for the device while the link is down: try the link again now."""
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnect:
     """Close the Realtime session: nothing of this conversation reaches the next."""
 
@@ -89,6 +100,8 @@ class CancelTimer:
 
 Command = (
     Connect
+    | Reconnect
+    | ProbeLink
     | Disconnect
     | Send
     | Upload

@@ -36,6 +36,8 @@ from device.conversation.commands import (
     HoldUpload,
     Play,
     PlayPrompt,
+    ProbeLink,
+    Reconnect,
     Send,
     SetTimer,
     StopPlayback,
@@ -46,8 +48,11 @@ from device.conversation.inputs import (
     Event,
     InterruptRequested,
     LinkLost,
+    LinkStatus,
     PlaybackIdle,
     PlaybackStopped,
+    ReconnectFailed,
+    SessionReady,
     StartRequested,
     StopRequested,
     TimerFired,
@@ -56,6 +61,7 @@ from device.conversation.inputs import (
 from device.conversation.policy import (
     IDLE_TIMER,
     MAX_TIMER,
+    RESTORE_TIMER,
     SETUP_TIMER,
     SLOW_PREFIX,
     STALL_TIMER,
@@ -80,7 +86,13 @@ from device.conversation.reports import (
 from device.conversation.state import ENDED, State
 from device.conversation.tool_turns import ToolTurns
 from device.conversation.visitor import Visitor
-from device.realtime.commands import CancelReply, LinkCommand, RequestReply, Truncate
+from device.realtime.commands import (
+    AddTextItem,
+    CancelReply,
+    LinkCommand,
+    RequestReply,
+    Truncate,
+)
 from device.realtime.commands import UpdateSession as UpdateSessionCommand
 from device.realtime.events import (
     AudioDelta,
@@ -90,6 +102,7 @@ from device.realtime.events import (
     InputCommitted,
     InputTranscript,
     InputTranscriptFailed,
+    RateLimits,
     ResponseCreated,
     ResponseDone,
     ServerError,
@@ -119,6 +132,8 @@ class Conversation(ToolTurns):
         self._event_ids = itertools.count(1)
         self._now_ms = 0.0
         self._device_problem: str | None = None  # an audio device is missing
+        self._link_down: tuple[str, str] | None = None  # (reason, kind) while idle
+        self._busy_until_ms = 0.0  # the server asked the device to back off until then
 
     # -- public ----------------------------------------------------------------------
 
@@ -234,10 +249,22 @@ class Conversation(ToolTurns):
                 self._timer(name, out)
             case ServerError():
                 self._error(event, out)
-            case LinkLost(reason=reason):
-                if self.active:
-                    out.append(ErrorReported("link_lost", reason))
-                    self._end(f"link lost: {reason}", out, state=State.OFFLINE, disconnect=False)
+            case LinkLost():
+                self._link_lost(event, out)
+            case SessionReady(restore=restore):
+                self._session_ready(restore, out)
+            case ReconnectFailed(reason=reason, kind=kind):
+                if self.state is State.RECONNECTING:
+                    out.append(ErrorReported("reconnect_failed", reason))
+                    if not v.lost_prompt_played:
+                        out.append(PlayPrompt("connection_lost"))
+                    state = State.ERROR if kind == "auth" else State.OFFLINE
+                    self._end(f"link lost: {reason}", out, state=state, disconnect=False)
+            case LinkStatus():
+                self._link_status(event, out)
+            case RateLimits(exhausted=exhausted, reset_s=reset_s):
+                if exhausted is not None:
+                    self._busy(f"the {exhausted} rate limit is used up", reset_s, out)
             case DeviceHealth(ok=ok, message=message):
                 self._device_health(ok, message, out)
             case _:
@@ -286,6 +313,16 @@ class Conversation(ToolTurns):
         if self._device_problem is not None:
             out.append(Note(f"not starting: {self._device_problem}"))
             return
+        if self._busy_until_ms > self._now_ms:
+            out.append(Note(f"not starting ({source}): the service asked us to wait"))
+            out.append(PlayPrompt("busy"))
+            return
+        if self._link_down is not None:
+            reason, kind = self._link_down
+            out.append(Note(f"not starting ({source}): no link ({reason})"))
+            out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
+            out.append(ProbeLink())
+            return
         self.visitor = Visitor(conversation_id=f"conv-{next(self._conversation_ids)}")
         out.append(ConversationStarted(self.visitor.conversation_id, source))
         self._to(State.CONNECTING, out)
@@ -308,6 +345,7 @@ class Conversation(ToolTurns):
         out.append(CancelTimer(MAX_TIMER))
         out.append(CancelTimer(SETUP_TIMER))
         out.append(CancelTimer(STALL_TIMER))
+        out.append(CancelTimer(RESTORE_TIMER))
         for call_id in v.pending_tools:
             out.append(CancelTimer(SLOW_PREFIX + call_id))
         if v.held:
@@ -344,6 +382,113 @@ class Conversation(ToolTurns):
             self._to(State.SPEAKING, out)
         out.append(CancelTimer(IDLE_TIMER))
         out.append(Play(item_id, pcm))
+
+    # -- the link --------------------------------------------------------------------
+
+    def _link_lost(self, ev: LinkLost, out: list[Output]) -> None:
+        if not self.active:
+            return
+        if self.state is State.RECONNECTING:
+            return  # the old link's last words: the reconnect is already under way
+        out.append(ErrorReported("link_lost", ev.reason))
+        if self.state is State.CONNECTING:  # it could not be opened for this visitor
+            if ev.kind == "auth":
+                self._end(f"link refused: {ev.reason}", out, state=State.ERROR, disconnect=False)
+                return
+            out.append(PlayPrompt("busy" if ev.kind == "busy" else "offline"))
+            self._end(f"no link: {ev.reason}", out, state=State.OFFLINE, disconnect=False)
+            return
+        if self._may_reconnect(ev.retryable):
+            self._reconnect(f"link lost: {ev.reason}", out, disconnect=False)
+            return
+        if self.visitor.reconnects:
+            out.append(Note(f"gave up after {self.visitor.reconnects} new session(s)"))
+        out.append(PlayPrompt("connection_lost"))
+        self._end(f"link lost: {ev.reason}", out, state=State.OFFLINE, disconnect=False)
+
+    def _may_reconnect(self, retryable: bool) -> bool:
+        return (
+            retryable
+            and self.policy.reconnect
+            and self.visitor.reconnects < self.policy.max_reconnects
+        )
+
+    def _reconnect(self, why: str, out: list[Output], *, disconnect: bool) -> None:
+        """The session is gone mid-conversation: open a new one, restore the words so far.
+
+        What the old session owed (a reply, tool results it asked for) cannot reach the
+        new one: it is dropped, and the model is asked again once the words are restored.
+        """
+        v = self.visitor
+        v.reconnects += 1
+        out.append(Note(f"{why}: opening a new session (the conversation goes on)"))
+        out.append(Upload(False))
+        out.append(CancelTimer(STALL_TIMER))
+        out.append(CancelTimer(IDLE_TIMER))
+        for call_id in v.pending_tools:
+            out.append(CancelTimer(SLOW_PREFIX + call_id))
+        if v.held:
+            out.append(CancelTimer(TRANSCRIPT_TIMER))
+        v.pending_tools.clear()
+        v.held.clear()
+        v.untranscribed.clear()
+        v.caller_turn_open = False
+        v.gate.reset()
+        v.sent.clear()
+        v.lost_prompt_played = False
+        if disconnect:
+            out.append(Disconnect())
+        self._to(State.RECONNECTING, out)
+        out.append(Reconnect())
+        out.append(SetTimer(RESTORE_TIMER, self.policy.restore_prompt_ms))
+
+    def _session_ready(self, restore: bool, out: list[Output]) -> None:
+        v = self.visitor
+        if self.state is State.CONNECTING:
+            out.append(CancelTimer(SETUP_TIMER))
+            self._to(State.LISTENING, out)
+            out.append(Upload(True))
+            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+        elif self.state is State.RECONNECTING and restore:
+            out.append(CancelTimer(RESTORE_TIMER))
+            for role, text in v.transcript:
+                self._send(AddTextItem("user" if role == "user" else "assistant", text), out)
+            out.append(Note(f"session restored with {len(v.transcript)} item(s) of text"))
+            out.append(Upload(True))
+            if v.transcript and v.transcript[-1][0] == "user" and v.ending is None:
+                if v.gate.request():  # the caller's last words were not answered yet
+                    self._send(RequestReply(), out)
+                self._to(State.THINKING, out)
+            else:
+                self._to(State.LISTENING, out)
+                out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+
+    def _link_status(self, ev: LinkStatus, out: list[Output]) -> None:
+        """While idle: the standby keeper says whether a link can be had."""
+        if ev.up:
+            self._link_down = None
+            if self.state is State.OFFLINE or (
+                self.state is State.ERROR and self._device_problem is None
+            ):
+                self._to(State.IDLE, out)
+                if self.policy.back_online_prompt:
+                    out.append(PlayPrompt("back_online"))
+            return
+        first = self._link_down is None
+        self._link_down = (ev.reason, ev.kind)
+        if first:
+            out.append(ErrorReported("link_down", ev.reason))
+        if not self.active and self.state is State.IDLE:
+            self._to(State.ERROR if ev.kind == "auth" else State.OFFLINE, out)
+
+    def _busy(self, why: str, wait_s: float, out: list[Output]) -> None:
+        """The service is overloaded: say so (never silence), back off, end the visit."""
+        self._busy_until_ms = max(self._busy_until_ms, self._now_ms + wait_s * 1000.0)
+        out.append(ErrorReported("busy", why))
+        if self.active:
+            out.append(PlayPrompt("busy"))
+            self.visitor.ending = "the service is busy"
+            self._end("the service is busy", out)
 
     def _reply_stalled(self, out: list[Output]) -> None:
         """A reply that went silent is abandoned: cancelled, a short prompt, listen again."""
@@ -439,6 +584,9 @@ class Conversation(ToolTurns):
                 ErrorReported("session_setup", f"the server did not set up the session in {s:g} s")
             )
             self._end("the server did not answer", out, state=State.OFFLINE)
+        elif name == RESTORE_TIMER and self.state is State.RECONNECTING:
+            v.lost_prompt_played = True
+            out.append(PlayPrompt("connection_lost"))
         elif name == STALL_TIMER and v.gate.active is not None:
             self._reply_stalled(out)
         elif name == TRANSCRIPT_TIMER:  # the words never came: the tool decides without them
@@ -460,9 +608,15 @@ class Conversation(ToolTurns):
             if isinstance(ours, RequestReply) and self.active:
                 v.gate.on_rejected_active()
             return
+        if ev.kind in (ErrorKind.RATE_LIMITED, ErrorKind.SERVER) and self.active:
+            self._busy(f"the server said {ev.code}", 0.0, out)
+            return
         if ev.severity is Severity.HARMLESS or not self.active:
             return
         if ev.severity is Severity.SESSION:
+            if self.state is not State.CONNECTING and self._may_reconnect(True):
+                self._reconnect(f"session ended by the server ({ev.code})", out, disconnect=True)
+                return
             self._end(f"session ended by the server ({ev.code})", out, state=State.OFFLINE)
         else:
             self._end(f"server refused the session ({ev.code})", out, state=State.ERROR)

@@ -22,7 +22,40 @@ class StopRequested:
 
 @dataclass(frozen=True, slots=True)
 class LinkLost:
+    """The link dropped, or could not be opened.
+
+    ``retryable``: a new session may work (a dead link, close 1001/1011/..., expiry);
+    ``kind``: why, in the retry helper's words ("network", "server", "busy", "auth", ...).
+    """
+
     reason: str
+    retryable: bool = False
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReady:
+    """A session was opened and set up (the warm standby, or a reconnect): no handshake to
+    wait for. ``restore``: it replaces the conversation's lost one."""
+
+    restore: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectFailed:
+    """No new session could be opened within the retry budget."""
+
+    reason: str
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """What the standby keeper knows of the link while idle: up, or down and why."""
+
+    up: bool
+    reason: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,5 +109,8 @@ LocalEvent = (
     | DeviceHealth
     | InterruptRequested
     | PlaybackStopped
+    | SessionReady
+    | ReconnectFailed
+    | LinkStatus
 )
 Event = ServerEvent | LocalEvent

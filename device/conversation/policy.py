@@ -24,7 +24,11 @@ class ConversationPolicy:
     audio_rate_hz: int = 24000  # PCM16 mono rate of reply audio (the codec's)
     setup_timeout_ms: float = 10_000.0  # session.created and session.updated within this
     reply_stall_ms: float = 5_000.0  # a reply that sends nothing for this long is abandoned
-    server_interrupts: bool = True  # the server cancels a reply when the caller speaks
+    server_interrupts: bool = True
+    reconnect: bool = True  # a dropped session mid-conversation is replaced and restored
+    max_reconnects: int = 3  # per conversation; then it ends offline
+    restore_prompt_ms: float = 1000.0  # say connection_lost only if restoring takes longer
+    back_online_prompt: bool = False  # the server cancels a reply when the caller speaks
 
 
 IDLE_TIMER = "idle"
@@ -33,3 +37,4 @@ MAX_TIMER = "max-duration"
 SLOW_PREFIX = "slow-tool:"
 SETUP_TIMER = "session-setup"
 STALL_TIMER = "reply-stall"
+RESTORE_TIMER = "restore"

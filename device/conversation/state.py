@@ -13,7 +13,8 @@ class State(enum.Enum):
     SPEAKING = "speaking"  # reply audio is arriving or playing
     TOOL = "tool"  # a tool the model called is running
     HANDOVER = "handover"  # a human was called
-    OFFLINE = "offline"  # the link is down (reconnect and canned prompts: the link issue)
+    RECONNECTING = "reconnecting"  # the link dropped mid-conversation; a new one is opening
+    OFFLINE = "offline"  # no link: wakes are answered with the local offline prompt
     ERROR = "error"  # a fatal problem (bad key, bad session settings, no microphone)
 
 

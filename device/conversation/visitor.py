@@ -43,6 +43,8 @@ class Visitor:
     received_ms: dict[str, float] = field(default_factory=dict)  # item -> audio received
     last_reply: str | None = None  # the response whose audio came last
     interruptions: int = 0
+    reconnects: int = 0
+    lost_prompt_played: bool = False  # connection_lost was said during this reconnect
     # the end
     ending: str | None = None  # the reason, once a hang-up is decided
     ending_since_ms: float | None = None  # when the model's end / hand-over call came

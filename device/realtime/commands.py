@@ -6,7 +6,7 @@ before sending, so that a server error naming it can be matched to the request i
 
 Example::
 
-    Send(RequestReply(event_id="dev_7"))   ->  GA: {"type": "response.create", "event_id": "dev_7"}
+    Send(RequestReply(event_id="dev_7"))   # the GA codec makes one client frame of it
 """
 
 from __future__ import annotations

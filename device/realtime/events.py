@@ -127,6 +127,15 @@ class ItemTruncated:
     audio_end_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The server's rate limits: ``exhausted`` names a limit at 0 (requests, tokens) or is
+    None; ``reset_s`` is when it refills."""
+
+    exhausted: str | None
+    reset_s: float = 0.0
+
+
 class ErrorKind(enum.Enum):
     """What a server error is about, in the device's words."""
 
@@ -189,6 +198,7 @@ ServerEvent = (
     | FunctionCallDone
     | ResponseDone
     | ItemTruncated
+    | RateLimits
     | ServerError
     | Ignored
 )

@@ -21,7 +21,7 @@ import socket
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -45,7 +45,36 @@ FrameHook = Callable[[str, str | bytes], None]
 
 
 class LinkError(Exception):
-    """The link could not be opened or used; the message is one line, without secrets."""
+    """The link could not be opened or used; the message is one line, without secrets.
+
+    ``status`` is the HTTP status of a refused handshake; ``retry_after_s`` the server's
+    Retry-After; ``network`` is True when the server could not be reached at all.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        network: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.network = network
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        value = headers.get("Retry-After")
+        return None if value is None else min(max(float(value), 0.0), 3600.0)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+RETRYABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
+"""Close codes after which a new session is worth opening (1011: also a ping timeout)."""
 
 
 class _Revealable(Protocol):
@@ -175,15 +204,19 @@ class RealtimeLink:
             phrase = exc.response.reason_phrase
             raise LinkError(
                 f"server rejected the connection: HTTP {status}"
-                + (f" {phrase}" if phrase else "")
-                + (" (check the API key)" if status in (401, 403) else "")
+                + (f" {one_line(phrase, 60)}" if phrase else "")
+                + (" (check the API key)" if status in (401, 403) else ""),
+                status=status,
+                retry_after_s=_retry_after(exc.response.headers),
             ) from None
         except InvalidURI:
             raise LinkError(f"invalid realtime url {where}: not a ws:// or wss:// URL") from None
         except TimeoutError:
-            raise LinkError(f"cannot reach {where}: no answer within {timeout_s:g} s") from None
+            raise LinkError(
+                f"cannot reach {where}: no answer within {timeout_s:g} s", network=True
+            ) from None
         except OSError as exc:
-            raise LinkError(f"cannot reach {where}: {_os_reason(exc)}") from None
+            raise LinkError(f"cannot reach {where}: {_os_reason(exc)}", network=True) from None
         except WebSocketException as exc:
             detail = " ".join(str(exc).split())[:200]
             raise LinkError(f"handshake with {where} failed: {detail}") from None

@@ -28,6 +28,7 @@ from device.realtime.events import (
     InputTranscript,
     InputTranscriptFailed,
     ItemTruncated,
+    RateLimits,
     ResponseCreated,
     ResponseDone,
     ServerError,
@@ -235,10 +236,34 @@ def parse_server_dict(obj: dict[str, Any]) -> ServerEvent:
             return _response_done(r, obj)
         case "conversation.item.truncated":
             return ItemTruncated(r.text(obj, "item_id"), r.integer(obj, "audio_end_ms"))
+        case "rate_limits.updated":
+            return _rate_limits(r, obj)
         case "error":
             return _error(r, obj)
         case _:
             return Ignored(etype[:_SAMPLE_CHARS])
+
+
+def _rate_limits(r: _Reader, obj: dict[str, Any]) -> RateLimits:
+    limits = obj.get("rate_limits")
+    if not isinstance(limits, list):
+        raise r.fail(f"field 'rate_limits' must be an array, got {_kind(limits)}")
+    exhausted: str | None = None
+    reset_s = 0.0
+    for limit in limits:
+        if not isinstance(limit, dict):
+            raise r.fail(f"field 'rate_limits[]' must be an object, got {_kind(limit)}")
+        remaining = limit.get("remaining")
+        if (
+            isinstance(remaining, int | float)
+            and not isinstance(remaining, bool)
+            and remaining <= 0
+        ):
+            exhausted = str(limit.get("name") or "requests")[:40]
+            reset = limit.get("reset_seconds")
+            if isinstance(reset, int | float) and not isinstance(reset, bool):
+                reset_s = max(reset_s, min(max(float(reset), 0.0), 3600.0))
+    return RateLimits(exhausted, reset_s)
 
 
 def _response_done(r: _Reader, obj: dict[str, Any]) -> ResponseDone:
