@@ -464,3 +464,35 @@ def test_many_problems_are_capped_with_a_count(site: Path) -> None:
     lines = err.splitlines()
     assert code == 2 and len(lines) == 101
     assert lines[-1] == f"{path}: 400 more problems not shown"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "audio:\n  output: {type: file, path: /proc/x/r.wav}\n",
+        "tools:\n  items:\n    - {kind: end_session, prompt: nosuch}\n",
+        "realtime:\n  url: ws://api.openai.com/v1/realtime\n",
+    ],
+)
+def test_run_refuses_what_check_config_refuses_before_any_device_or_network(
+    site: Path, text: str
+) -> None:
+    """Same lines, exit 2, and no connection tried: the URL below would refuse at once."""
+    import subprocess
+    import sys
+
+    path = site / "kiosk.yaml"
+    path.write_text(text)
+    expected = run_check(path)[2]
+    env = dict(os.environ, OPENAI_API_KEY="sk-test-not-used")
+    result = subprocess.run(
+        [sys.executable, "-m", "device", "run", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == expected and expected.count("\n") >= 1
+    assert result.stdout == ""  # no timeline: nothing started
