@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.audio.frames import AudioFrame
+from device.audio.frames import SPEECH_RATE_HZ, AudioFrame
 from device.audio.pipeline import CapturePipeline
 from device.audio.pyaudio_io import PyAudioMic, PyAudioSpeaker
 from device.audio.settings import GateSettings, PyAudioInput, PyAudioOutput
@@ -81,7 +81,7 @@ async def test_mic_records_a_question_played_into_the_virtual_mic(pulse: PulseSe
 @pytest.mark.timeout(30)
 async def test_mic_frames_through_the_gate_upload_the_question(pulse: PulseServer) -> None:
     mic = PyAudioMic(PyAudioInput(rate_hz=16000, frame_ms=20))
-    pipe = CapturePipeline(16000, 1, 0, GateSettings(), chunk_ms=40)
+    pipe = CapturePipeline(16000, 1, 0, GateSettings(), chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     chunks: list[bytes] = []
     rec = Recorder(mic)
     await until(lambda: len(rec.frames) > 100, 10, "2 s of room silence")

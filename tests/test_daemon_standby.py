@@ -1,0 +1,175 @@
+"""The warm standby and the offline answers, against the emulator's fault switches."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from device.app import Daemon
+from device.audio.settings import FileInput, FileOutput
+from device.audio.wav import WavMic, WavSpeaker
+from device.conversation import State
+from device.conversation.reports import PromptPlayed, Report, StateChanged
+from device.prompts import PromptLibrary
+from device.realtime.link import RealtimeLink
+from device.triggers import Trigger, TriggerAction
+from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
+from tools.realtime_emulator import Emulator, Scenario
+
+START = Trigger(TriggerAction.START, "button")
+
+
+class Seen:
+    """A sink that keeps every report (what the LEDs and metrics will see)."""
+
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+
+    def report(self, t_ms: float, report: Report) -> None:
+        self.reports.append(report)
+
+    def prompts(self) -> list[str]:
+        return [r.name for r in self.reports if isinstance(r, PromptPlayed)]
+
+    def states(self) -> list[State]:
+        return [r.new for r in self.reports if isinstance(r, StateChanged)]
+
+
+async def wait_for(cond: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def serving(
+    tmp_path: Path, emu: Emulator, **realtime: Any
+) -> AsyncIterator[tuple[Daemon, Seen]]:
+    base = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = dataclasses.replace(
+        base,
+        audio=dataclasses.replace(
+            base.audio,
+            input=FileInput(path=DEMO_AUDIO / "question.wav", speed=0, tail_silence_ms=60_000),
+        ),
+        conversation=dataclasses.replace(base.conversation, start="on_signal"),
+        realtime=dataclasses.replace(base.realtime, **realtime),
+    )
+
+    async def connect() -> RealtimeLink:
+        return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
+
+    assert isinstance(settings.audio.input, FileInput)
+    assert isinstance(settings.audio.output, FileOutput)
+    seen = Seen()
+    daemon = Daemon(
+        settings,
+        mic=WavMic(settings.audio.input),
+        speaker=WavSpeaker(settings.audio.output),
+        connect=connect,
+        prompts=PromptLibrary.load(settings.conversation.prompts_dir),
+        sinks=[seen],
+        key_source="$OPENAI_API_KEY",
+    )
+    task = asyncio.create_task(daemon.run())
+    try:
+        await wait_for(lambda: daemon._links is not None)
+        yield daemon, seen
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 15)
+
+
+def one_turn() -> Scenario:
+    return Scenario.from_dict(
+        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
+    )
+
+
+async def test_a_visitor_starts_on_the_standby_and_the_next_one_is_opened_after(
+    tmp_path: Path,
+) -> None:
+    async with (
+        Emulator(one_turn(), on_event=validate) as emu,
+        serving(tmp_path, emu) as (daemon, _seen),
+    ):
+        await wait_for(lambda: daemon._manager().standby is not None)
+        assert emu.sessions == 1  # set up before anybody came
+        daemon.trigger(START)
+        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        assert emu.sessions == 1  # the visitor used the standby: no handshake of their own
+        daemon.trigger(Trigger(TriggerAction.END, "long press"))
+        await wait_for(lambda: daemon._manager().standby is not None)
+        assert emu.sessions == 2  # a fresh session for the next visitor
+
+
+async def test_a_standby_found_dead_is_replaced_and_nobody_notices(tmp_path: Path) -> None:
+    async with (
+        Emulator(one_turn(), on_event=validate) as emu,
+        serving(tmp_path, emu) as (daemon, seen),
+    ):
+        await wait_for(lambda: daemon._manager().standby is not None)
+        assert await emu.inject({"close": 1011}) == 1
+        await wait_for(lambda: emu.sessions == 2 and daemon._manager().standby is not None)
+        assert daemon.engine.state is State.IDLE and seen.states() == []
+
+
+async def test_without_standby_no_session_is_held_while_idle(tmp_path: Path) -> None:
+    async with (
+        Emulator(one_turn(), on_event=validate) as emu,
+        serving(tmp_path, emu, standby=False) as (daemon, _seen),
+    ):
+        await asyncio.sleep(0)  # let the daemon start
+        assert emu.sessions == 0
+        daemon.trigger(START)
+        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        assert emu.sessions == 1
+
+
+async def test_a_refused_key_is_the_error_state_with_its_source_and_a_press_retries(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        emu.configure(refuse=401)
+        async with serving(tmp_path, emu) as (daemon, seen):
+            await wait_for(lambda: daemon.engine.state is State.ERROR)
+            [down] = [e for e in daemon.summary.errors if e["code"] == "link_down"]
+            assert "HTTP 401" in down["message"] and "$OPENAI_API_KEY" in down["message"]
+            refused = emu.refused
+            await asyncio.sleep(0.5)
+            assert emu.refused == refused  # no tight loop on a bad key
+            emu.heal()
+            daemon.trigger(START)  # a press retries at once
+            await wait_for(lambda: daemon._manager().standby is not None)
+            assert daemon.engine.state is State.IDLE
+            assert State.ERROR in seen.states()
+
+
+async def test_while_offline_a_wake_hears_the_offline_prompt_and_the_link_comes_back(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        emu.configure(refuse=503)
+        async with serving(tmp_path, emu) as (daemon, seen):
+            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            daemon.trigger(START)
+            await wait_for(lambda: "offline" in seen.prompts())
+            assert daemon.engine.state is State.OFFLINE  # no conversation without a link
+            emu.heal()
+            daemon.trigger(START)  # a press probes the link at once
+            await wait_for(lambda: daemon.engine.state is State.IDLE, 5)
+            daemon.trigger(START)
+            await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+
+
+async def test_a_busy_service_is_said_never_silence(tmp_path: Path) -> None:
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        emu.configure(refuse=429, retry_after_s=30)
+        async with serving(tmp_path, emu) as (daemon, seen):
+            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            daemon.trigger(START)
+            await wait_for(lambda: "busy" in seen.prompts())

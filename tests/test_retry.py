@@ -1,0 +1,77 @@
+"""The one retry policy: exponential delays with full jitter, per kind of failure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
+
+POLICY = RetryPolicy(base_s=0.25, cap_s=30.0, network_cap_s=1.0, auth_retry_s=300.0)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "kind", "rand", "expected"),
+    [
+        (0, Failure.SERVER, 1.0, 0.25),
+        (3, Failure.SERVER, 1.0, 2.0),
+        (10, Failure.SERVER, 1.0, 30.0),  # capped
+        (10, Failure.SERVER, 0.5, 15.0),  # full jitter: anywhere below the cap
+        (10, Failure.NETWORK, 1.0, 1.0),  # a network that is down is probed often
+        (0, Failure.AUTH, 0.3, 300.0),  # a refused key: slowly, never in a tight loop
+        (0, Failure.FATAL, 0.3, None),
+    ],
+)
+def test_delays(attempt: int, kind: Failure, rand: float, expected: float | None) -> None:
+    assert POLICY.delay_s(attempt, Classified(kind), rand) == expected
+
+
+def test_a_busy_server_is_given_the_time_it_asks_for() -> None:
+    assert POLICY.delay_s(0, Classified(Failure.BUSY, retry_after_s=7.5), 0.1) == 7.5
+    assert POLICY.delay_s(0, Classified(Failure.BUSY), 1.0) == 0.25  # no hint: back off
+
+
+async def test_retry_succeeds_after_failures_and_reports_each() -> None:
+    calls = 0
+    seen: list[tuple[int, float | None]] = []
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ConnectionRefusedError("refused")
+        return "open"
+
+    policy = RetryPolicy(base_s=0.001, classify=lambda _e: Classified(Failure.NETWORK))
+    got = await retry(attempt, policy, on_failure=lambda n, e, c, d: seen.append((n, d)))
+    assert got == "open" and calls == 3 and [n for n, _ in seen] == [0, 1]
+
+
+async def test_retry_gives_up_at_the_budget_and_on_what_must_not_be_retried() -> None:
+    async def refused() -> None:
+        raise OSError("unreachable")
+
+    slow = RetryPolicy(base_s=5.0, classify=lambda _e: Classified(Failure.SERVER))
+    with pytest.raises(RetryGaveUp) as info:
+        await retry(refused, slow, budget_s=1.0, rand=lambda: 1.0)
+    assert info.value.kind is Failure.SERVER and "gave up after 1 attempts" in str(info.value)
+    fatal = RetryPolicy(classify=lambda _e: Classified(Failure.FATAL))
+    with pytest.raises(RetryGaveUp):
+        await retry(refused, fatal)
+
+
+async def test_a_button_press_cuts_a_long_wait_short() -> None:
+    calls = 0
+    wake = asyncio.Event()
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            asyncio.get_running_loop().call_later(0.05, wake.set)
+            raise PermissionError("401")
+        return "open"
+
+    auth = RetryPolicy(auth_retry_s=300.0, classify=lambda _e: Classified(Failure.AUTH))
+    assert await asyncio.wait_for(retry(attempt, auth, wake=wake), 5) == "open"
