@@ -99,6 +99,10 @@ CASES: list[tuple[str, str | Make, str]] = [
     ("laughs-device", laughs("device: *a9"), r"\d+: aliases expand"),
     ("laughs-parameters", laughs(HTTP + "      parameters: *a9"), r"\d+: aliases expand"),
     ("fifo", fifo, r" is a named pipe, not a regular file"),
+    ("recursive-alias", "device: &a {name: *a}\n", r"1: alias \*a is inside the node it names"),
+    ("undefined-alias", "device: {name: *nowhere}\n", r"1: found undefined alias \*nowhere"),
+    ("two-documents", "device: {}\n---\ndevice: {}\n", r"2: more than one YAML document"),
+    ("folder", lambda tmp: tmp, r" is a folder, not a config file"),
     # slow
     ("five-mb", five_mb, r" larger than 1,000,000 bytes"),
     # secrets echoed
