@@ -128,6 +128,7 @@ def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> Conversa
         setup_timeout_ms=settings.realtime.connect_timeout_s * 1000.0,
         reply_stall_ms=settings.realtime.reply_stall_s * 1000.0,
         server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
+        back_online_prompt=settings.conversation.back_online_prompt,
     )
 
 
@@ -423,11 +424,12 @@ class Daemon:
     async def _reconnect(self) -> None:
         """Mid-conversation: a new session within the retry budget, then restore."""
         budget_s = self.settings.realtime.reconnect_budget_s
-        standby = self._manager().take_standby()
+        session = self._manager().take_standby()
         try:
-            session = standby or await retry(
-                self._manager().open_ready, self._retry_policy(), budget_s=budget_s
-            )
+            if session is None:
+                session = await retry(
+                    self._manager().open_ready, self._retry_policy(), budget_s=budget_s
+                )
         except RetryGaveUp as exc:
             self.dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
             return

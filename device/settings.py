@@ -44,6 +44,14 @@ class ConversationSettings:
     prompts_dir: Path = option(
         Path("prompts"), doc="Folder of canned local prompts (WAV + text), relative to this file."
     )
+    offline_message: str = option(
+        "I can't reach my service right now. Please ask at the reception desk.",
+        doc="What the offline prompt says: where to get help (voice-kiosk make-prompts).",
+        blank=False,
+    )
+    back_online_prompt: bool = option(
+        False, doc="Say the back_online prompt when the link returns after being down."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

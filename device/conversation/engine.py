@@ -476,7 +476,7 @@ class Conversation(ToolTurns):
             return
         first = self._link_down is None
         self._link_down = (ev.reason, ev.kind)
-        if first:
+        if first and not self.active:  # a visitor waiting hears of it through LinkLost
             out.append(ErrorReported("link_down", ev.reason))
         if not self.active and self.state is State.IDLE:
             self._to(State.ERROR if ev.kind == "auth" else State.OFFLINE, out)

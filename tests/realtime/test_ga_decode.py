@@ -23,6 +23,7 @@ from device.realtime.events import (
     InputTranscript,
     InputTranscriptFailed,
     ItemTruncated,
+    RateLimits,
     ResponseCreated,
     ResponseDone,
     ServerError,
@@ -365,13 +366,6 @@ def test_audio_delta_without_content_index_defaults_to_zero() -> None:
     "raw",
     [
         {
-            "type": "rate_limits.updated",
-            "event_id": "ev_r",
-            "rate_limits": [
-                {"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5}
-            ],
-        },
-        {
             "type": "conversation.item.added",
             "event_id": "ev_a",
             "previous_item_id": None,
@@ -670,3 +664,28 @@ def test_a_whole_surrogate_pair_is_kept() -> None:
         ' "item_id": "i", "transcript": "ok \\ud83d\\ude00"}'
     )
     assert decode(frame) == TranscriptDone("r", "i", "ok \U0001f600")
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        (
+            [{"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5}],
+            RateLimits(None, 0.0),
+        ),
+        (
+            [
+                {"name": "requests", "limit": 100, "remaining": 0, "reset_seconds": 7.5},
+                {"name": "tokens", "limit": 40000, "remaining": 100, "reset_seconds": 1.0},
+            ],
+            RateLimits("requests", 7.5),
+        ),
+    ],
+    ids=["room-left", "requests-used-up"],
+)
+def test_rate_limits_say_which_is_used_up_and_when_it_refills(
+    limits: list[dict[str, Any]], expected: RateLimits
+) -> None:
+    raw = {"type": "rate_limits.updated", "event_id": "ev_r", "rate_limits": limits}
+    assert_server_event(raw)
+    assert CODEC.decode(json.dumps(raw)) == expected
