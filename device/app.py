@@ -298,7 +298,7 @@ class Daemon:
             case Disconnect():
                 self._close_link()
             case Reconnect():
-                self._close_link_for_reconnect()
+                self._close_link(next_visitor=False)
                 self._spawn("reconnect", self._reconnect)
             case ProbeLink():
                 self._probe.set()
@@ -500,23 +500,16 @@ class Daemon:
             raise RuntimeError("the daemon is not running")
         return self._links
 
-    def _close_link(self) -> None:
+    def _close_link(self, *, next_visitor: bool = True) -> None:
+        """Close the conversation's session; with ``next_visitor``, open the next standby."""
         session, self.session = self.session, None
         self.link = None
         self.lanes.clear()
         if session is not None:
             self._closing.add(session.link)
             self._spawn("closing the link", lambda: self._close_quietly(session.link))
-        if self.settings.realtime.standby:
-            self._standby_wanted.set()  # the next visitor's session
-
-    def _close_link_for_reconnect(self) -> None:
-        session, self.session = self.session, None
-        self.link = None
-        self.lanes.clear()
-        if session is not None:
-            self._closing.add(session.link)
-            self._spawn("closing the link", lambda: self._close_quietly(session.link))
+        if next_visitor and self.settings.realtime.standby:
+            self._standby_wanted.set()
 
     async def _close_quietly(self, link: Link) -> None:
         self._closing.add(link)

@@ -22,6 +22,7 @@ from device.app import Daemon, RunOptions
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
 from device.config import load_settings
+from device.prompts import PromptLibrary
 from device.realtime.link import RealtimeLink
 from device.settings import Settings
 from device.summary import RunSummary
@@ -67,8 +68,17 @@ def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any)
     return dataclasses.replace(base, audio=audio, realtime=realtime)
 
 
-async def run_daemon(settings: Settings, url: str, toolbox: Any = None) -> RunSummary:
-    async def connect() -> RealtimeLink:
+async def run_daemon(
+    settings: Settings,
+    url: str = "",
+    toolbox: Any = None,
+    *,
+    connect: Any = None,
+    prompts: PromptLibrary | None = None,
+) -> RunSummary:
+    """The daemon on a file caller and speaker, against ``url`` (or ``connect``)."""
+
+    async def to_url() -> RealtimeLink:
         return await RealtimeLink.connect(url, settings.realtime.model, KEY, timeout_s=5)
 
     assert isinstance(settings.audio.input, FileInput)
@@ -77,8 +87,9 @@ async def run_daemon(settings: Settings, url: str, toolbox: Any = None) -> RunSu
         settings,
         mic=WavMic(settings.audio.input),
         speaker=WavSpeaker(settings.audio.output),
-        connect=connect,
+        connect=connect or to_url,
         toolbox=toolbox,
+        prompts=prompts,
         options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
     )
     return await daemon.run()

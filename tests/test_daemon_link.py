@@ -8,14 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.app import Daemon, RunOptions
-from device.audio.settings import FileInput, FileOutput
-from device.audio.wav import WavMic, WavSpeaker
 from device.prompts import PromptLibrary
-from device.realtime.link import RealtimeLink
 from device.realtime.settings import RealtimeSettings
 from device.summary import RunSummary
-from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
+from tests.test_daemon import DEMO_AUDIO, settings_for, validate
+from tests.test_daemon import run_daemon as run_file_daemon
 from tools.realtime_emulator import Emulator, Scenario
 
 ASKED = "What are your opening hours?"
@@ -27,21 +24,8 @@ def turn(**fault: Any) -> Scenario:
 
 async def run_daemon(settings: Any, url: str) -> RunSummary:
     """The daemon with its real prompts, a file caller and speaker, on the emulator."""
-
-    async def connect() -> RealtimeLink:
-        return await RealtimeLink.connect(url, settings.realtime.model, KEY, timeout_s=5)
-
-    assert isinstance(settings.audio.input, FileInput)
-    assert isinstance(settings.audio.output, FileOutput)
-    daemon = Daemon(
-        settings,
-        mic=WavMic(settings.audio.input),
-        speaker=WavSpeaker(settings.audio.output),
-        connect=connect,
-        prompts=PromptLibrary.load(settings.conversation.prompts_dir),
-        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
-    )
-    return await daemon.run()
+    prompts = PromptLibrary.load(settings.conversation.prompts_dir)
+    return await run_file_daemon(settings, url, prompts=prompts)
 
 
 def with_realtime(settings: Any, **changes: Any) -> Any:

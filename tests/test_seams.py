@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from device.app import Daemon, RunOptions
+from device.app import Daemon
 from device.audio.frames import AudioFrame
 from device.audio.settings import FileInput, FileOutput, PyAudioInput
 from device.audio.wav import WavMic, WavSpeaker
@@ -19,7 +19,7 @@ from device.realtime.events import SessionCreated
 from device.realtime.link import RealtimeLink
 from device.supervisor import Supervisor
 from device.triggers import Trigger, TriggerAction
-from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
+from tests.test_daemon import DEMO_AUDIO, KEY, run_daemon, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 
 
@@ -93,17 +93,7 @@ async def test_a_reader_that_raises_is_reported_and_the_conversation_does_not_fr
         return link
 
     settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
-    assert isinstance(settings.audio.input, FileInput)
-    assert isinstance(settings.audio.output, FileOutput)
-    daemon = Daemon(
-        settings,
-        mic=WavMic(settings.audio.input),
-        speaker=WavSpeaker(settings.audio.output),
-        connect=connect,
-        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=5),
-    )
-    summary = await asyncio.wait_for(daemon.run(), 10)
-    assert daemon.engine.state is State.OFFLINE
+    summary = await asyncio.wait_for(run_daemon(settings, connect=connect), 10)
     codes = [e["code"] for e in summary.errors]
     assert codes == ["link_lost"]  # the session could not be set up for the visitor
     assert "reading the link failed: RecursionError" in summary.errors[0]["message"]

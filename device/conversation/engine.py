@@ -339,20 +339,10 @@ class Conversation(ToolTurns):
         disconnect: bool = True,
     ) -> None:
         v = self.visitor
-        out.append(Upload(False))
-        v.caller_turn_open = False
-        out.append(CancelTimer(IDLE_TIMER))
+        self._drop_session_work(out)
         out.append(CancelTimer(MAX_TIMER))
         out.append(CancelTimer(SETUP_TIMER))
-        out.append(CancelTimer(STALL_TIMER))
         out.append(CancelTimer(RESTORE_TIMER))
-        for call_id in v.pending_tools:
-            out.append(CancelTimer(SLOW_PREFIX + call_id))
-        if v.held:
-            out.append(CancelTimer(TRANSCRIPT_TIMER))
-            v.held.clear()
-        v.pending_tools.clear()
-        v.gate.reset()
         if disconnect:
             out.append(Disconnect())
         hangup_ms = None
@@ -406,6 +396,21 @@ class Conversation(ToolTurns):
         out.append(PlayPrompt("connection_lost"))
         self._end(f"link lost: {ev.reason}", out, state=State.OFFLINE, disconnect=False)
 
+    def _drop_session_work(self, out: list[Output]) -> None:
+        """What the session owed is gone: stop uploads, its timers, tools and reply."""
+        v = self.visitor
+        out.append(Upload(False))
+        v.caller_turn_open = False
+        out.append(CancelTimer(IDLE_TIMER))
+        out.append(CancelTimer(STALL_TIMER))
+        for call_id in v.pending_tools:
+            out.append(CancelTimer(SLOW_PREFIX + call_id))
+        if v.held:
+            out.append(CancelTimer(TRANSCRIPT_TIMER))
+            v.held.clear()
+        v.pending_tools.clear()
+        v.gate.reset()
+
     def _may_reconnect(self, retryable: bool) -> bool:
         return (
             retryable
@@ -422,18 +427,8 @@ class Conversation(ToolTurns):
         v = self.visitor
         v.reconnects += 1
         out.append(Note(f"{why}: opening a new session (the conversation goes on)"))
-        out.append(Upload(False))
-        out.append(CancelTimer(STALL_TIMER))
-        out.append(CancelTimer(IDLE_TIMER))
-        for call_id in v.pending_tools:
-            out.append(CancelTimer(SLOW_PREFIX + call_id))
-        if v.held:
-            out.append(CancelTimer(TRANSCRIPT_TIMER))
-        v.pending_tools.clear()
-        v.held.clear()
+        self._drop_session_work(out)
         v.untranscribed.clear()
-        v.caller_turn_open = False
-        v.gate.reset()
         v.sent.clear()
         v.lost_prompt_played = False
         if disconnect:
