@@ -75,6 +75,7 @@ async def run_daemon(
     *,
     connect: Any = None,
     prompts: PromptLibrary | None = None,
+    sinks: Any = (),
 ) -> RunSummary:
     """The daemon on a file caller and speaker, against ``url`` (or ``connect``)."""
 
@@ -91,6 +92,7 @@ async def run_daemon(
         toolbox=toolbox,
         prompts=prompts,
         options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
+        sinks=sinks,
     )
     return await daemon.run()
 
