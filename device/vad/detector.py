@@ -5,9 +5,12 @@
 given (the Silero model's ``probability``, or anything with that contract) and returns the
 decisions those windows complete:
 
-- a window counts as speech when its probability is at least ``threshold``, its level at
-  least ``min_level_dbfs`` and, with an echo reference, its level at least ``margin_db``
-  above the estimated echo of the device's own voice;
+- a window counts as speech when its probability is at least ``threshold`` and its level
+  at least ``min_level_dbfs``; with an echo reference (reference mode) both are taken of
+  what is left once the echo of the device's own voice, raised by ``margin_db``, is
+  suppressed (``EchoReference.suppress``), and what is left must not be more than
+  ``margin_db`` under the echo (a faint residue of the echo is not a caller); until the
+  echo's delay is known the whole window must be ``margin_db`` above the estimated echo;
 - ``SpeechStarted(start_sample)`` once ``min_speech_ms`` of speech windows came with no gap
   of ``min_silence_ms`` between them (``start_sample``: the first of them, counted from the
   first sample fed since the last ``reset()``);
@@ -102,13 +105,21 @@ class SpeechDetector:
 
     def _step(self, start: int, window: np.ndarray) -> Decision | None:
         self.windows += 1
-        probability = self.score(window)
-        level = power_db(float(np.mean(np.square(window))))
         echo = None if self.echo is None else self.echo.echo_level_db(start, start + WINDOW)
+        # with an echo reference: judge what the echo leaves; before its delay is known,
+        # the whole window must be margin_db above the (pessimistic) echo estimate
+        cleaned = None if self.echo is None else self.echo.suppress(window, start, self.margin_db)
+        heard = window if cleaned is None else cleaned
+        probability = self.score(heard)
+        level = power_db(float(np.mean(np.square(heard))))
         speech = (
             probability >= self.settings.threshold
             and level >= self.settings.min_level_dbfs
-            and (echo is None or level - echo >= self.margin_db)
+            and (
+                echo is None
+                or (level - echo >= self.margin_db)
+                or (cleaned is not None and level >= echo - self.margin_db)
+            )
         )
         if self.trace is not None:
             self.trace.append(WindowScore(start, probability, level, echo, speech))

@@ -14,9 +14,14 @@ not move a median much). Until a delay is found the estimate is pessimistic: the
 reference block anywhere in the delay range, at gain 1 (echo as loud as the playback).
 
 ``echo_level_db(start, end)`` is the estimated echo level (dBFS) in mic[start:end]: the
-reference power at the delay, the loudest of the block before, at and after it (10 ms of
-slack), and the ``tail_ms`` before at half power (a room keeps ringing). The detector needs
-the mic ``margin_db`` above it.
+reference power at the delay, the loudest of the blocks within 20 ms of it (the delay
+wanders), and the ``tail_ms`` before at half power (a room keeps ringing).
+
+``suppress(window, start, margin_db)`` takes the echo out of a mic window, once the delay is
+known: per frequency, the reference's magnitude at the delay (the loudest within 20 ms of
+it), times the gain and ``margin_db`` more, is subtracted from the mic's; what
+is left (the caller, a door, a cough) is resynthesised with the mic's phase. The speech
+model then judges what the echo does not explain.
 
 Example::
 
@@ -37,6 +42,7 @@ BLOCK = 160  # 10 ms
 _FLOOR = 1e-12  # power (of float samples in [-1, 1]) below -120 dBFS
 _FOLLOWS = 0.5  # envelope correlation from which the delay counts as found
 _LOUD_DB = -55.0  # reference blocks quieter than this say nothing about the echo path
+_SLACK = 2  # blocks (20 ms) either side of the delay: it wanders between estimates
 
 
 def power_db(power: float) -> float:
@@ -96,6 +102,7 @@ class EchoReference:
         self.estimate_every = RATE_HZ * estimate_every_ms // 1000
         self.tail = max(1, tail_ms // 10)
         self._ref = _BlockPower(self.blocks)
+        self._ref_samples = np.zeros(self.blocks * BLOCK, dtype=np.float32)
         self._mic = _BlockPower(self.blocks)
         self._mic_end = 0  # mic sample index after the last mic sample
         self._cleared = self.blocks // 2  # reference blocks up to here are fresh
@@ -117,7 +124,10 @@ class EchoReference:
         end_block = (at_sample + len(samples)) // BLOCK
         if end_block >= self._mic_end // BLOCK + self.blocks // 2 or end_block < 0:
             return  # implausibly far ahead (or behind): a clock went wrong
-        self._ref.add(as_float(samples), at_sample)
+        data = as_float(samples)
+        self._ref.add(data, at_sample)
+        slots = np.arange(at_sample, at_sample + len(data)) % len(self._ref_samples)
+        self._ref_samples[slots] = data
         self._played_until = max(self._played_until, at_sample + len(samples))
 
     def add_mic(self, samples: np.ndarray, at_sample: int) -> None:
@@ -128,6 +138,9 @@ class EchoReference:
         # the reference ring ahead of the mic must not hold audio from a lap ago
         horizon = self._mic_end // BLOCK + self.blocks // 2
         self._ref.clear(self._cleared, horizon)
+        if horizon > self._cleared:
+            slots = np.arange(self._cleared * BLOCK, horizon * BLOCK) % len(self._ref_samples)
+            self._ref_samples[slots] = 0.0
         self._cleared = max(self._cleared, horizon)
         self._since_estimate += len(samples)
         if self._since_estimate >= self.estimate_every:
@@ -173,13 +186,23 @@ class EchoReference:
             power = float(self._ref.power(first - self.max_lag - self.tail, last).max())
             return power_db(power)
         d = self.delay_blocks
-        ref = self._ref.power(first - d - 1 - self.tail, last - d + 1)
+        ref = self._ref.power(first - d - _SLACK - self.tail, last - d + _SLACK)
         n = last - first
-        now = ref[self.tail :]  # blocks first-d-1 .. last-d: the window with 10 ms either side
-        spread = np.maximum(np.maximum(now[:-2], now[1:-1]), now[2:])[:n]
+        now = ref[self.tail :]  # the window's blocks with the slack either side
+        spread = np.lib.stride_tricks.sliding_window_view(now, 2 * _SLACK + 1).max(axis=1)[:n]
         before = ref[: self.tail]
         power = max(float(spread.mean()), 0.5 * float(before.mean()))
         return power_db(self.gain_power * power)
+
+    def suppress(self, window: np.ndarray, start: int, margin_db: float) -> np.ndarray | None:
+        """The mic window (float32) with the echo taken out; None while no delay is known."""
+        if self.delay_blocks is None:
+            return None
+        at = start - self.delay_blocks * BLOCK
+        size = len(self._ref_samples)
+        refs = [self._ref_samples[np.arange(at + d, at + d + len(window)) % size] for d in _SHIFTS]
+        gain = math.sqrt(self.gain_power) * 10 ** (margin_db / 20)
+        return _suppress(window, refs, gain)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -187,3 +210,22 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     b = b - b.mean()
     norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
     return float(np.dot(a, b)) / norm if norm > 0 else 0.0
+
+
+_FFT = 512
+_HANN = np.hanning(_FFT).astype(np.float32)
+_SHIFTS = tuple(k * BLOCK for k in range(-_SLACK, _SLACK + 1))
+_LOW_BINS = 250 * _FFT // RATE_HZ  # bins under 250 Hz
+
+
+def _suppress(
+    mic: np.ndarray, refs: list[np.ndarray], gain: float, floor: float = 0.05
+) -> np.ndarray:
+    """``mic`` with the magnitude ``gain * max(|refs|)`` taken off, per frequency."""
+    n = len(mic)
+    mic_mag = np.abs(np.fft.rfft(mic * _HANN[:n], _FFT))
+    echo = np.max([np.abs(np.fft.rfft(r * _HANN[:n], _FFT)) for r in refs], axis=0) * gain
+    mask = np.maximum(1.0 - echo / np.maximum(mic_mag, 1e-9), floor)
+    mask[:_LOW_BINS] = floor  # below the voice: rumble, thumps, hum
+    cleaned = np.fft.irfft(np.fft.rfft(mic, _FFT) * mask, _FFT)[:n]
+    return cleaned.astype(np.float32)

@@ -197,3 +197,34 @@ def test_write_wav_helper_roundtrip(tmp_path: Path) -> None:
     write_wav(tmp_path / "t.wav", tone(100), 24000)
     samples, rate = read_wav_mono(tmp_path / "t.wav")
     assert rate == 24000 and len(samples) == 2400
+
+
+@pytest.mark.timeout(40)
+async def test_heard_ms_after_a_flush_is_where_the_recording_stops(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    """The playback clock of several items, against a recording of the speaker."""
+    speaker = PyAudioSpeaker(PyAudioOutput(rate_hz=48000, buffer_ms=10, prebuffer_ms=40))
+    assert await asyncio.to_thread(speaker.wait_open, 10), speaker.error
+    for k, cut_ms in enumerate((330, 770)):
+        recording = tmp_path / f"speaker{k}.wav"
+        recorder = await asyncio.to_thread(pulse.record_speaker, recording)
+        first, second = f"a{k}", f"b{k}"
+        speaker.write(first, tone(400).tobytes())  # one response, two audio items
+        speaker.write(second, tone(3000, hz=660).tobytes())
+        assert speaker.received_ms(second) == 3000
+        await until(lambda s=second, c=cut_ms: speaker.heard_ms(s) >= c, 10, "the cut point")
+        before = speaker.heard_ms(second)
+        handed = speaker._buffer.played_ms(second)
+        assert handed - before >= 10  # the card's buffer is not counted as heard
+        speaker.flush()
+        heard_first, heard = speaker.heard_ms(first), speaker.heard_ms(second)
+        await asyncio.wait_for(speaker.wait_idle(), 2)
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(pulse.stop_recording, recorder)
+        samples, rate = read_wav_mono(recording)
+        played_s = sound_span_s(samples, rate)  # from the first item's start to the cut
+        assert heard_first == 400
+        assert heard == pytest.approx(played_s * 1000 - 400, abs=40)
+        assert speaker.heard_ms(second) == heard  # nothing more came out after the flush
+    await speaker.close()

@@ -28,7 +28,7 @@ REPLIES = (
 )
 CALLER_TEXT = "Sorry, just the opening hours please."
 CALLER_PEAK_DBFS = -6.0
-NOISE_PEAK_DBFS = -6.0
+NOISE_PEAK_DBFS = -12.0
 REPLY_PEAK_DBFS = -1.0
 
 

@@ -1,0 +1,168 @@
+"""The speech detector with the real Silero model, and the echo reference, on made sounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from device.vad.detector import SpeechDetector, SpeechStarted, SpeechStopped
+from device.vad.echo import EchoReference
+from device.vad.settings import BargeInSettings
+from device.vad.silero import SileroModel, VadModelError
+from tests.pulse import read_wav_mono
+from tests.vad.sounds import Sounds, make_sounds
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Sounds:
+    return make_sounds(tmp_path_factory.mktemp("sounds"))
+
+
+@pytest.fixture(scope="module")
+def model() -> SileroModel:
+    return SileroModel()
+
+
+def at_peak(x: np.ndarray, dbfs: float) -> np.ndarray:
+    x = x.astype(np.float64)
+    return x * (10 ** (dbfs / 20) * 32767 / np.abs(x).max())
+
+
+def room(n: int, seed: int = 0) -> np.ndarray:
+    """Quiet room noise (about -60 dBFS)."""
+    return np.random.default_rng(seed).normal(0, 30, n)
+
+
+def pcm(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, -32768, 32767).astype(np.int16)
+
+
+def feed(
+    detector: SpeechDetector,
+    audio: np.ndarray,
+    echo: EchoReference | None = None,
+    reference: np.ndarray | None = None,
+    lead: int = 0,
+) -> list:
+    """20 ms frames, as the capture pipeline gives them (with the reference just ahead)."""
+    out = []
+    for i in range(0, len(audio), 320):
+        if echo is not None and reference is not None:
+            echo.add_played(reference[i + lead : i + lead + 320], i + lead)
+            echo.add_mic(audio[i : i + 320], i)
+        out += detector.feed(audio[i : i + 320])
+    return out
+
+
+def onset(x: np.ndarray, at: int) -> int:
+    return at + int(np.flatnonzero(np.abs(x) > 300)[0])
+
+
+def test_speech_starts_soon_after_its_onset_and_stops_after_it(
+    model: SileroModel, sounds: Sounds
+) -> None:
+    caller, _ = read_wav_mono(sounds.caller)
+    audio = room(RATE * 4)
+    audio[RATE : RATE + len(caller)] += caller
+    model.reset()
+    decisions = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
+    starts = [d for d in decisions if isinstance(d, SpeechStarted)]
+    stops = [d for d in decisions if isinstance(d, SpeechStopped)]
+    first = onset(caller, RATE)
+    assert starts and abs(starts[0].start_sample - first) <= 0.1 * RATE  # within 100 ms
+    assert stops and stops[-1].end_sample >= RATE + len(caller) - 0.4 * RATE
+    assert len(starts) <= 3  # a phrase, not a start per syllable
+
+
+@pytest.mark.parametrize("name", ["door_slam", "cough", "trolley"])
+def test_noises_are_not_speech(model: SileroModel, sounds: Sounds, name: str) -> None:
+    noise, _ = read_wav_mono(sounds.noises[name])
+    audio = room(RATE * 5)
+    for at in (0.5, 2.0, 3.5):  # three of them, at -6 dBFS
+        start = int(at * RATE)
+        audio[start : start + len(noise)] += at_peak(noise, -6.0)[: len(audio) - start]
+    model.reset()
+    decisions = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
+    assert decisions == []
+
+
+def test_far_away_speech_under_min_level_does_not_count(model: SileroModel, sounds: Sounds) -> None:
+    caller, _ = read_wav_mono(sounds.caller)
+    audio = np.zeros(RATE * 4)
+    audio[RATE : RATE + len(caller)] += at_peak(caller, -52.0)
+    detector = SpeechDetector(model.probability, BargeInSettings(min_level_dbfs=-50))
+    detector.trace = []
+    model.reset()
+    assert feed(detector, pcm(audio)) == []
+    assert max(w.probability for w in detector.trace) > 0.6  # the model alone would fire
+
+
+def test_min_speech_ms_ignores_a_blip(model: SileroModel, sounds: Sounds) -> None:
+    caller, _ = read_wav_mono(sounds.caller)
+    first = int(np.flatnonzero(np.abs(caller) > 300)[0])
+    audio = room(RATE * 3)
+    blip = caller[first : first + int(0.12 * RATE)]  # 120 ms of the phrase
+    audio[RATE : RATE + len(blip)] += blip
+    model.reset()
+    slow = BargeInSettings(min_speech_ms=300)
+    assert feed(SpeechDetector(model.probability, slow), pcm(audio)) == []
+    model.reset()
+    fast = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
+    assert any(isinstance(d, SpeechStarted) for d in fast)  # the default hears it
+
+
+def echo_of(reply: np.ndarray, n: int, delay_ms: int, peak_dbfs: float) -> np.ndarray:
+    echo = np.zeros(n)
+    d = RATE * delay_ms // 1000
+    echo[d : d + len(reply)] = at_peak(reply, peak_dbfs)[: n - d]
+    return echo
+
+
+def test_reference_mode_ignores_the_echo_and_hears_the_caller_over_it(
+    model: SileroModel, sounds: Sounds
+) -> None:
+    reply24, _ = read_wav_mono(sounds.replies[0])
+    reply = soxr.resample(reply24.astype(np.float32), 24000, RATE).astype(np.int16)
+    caller, _ = read_wav_mono(sounds.caller)
+    n = len(reply) + RATE
+    played = pcm(np.pad(reply.astype(np.float64), (0, RATE)))
+    # nobody speaks: the echo, 45 ms late, peaking at -12 dBFS
+    echo = EchoReference(max_delay_ms=400)
+    detector = SpeechDetector(model.probability, BargeInSettings(), echo=echo, margin_db=10)
+    model.reset()
+    assert feed(detector, pcm(echo_of(reply, n, 45, -12) + room(n)), echo, played, 0) == []
+    assert echo.delay_ms == pytest.approx(45, abs=10)
+    # the caller cuts in 2 s into the reply, over the echo (the detector keeps its estimate)
+    audio = echo_of(reply, n, 45, -12) + room(n, 1)
+    audio[2 * RATE : 2 * RATE + len(caller)] += caller
+    model.reset()
+    detector.reset()
+    starts = [
+        d for d in feed(detector, pcm(audio), echo, played, 0) if isinstance(d, SpeechStarted)
+    ]
+    assert starts and abs(starts[0].start_sample - onset(caller, 2 * RATE)) <= 0.15 * RATE
+
+
+def test_echo_estimate_is_pessimistic_until_the_delay_is_found() -> None:
+    echo = EchoReference(max_delay_ms=400)
+    tone = (8000 * np.sin(np.arange(RATE // 10) / 3)).astype(np.int16)  # 100 ms, -12 dBFS
+    echo.add_mic(np.zeros(320, np.int16), 0)
+    echo.add_played(tone, 3200)
+    assert echo.delay_ms is None
+    # anywhere in the 400 ms after it played, the echo may be as loud as the playback
+    level = echo.echo_level_db(3200 + 3000, 3200 + 3512)
+    assert level == pytest.approx(20 * np.log10(8000 / 32768) - 3, abs=1)  # a sine's power
+    assert echo.echo_level_db(3200 + RATE, 3200 + RATE + 512) == -120.0  # long after
+
+
+def test_a_missing_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "vad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(VadModelError) as err:
+        SileroModel(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
