@@ -55,6 +55,7 @@ class RetryPolicy:
     cap_s: float = 30.0
     network_cap_s: float = 1.0
     auth_retry_s: float = 300.0
+    jitter: bool = True  # full jitter (fleets); off: the capped exponential itself (devices)
     classify: Callable[[BaseException], Classified] = field(default=_no_classes)
 
     def delay_s(self, attempt: int, failure: Classified, rand: float) -> float | None:
@@ -71,7 +72,8 @@ class RetryPolicy:
                 cap = min(self.network_cap_s, self.cap_s)
             case _:
                 cap = self.cap_s
-        return rand * min(cap, self.base_s * (2.0**attempt))
+        delay = min(cap, self.base_s * (2.0 ** min(attempt, 60)))
+        return rand * delay if self.jitter else delay
 
 
 class RetryGaveUp(Exception):
@@ -125,9 +127,9 @@ async def _wait(delay_s: float, wake: asyncio.Event | None) -> None:
     if wake is None:
         await asyncio.sleep(delay_s)
         return
-    wake.clear()
     try:
         async with asyncio.timeout(delay_s):
             await wake.wait()
+        wake.clear()  # consumed: one press, one early attempt
     except TimeoutError:
         pass

@@ -36,6 +36,7 @@ from device.audio.frames import LINK_RATE_HZ, SAMPLE_BYTES, AudioFrame
 from device.audio.playback import PlaybackBuffer
 from device.audio.resample import StreamResampler
 from device.audio.settings import PyAudioInput, PyAudioOutput
+from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.args:
         return f"cannot open it ({exc.args[-1]})"
     return f"cannot open it ({type(exc).__name__}: {exc})"
+
+
+class _Closed(Exception):
+    """The microphone was closed while it waited to open again."""
 
 
 class PyAudioMic:
@@ -77,6 +82,7 @@ class PyAudioMic:
         self._stream: Any = None
         self._failed = False  # set by the callback on a stream error
         self._outage_reported = False
+        self._wakeup = asyncio.Event()  # cuts a retry wait short (close)
 
     # -- the PortAudio thread -------------------------------------------------------------
 
@@ -156,20 +162,44 @@ class PyAudioMic:
             async with asyncio.timeout(self.settings.retry_s):
                 await self._closed.wait()
 
+    async def _open_with_retry(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Open the device, every ``retry_s`` until it works (the one retry helper);
+        False once the microphone is closed."""
+        retry_s = self.settings.retry_s
+
+        def classify(exc: BaseException) -> Classified:
+            return Classified(Failure.FATAL if isinstance(exc, _Closed) else Failure.NETWORK)
+
+        policy = RetryPolicy(
+            base_s=retry_s, cap_s=retry_s, network_cap_s=retry_s, jitter=False, classify=classify
+        )
+
+        async def attempt() -> None:
+            if self._closed.is_set():
+                raise _Closed
+            self._generation += 1
+            self._failed = False
+            await asyncio.to_thread(self._open, loop, self._generation)
+
+        def failed(_n: int, exc: BaseException, _c: Classified, _delay: float | None) -> None:
+            if isinstance(exc, _Closed):
+                return
+            why = "not found" if isinstance(exc, DeviceNotFound) else _describe_error(exc)
+            if not self._outage_reported:
+                log.debug("microphone: %s", exc)
+            self._outage(why)
+
+        try:
+            await retry(attempt, policy, on_failure=failed, wake=self._wakeup)
+        except RetryGaveUp:
+            return False
+        return True
+
     async def frames(self) -> AsyncGenerator[AudioFrame, None]:
         loop = asyncio.get_running_loop()
         while not self._closed.is_set():
-            self._generation += 1
-            self._failed = False
-            try:
-                await asyncio.to_thread(self._open, loop, self._generation)
-            except Exception as exc:
-                why = "not found" if isinstance(exc, DeviceNotFound) else _describe_error(exc)
-                if not self._outage_reported:
-                    log.debug("microphone: %s", exc)
-                self._outage(why)
-                await self._wait_retry()
-                continue
+            if not await self._open_with_retry(loop):
+                break
             got_first = False
             try:
                 while not self._closed.is_set():
@@ -202,6 +232,7 @@ class PyAudioMic:
         if self._closed.is_set():
             return
         self._closed.set()
+        self._wakeup.set()
         if self._queue.full():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
