@@ -5,6 +5,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from device.audio.settings import FileInput, FileOutput
@@ -117,3 +118,72 @@ async def test_unpaced_speaker_plays_everything_at_once(tmp_path: Path) -> None:
     await spk.wait_idle()
     await spk.close()
     await spk.close()  # idempotent
+
+
+class VirtualTime:
+    """A clock that moves only when the mic sleeps (or the test says so)."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, s: float) -> None:
+        self.t += s
+        self.slept += s
+
+
+async def frames_after_a_pause(tmp_path: Path, caller: str) -> tuple[float, int]:
+    """Read 10 frames, stop reading for 1 s, then read 50 more: (s slept for them, last t_ms)."""
+    path = write_wav(tmp_path / "q.wav", b"\x10\x00" * 16000 * 3)
+    vt = VirtualTime()
+    mic = WavMic(FileInput(path=path, caller=caller, tail_silence_ms=0), vt, vt.sleep)
+    it = aiter(mic.frames())
+    for _ in range(10):
+        await anext(it)
+    vt.t += 1.0  # the daemon held the mic (it was speaking)
+    vt.slept = 0.0
+    for _ in range(50):
+        frame = await anext(it)
+    return vt.slept, int(frame.t_ms)
+
+
+async def test_a_timeline_caller_runs_on_the_wall_clock_whatever_the_reader_does(
+    tmp_path: Path,
+) -> None:
+    slept, t_ms = await frames_after_a_pause(tmp_path, "timeline")
+    assert t_ms == 1180  # frame 60 of the file
+    assert slept == 0  # the second held back came at once: the caller did not wait
+
+
+async def test_a_turns_caller_waits_for_the_reader(tmp_path: Path) -> None:
+    slept, t_ms = await frames_after_a_pause(tmp_path, "turns")
+    assert t_ms == 1180
+    assert slept == pytest.approx(0.98, abs=0.03)  # paced from where it resumed
+
+
+async def test_echo_db_mixes_what_the_file_speaker_plays_into_the_file_mic(
+    tmp_path: Path,
+) -> None:
+    vt = VirtualTime()
+    silence = write_wav(tmp_path / "quiet.wav", bytes(2 * 16000 * 2))  # 2 s of silence
+    speaker = WavSpeaker(FileOutput(path=tmp_path / "r.wav", speed=1.0), clock=vt)
+    mic = WavMic(FileInput(path=silence, echo_db=-12.0, tail_silence_ms=0), vt, vt.sleep)
+    mic.hear(speaker)
+    t = np.arange(24000) / 24000
+    tone = (10000 * np.sin(2 * np.pi * 300 * t)).astype("<i2")  # 1 s at 24 kHz
+    heard = []
+    async for frame in mic.frames():
+        if len(heard) == 10:
+            speaker.write("item_1", tone.tobytes())
+        heard.append(np.frombuffer(frame.pcm, dtype="<i2"))
+    echo = np.concatenate(heard).astype(np.float64)
+    assert np.abs(echo[: 10 * 320]).max() == 0  # nothing before it played
+    middle = echo[20 * 320 : 50 * 320]
+    ratio_db = 20 * np.log10(np.sqrt(np.mean(middle**2)) / (10000 / np.sqrt(2)))
+    assert ratio_db == pytest.approx(-12.0, abs=1.0)
+    assert np.abs(echo[65 * 320 :]).max() < 50  # and nothing after it
+    assert speaker.heard_ms("item_1") == speaker.received_ms("item_1") == 1000
+    await speaker.close()

@@ -21,7 +21,7 @@ import logging
 import time
 import wave
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +58,16 @@ def read_wav(path: Path) -> tuple[bytes, int, int]:
 class WavMic:
     """An AudioInput reading a WAV file (see module doc)."""
 
-    def __init__(self, settings: FileInput, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: FileInput,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.settings = settings
         self.pcm, self.rate_hz, self.channels = read_wav(settings.path)
         self._clock = clock
+        self._sleep = sleep
         self._closed = False
         self._echo: EchoTap | None = None
 
@@ -88,7 +94,7 @@ class WavMic:
                 due = start + t_ms / 1000.0 / speed
                 delay = due - self._clock()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._sleep(delay)
                 elif delay < -_LATE_S and self.settings.caller == "turns":
                     start -= delay  # the reader held us up: go on at the pace from here
             else:
