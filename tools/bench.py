@@ -215,6 +215,9 @@ SECTIONS: list[tuple[str, str, Section]] = [
     ("audio", "gate_quality", gate_quality),
     ("audio", "playback_flush", playback_flush),
     ("tools", "tools", tools_section),
+    # the always-there link (tools/bench_link.py): latencies, then the fault soak
+    ("link", "link_latency", lambda q: importlib.import_module("tools.bench_link").latency(q)),
+    ("link", "link_soak", lambda q: importlib.import_module("tools.bench_link").soak(q)),
 ]
 
 
