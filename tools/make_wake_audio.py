@@ -32,7 +32,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "wake-audio"
 RATE_HZ = 16000
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 6
 TIMEOUT_S = 30
 
 PHRASE = "Hey Jarvis"
@@ -49,14 +49,14 @@ NEAR_MISSES = [
     "Hey Marvin, is that you?",
     "The harvest was late this year.",
     "Jarring noises came from the garage.",
-    "Hey darling, are you ready?",
     "Hey Harvey, wait for me.",
     "A jar of jam, please.",
 ]
-# The pre-trained hey_jarvis model fires on these (measured; the issue saw it in both
-# engines): the bench counts them among its false accepts, the tests leave them out.
+# The pre-trained hey_jarvis model fires on these in some voices (measured; the issue saw
+# it in both engines): the bench counts them among its false accepts, the tests allow them.
 KNOWN_FALSE_TRIGGERS = [
     "Hey jazz fans, the concert starts at eight.",
+    "Hey darling, are you ready?",
 ]
 SENTENCES = [
     "Good morning, I have an appointment at ten thirty.",
@@ -105,7 +105,7 @@ class Corpus:
     negative_snrs: list[float | None] = field(default_factory=lambda: [None, 10.0])
     noise_minutes: float = 0.5
     quiet_room_s: float = 0.0
-    near_misses: list[str] = field(default_factory=lambda: list(NEAR_MISSES))
+    near_misses: list[str] = field(default_factory=lambda: NEAR_MISSES + KNOWN_FALSE_TRIGGERS)
 
     def key(self) -> str:
         text = json.dumps([asdict(self), GENERATOR_VERSION, _espeak_version()], sort_keys=True)
@@ -131,7 +131,6 @@ CORPORA = {
         negative_snrs=[None, 10.0, 5.0],
         noise_minutes=1.0,
         quiet_room_s=60.0,
-        near_misses=NEAR_MISSES + KNOWN_FALSE_TRIGGERS,
     ),
     "bench-quick": Corpus(
         "bench-quick",
@@ -142,8 +141,7 @@ CORPORA = {
         negative_voices=VOICES_BENCH,
         negative_snrs=[None, 10.0, 5.0],
         noise_minutes=0.5,
-        quiet_room_s=30.0,
-        near_misses=NEAR_MISSES + KNOWN_FALSE_TRIGGERS,
+        quiet_room_s=60.0,
     ),
 }
 
@@ -360,14 +358,17 @@ def _negatives(corpus: Corpus, folder: Path, pools: dict[str, Any]) -> list[dict
 
 
 def _quiet_room(corpus: Corpus, folder: Path) -> dict[str, Any] | None:
-    """Self-noise at about -66 dBFS, one distant sentence (about -36 dBFS) every 30 s."""
+    """A minute of a quiet room: self-noise at about -66 dBFS, a soft thud (a door, about
+    -40 dBFS) at 20 s and one distant sentence (about -36 dBFS) at 40 s."""
     if not corpus.quiet_room_s:
         return None
     n = round(corpus.quiet_room_s * RATE_HZ)
     room = noise("brownnoise", corpus.quiet_room_s + 1)[:n] * (16.0 / 3277.0)
+    thud = noise("brownnoise", 0.15) * np.hanning(round(0.15 * RATE_HZ)).astype(np.float32) * 0.1
     said = speak(SENTENCES[0], "en-gb", 150).astype(np.float32) * 0.05
-    for start in range(10 * RATE_HZ, n - said.size, 30 * RATE_HZ):
-        room[start : start + said.size] += said
+    for start, sound in ((n // 3, thud), (2 * n // 3, said)):
+        end = min(n, start + sound.size)
+        room[start:end] += sound[: end - start]
     audio = np.clip(room, -32768, 32767).astype(np.int16)
     write_wav(folder / "quiet-room.wav", audio)
     return {"file": "quiet-room.wav", "samples": int(audio.size)}

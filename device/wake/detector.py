@@ -71,9 +71,9 @@ class TriggerRule:
 
     Where did the phrase end? A model's score starts to rise as the end of the phrase comes
     into its window and crosses the threshold 0.1-0.4 s later. So a firing reports the start
-    of the earliest of the last ``lookback_frames`` frames whose score reached
-    ``rise_fraction * threshold``, one more frame earlier (80 ms of margin): audio from there
-    on holds all that was said after the phrase, and usually its last syllable.
+    of the earliest of the last ``lookback_frames`` frames whose score reached ``rise_score``
+    (or half the threshold, if lower), one more frame earlier (80 ms of margin): audio from
+    there on holds all that was said after the phrase, and usually its last syllable.
 
     Example::
 
@@ -87,13 +87,13 @@ class TriggerRule:
         trigger_frames: int = 1,
         refractory_samples: int = 2 * SAMPLE_RATE_HZ,
         *,
-        rise_fraction: float = 0.2,
+        rise_score: float = 0.1,
         lookback_frames: int = 8,
     ) -> None:
         self.threshold = threshold
         self.trigger_frames = trigger_frames
         self.refractory_samples = refractory_samples
-        self.rise_level = rise_fraction * threshold
+        self.rise_level = min(rise_score, threshold / 2)
         self._recent: deque[tuple[float, int]] = deque(maxlen=max(1, lookback_frames))
         self._run = 0
         self._quiet_until = -1

@@ -18,7 +18,12 @@ class WakeModelSettings:
     path: Path | None = option(
         None, doc="A custom openWakeWord .onnx model file (instead of name)."
     )
-    threshold: float = option(0.5, doc="Score that counts as the phrase.", min=0.01, max=0.99)
+    threshold: float = option(
+        0.75,
+        doc="Score that counts as the phrase (0.5: more wakes, more false ones).",
+        min=0.01,
+        max=0.99,
+    )
     trigger_frames: int = option(
         1, doc="Consecutive 80 ms frames over the threshold needed to wake.", min=1, max=25
     )
@@ -68,7 +73,7 @@ class WakeSettings:
         -70.0, doc="Frames quieter than this never run the models.", min=-120, max=0
     )
     queue_frames: int = option(
-        50, doc="Frames waiting for the wake worker before the oldest is dropped.", min=4
+        50, doc="Frames waiting for the wake worker before the oldest is dropped.", min=4, max=500
     )
 
     def __post_init__(self) -> None:

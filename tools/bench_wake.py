@@ -1,0 +1,419 @@
+"""Wake-word benchmark: ours (openWakeWord models on onnxruntime) beside the peer engine.
+
+The peer is pyopen-wakeword 1.1.0 (rhasspy; the engine of linux-voice-assistant: TFLite,
+the same models), run single-threaded (its interpreters get one thread; as shipped it lets
+TFLite pick, reported as ``peer_rtf_as_shipped``). All on the espeak-ng corpus of
+tools/make_wake_audio.py (``bench``; ``bench-quick`` with --quick): positives in 8 voices,
+clean, pink noise at 10 and 5 dB, babble at 10 dB, alone and followed at once by a
+question; negatives of other speech with near misses, and noise.
+
+Keys: ``wake_rtf`` (CPU s per audio s of the whole listening path: 48 kHz capture frames
+through the capture pipeline's resampling and gate, then the wake detector, on continuous
+speech), ``wake_rtf_quiet`` (the same on a quiet-room recording), ``wake_vs_peer_rtf``
+(our detector's CPU over the peer's single-threaded, alternating runs on the same 16 kHz
+speech), ``wake_true_accepts`` / ``wake_false_accepts_per_hour`` and their ``_peer`` twins
+(the configured threshold, 0.5, a 2 s refractory period, for both), ``wake_latency_ms``
+(median, end of phrase to detection), ``rss_mb`` (peak RSS of a process that loads the
+detector with one model and listens through the WakeListener).
+
+    python tools/bench_wake.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from device.wake.detector import FRAME_SAMPLES, TriggerRule  # noqa: E402
+from device.wake.oww import detector_from_settings  # noqa: E402
+from device.wake.settings import WakeSettings  # noqa: E402
+from tools.make_wake_audio import build, read_wav  # noqa: E402
+
+CAPTURE_RATE_HZ = 16000  # the default audio.input.rate_hz; wake_rtf_48k at 48 kHz
+CAPTURE_FRAME_MS = 20
+TARGETS = {
+    "wake_rtf": ("<=", 0.05),
+    "wake_vs_peer_rtf": ("<=", 0.8),
+    "wake_rtf_quiet": ("<=", 0.01),
+    "wake_latency_ms": ("<=", 200.0),
+    "rss_mb": ("<=", 150.0),
+}
+Samples = npt.NDArray[np.int16]
+
+
+def settings() -> WakeSettings:
+    return WakeSettings(enabled=True)
+
+
+# -- the peer ------------------------------------------------------------------------------
+
+
+def _one_thread_ctypes() -> types.SimpleNamespace:
+    """pyopen_wakeword's ``ctypes`` with a CDLL whose interpreters get one thread."""
+    real_cdll = ctypes.CDLL
+
+    class OneThreadLib:
+        def __init__(self, path: str, mode: int = 0) -> None:
+            lib = real_cdll(path, mode=mode)
+            lib.TfLiteInterpreterOptionsCreate.restype = ctypes.c_void_p
+            lib.TfLiteInterpreterOptionsSetNumThreads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+            lib.TfLiteInterpreterCreate.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+            lib.TfLiteInterpreterCreate.restype = ctypes.c_void_p
+            self._lib = lib
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._lib, name)
+
+        @property
+        def TfLiteInterpreterCreate(self) -> Callable[..., Any]:
+            lib = self._lib
+
+            def create(model: Any, _options: Any) -> Any:
+                options = lib.TfLiteInterpreterOptionsCreate()
+                lib.TfLiteInterpreterOptionsSetNumThreads(options, 1)
+                return lib.TfLiteInterpreterCreate(model, options)
+
+            return create
+
+    names = {k: getattr(ctypes, k) for k in dir(ctypes) if not k.startswith("__")}
+    return types.SimpleNamespace(**{**names, "CDLL": OneThreadLib})
+
+
+class Peer:
+    """pyopen-wakeword's hey_jarvis, fed 80 ms chunks; one score per chunk."""
+
+    def __init__(self, single_thread: bool = True) -> None:
+        import pyopen_wakeword.wakeword as tflite_base
+        from pyopen_wakeword import Model, OpenWakeWord, OpenWakeWordFeatures
+
+        saved = tflite_base.C
+        if single_thread:
+            tflite_base.C = _one_thread_ctypes()  # type: ignore[assignment]
+        try:
+            self.features = OpenWakeWordFeatures.from_builtin()
+            self.model = OpenWakeWord.from_builtin(Model.HEY_JARVIS)
+        finally:
+            tflite_base.C = saved
+
+    def reset(self) -> None:
+        self.features.reset()
+        self.model.reset()
+
+    def scores(self, chunk: bytes) -> Iterator[float]:
+        for embedding in self.features.process_streaming(chunk):
+            yield from self.model.process_streaming(embedding)
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def _cpu_s(fn: Callable[[], object]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def _feed(detector: Any, chunks: list[Samples]) -> None:
+    for chunk in chunks:
+        detector.process(chunk)
+
+
+def _ours_scores(samples: Samples) -> tuple[list[float], Any]:
+    detector = detector_from_settings(settings())
+    out = []
+    for i in range(0, samples.size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        detector.process(samples[i : i + FRAME_SAMPLES])
+        out.append(detector.last_scores["hey_jarvis"])
+    return out, detector
+
+
+def _peer_scores(peer: Peer, samples: Samples) -> list[float]:
+    peer.reset()
+    out: list[float] = []
+    for i in range(0, samples.size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        out += peer.scores(samples[i : i + FRAME_SAMPLES].tobytes())
+    return out[-(samples.size // FRAME_SAMPLES) :]  # the peer's 8 s autofill comes first
+
+
+def _detections(scores: list[float]) -> list[int]:
+    """End sample of each firing under the configured rule (threshold, 2 s refractory)."""
+    m = settings().models[0]
+    rule = TriggerRule(m.threshold, m.trigger_frames, round(m.refractory_s * 16000))
+    return [
+        (i + 1) * FRAME_SAMPLES
+        for i, s in enumerate(scores)
+        if rule.update(s, (i + 1) * FRAME_SAMPLES) is not None
+    ]
+
+
+def accuracy(folder: Path, manifest: dict[str, Any], peer: Peer) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for engine in ("ours", "peer"):
+        accepted: dict[str, list[bool]] = {}
+        latencies = []
+        for clip in manifest["positives"]:
+            samples = read_wav(folder / clip["file"])
+            scores = _ours_scores(samples)[0] if engine == "ours" else _peer_scores(peer, samples)
+            fired = _detections(scores)
+            accepted.setdefault(clip["condition"], []).append(bool(fired))
+            if fired:
+                latencies.append((fired[0] - clip["phrase_end_sample"]) / 16.0)
+        false = 0
+        negative_s = 0.0
+        for clip in manifest["negatives"]:
+            samples = read_wav(folder / clip["file"])
+            scores = _ours_scores(samples)[0] if engine == "ours" else _peer_scores(peer, samples)
+            false += len(_detections(scores))
+            negative_s += samples.size / 16000
+        suffix = "" if engine == "ours" else "_peer"
+        result[f"wake_true_accepts{suffix}"] = sum(sum(v) for v in accepted.values())
+        result[f"wake_true_accepts_by_condition{suffix}"] = {
+            k: f"{sum(v)}/{len(v)}" for k, v in accepted.items()
+        }
+        result[f"wake_false_accepts{suffix}"] = false
+        result[f"wake_false_accepts_per_hour{suffix}"] = round(false * 3600 / negative_s, 2)
+        result[f"wake_latency_ms{suffix}"] = round(statistics.median(latencies), 1)
+        result["wake_positives"] = len(manifest["positives"])
+        result["wake_negative_minutes"] = round(negative_s / 60, 1)
+    return result
+
+
+def _speech(folder: Path, manifest: dict[str, Any], seconds: float) -> Samples:
+    clips = [read_wav(folder / c["file"]) for c in manifest["negatives"] if c["kind"] == "speech"]
+    return np.concatenate(clips)[: round(seconds * 16000)]
+
+
+def _to_capture(samples: Samples, rate_hz: int = CAPTURE_RATE_HZ) -> list[Any]:
+    """16 kHz audio as the mic would deliver it: ``rate_hz``, 20 ms frames."""
+    import soxr
+
+    from device.audio.frames import AudioFrame
+
+    up = samples if rate_hz == 16000 else soxr.resample(samples.astype(np.float32), 16000, rate_hz)
+    pcm = np.clip(up, -32768, 32767).astype("<i2").tobytes()
+    step = rate_hz * CAPTURE_FRAME_MS // 1000 * 2
+    return [
+        AudioFrame(pcm[i : i + step], rate_hz, 1, i / 2 * 1000 / rate_hz)
+        for i in range(0, len(pcm) - step + 1, step)
+    ]
+
+
+def listening_path_rtf(frames: list[Any], audio_s: float, wake: bool = True) -> float:
+    """CPU s per audio s of the daemon's listening path: the capture pipeline (resampling to
+    24 kHz and, for its 16 kHz subscriber, 16 kHz; the gate) and the WakeListener with its
+    worker thread running the detector (all threads' CPU counted)."""
+    from device.audio.pipeline import CapturePipeline
+    from device.audio.settings import GateSettings
+    from device.wake.listener import WakeListener
+
+    listener = WakeListener(
+        detector_from_settings(settings()), lambda *a: None, queue_frames=len(frames) + 1
+    )
+    rate = frames[0].rate_hz
+    pipe = CapturePipeline(rate, 1, 0, GateSettings(), 40, upload_rate_hz=24000)
+    pipe.subscribe_16k(listener.consumer if wake else lambda samples: None)
+    listener.start()
+
+    def run() -> None:
+        for frame in frames:
+            pipe.process(frame)
+        if not listener.wait_idle(600):
+            raise RuntimeError("the wake worker did not catch up in 600 s")
+
+    try:
+        return _cpu_s(run) / audio_s
+    finally:
+        listener.close()
+
+
+def engine_rtfs(samples: Samples, pairs: int, peer: Peer, shipped: Peer) -> dict[str, Any]:
+    audio_s = samples.size / 16000
+    chunks = [samples[i : i + FRAME_SAMPLES] for i in range(0, samples.size, FRAME_SAMPLES)]
+    ours_runs, peer_runs, shipped_runs = [], [], []
+    for _ in range(pairs):
+        detector = detector_from_settings(settings())
+        ours_runs.append(_cpu_s(partial(_feed, detector, chunks)) / audio_s)
+        peer.reset()
+        list(peer.scores(np.zeros(FRAME_SAMPLES, np.int16).tobytes()))  # its autofill
+        peer_runs.append(_cpu_s(lambda: [list(peer.scores(c.tobytes())) for c in chunks]) / audio_s)
+    shipped.reset()
+    list(shipped.scores(np.zeros(FRAME_SAMPLES, np.int16).tobytes()))
+    shipped_runs.append(
+        _cpu_s(lambda: [list(shipped.scores(c.tobytes())) for c in chunks]) / audio_s
+    )
+    ours, theirs = statistics.median(ours_runs), statistics.median(peer_runs)
+    return {
+        "wake_detector_rtf": round(ours, 4),
+        "peer_rtf": round(theirs, 4),
+        "peer_rtf_as_shipped": round(statistics.median(shipped_runs), 4),
+        "wake_vs_peer_rtf": round(ours / theirs, 3),
+        "wake_rtf_pairs": pairs,
+    }
+
+
+def spinning_rtf(samples: Samples) -> dict[str, Any]:
+    """What onnxruntime's session options do: 1 thread (ours), 2 threads with spinning."""
+    from device.wake.models import resolve
+    from device.wake.oww import OpenWakeWordDetector
+
+    audio_s = samples.size / 16000
+    chunks = [samples[i : i + FRAME_SAMPLES] for i in range(0, samples.size, FRAME_SAMPLES)]
+    out = {}
+    for name, kw in (
+        ("ort_1thread_nospin", {"threads": 1, "spinning": False}),
+        ("ort_2threads_spin", {"threads": 2, "spinning": True}),
+        ("ort_2threads_nospin", {"threads": 2, "spinning": False}),
+    ):
+        detector = OpenWakeWordDetector.from_resolved(resolve(settings()), None, **kw)
+        start_wall = time.perf_counter()
+        cpu = _cpu_s(partial(_feed, detector, chunks))
+        wall = time.perf_counter() - start_wall
+        out[f"{name}_rtf"] = round(cpu / audio_s, 4)
+        out[f"{name}_wall_rtf"] = round(wall / audio_s, 4)
+    return out
+
+
+# VmHWM, not ru_maxrss: the latter counts the parent's pages the child had before exec
+PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+RSS_SCRIPT = (
+    PEAK
+    + """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from device.wake.listener import WakeListener
+from device.wake.oww import detector_from_settings
+from device.wake.settings import WakeSettings
+from tools.make_wake_audio import read_wav
+listener = WakeListener(detector_from_settings(WakeSettings(enabled=True)), lambda *a: None,
+                        queue_frames=100000)
+listener.start()
+x = read_wav(__import__("pathlib").Path({wav!r}))
+for i in range(0, x.size, 320):
+    listener.consumer(x[i:i + 320])
+assert listener.wait_idle(120)
+listener.close()
+print(peak_mb())
+"""
+)
+
+RSS_PEER = (
+    PEAK
+    + """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from tools.bench_wake import Peer
+from tools.make_wake_audio import read_wav
+peer = Peer()
+x = read_wav(__import__("pathlib").Path({wav!r}))
+for i in range(0, x.size - 1279, 1280):
+    list(peer.scores(x[i:i + 1280].tobytes()))
+print(peak_mb())
+"""
+)
+
+RSS_OWW = (
+    PEAK
+    + """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from openwakeword.model import Model
+from device.wake.models import resolve
+from device.wake.settings import WakeSettings
+from tools.make_wake_audio import read_wav
+r = resolve(WakeSettings(enabled=True))
+m = Model(wakeword_models=[str(r.models[0].path)], inference_framework="onnx",
+          melspec_model_path=str(r.melspec), embedding_model_path=str(r.embedding))
+x = read_wav(__import__("pathlib").Path({wav!r}))
+for i in range(0, x.size - 1279, 1280):
+    m.predict(x[i:i + 1280])
+print(peak_mb())
+"""
+)
+
+
+def _peak_rss_mb(script: str, wav: Path) -> float:
+    code = script.format(root=str(ROOT), wav=str(wav))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    return round(float(done.stdout.strip().splitlines()[-1]), 1)
+
+
+def rss(wav: Path) -> dict[str, Any]:
+    return {
+        "rss_mb": _peak_rss_mb(RSS_SCRIPT, wav),
+        "rss_mb_peer": _peak_rss_mb(RSS_PEER, wav),
+        "rss_mb_openwakeword_0_6": _peak_rss_mb(RSS_OWW, wav),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Every wake_* figure (see the module docstring); --quick: the small corpus, one pair."""
+    folder, manifest = build("bench-quick" if quick else "bench")
+    peer, shipped = Peer(single_thread=True), Peer(single_thread=False)
+    speech = _speech(folder, manifest, 60 if quick else 180)
+    audio_s = speech.size / 16000
+    result: dict[str, Any] = {"wake_speech_s": round(audio_s, 1)}
+    result["wake_rtf"] = round(listening_path_rtf(_to_capture(speech), audio_s), 4)
+    result["wake_rtf_48k"] = round(listening_path_rtf(_to_capture(speech, 48000), audio_s), 4)
+    quiet = read_wav(folder / manifest["quiet_room"]["file"])
+    quiet_s = quiet.size / 16000
+    result["wake_rtf_quiet"] = round(listening_path_rtf(_to_capture(quiet), quiet_s), 4)
+    result["capture_only_rtf_quiet"] = round(
+        listening_path_rtf(_to_capture(quiet), quiet_s, wake=False), 4
+    )
+    result.update(engine_rtfs(speech, 1 if quick else 3, peer, shipped))
+    if not quick:
+        result.update(spinning_rtf(speech[: 60 * 16000]))
+    result.update(accuracy(folder, manifest, peer))
+    result.update(rss(folder / manifest["quiet_room"]["file"]))
+    return result
+
+
+def check_targets(result: dict[str, Any]) -> dict[str, bool]:
+    met = {}
+    for key, (op, limit) in TARGETS.items():
+        if key in result:
+            met[key] = result[key] <= limit if op == "<=" else result[key] >= limit
+    if "wake_true_accepts" in result and "wake_true_accepts_peer" in result:
+        met["wake_true_accepts"] = (
+            result["wake_true_accepts"] >= result["wake_true_accepts_peer"]
+            and result["wake_false_accepts_per_hour"] <= result["wake_false_accepts_per_hour_peer"]
+        )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small corpus, one pair of runs")
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    result["wake_targets_met"] = check_targets(result)
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
