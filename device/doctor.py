@@ -5,6 +5,8 @@ Example::
     voice-kiosk doctor --list
     voice-kiosk doctor --config kiosk.yaml --meter 10     # level, noise floor, gate state
     voice-kiosk doctor --tone --json
+    voice-kiosk doctor --config kiosk.yaml --wake 20      # say "hey jarvis": live scores
+    GPIOZERO_PIN_FACTORY=mock voice-kiosk doctor --button 5   # press, hold, release
 
 Exit codes: 0 all checks passed, 1 a check failed (device missing, no audio), 2 bad usage
 or config.
@@ -33,6 +35,12 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
         "--meter", type=float, metavar="SECONDS", help="show the mic level and gate state"
     )
     parser.add_argument("--tone", action="store_true", help="play a 1 s test tone")
+    parser.add_argument(
+        "--wake", type=float, metavar="SECONDS", help="say the wake phrase: live score per model"
+    )
+    parser.add_argument(
+        "--button", type=float, metavar="SECONDS", help="press the talk button: edges as they come"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object for scripts")
     parser.add_argument("--config", type=Path, metavar="FILE", help="use this config's devices")
 
@@ -146,9 +154,54 @@ async def _tone(settings: AudioSettings, report: dict[str, Any]) -> bool:
         await speaker.close()
 
 
+def run_trigger_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    """--wake SECONDS and/or --button SECONDS (device/wake/doctor.py, device/buttons/doctor.py)."""
+    from device.buttons.doctor import button_doctor
+    from device.buttons.doctor import print_summary as button_summary
+    from device.wake.doctor import print_summary as wake_summary
+    from device.wake.doctor import wake_doctor
+
+    for flag in ("wake", "button"):
+        value = getattr(args, flag)
+        if value is not None and not (0 < value <= 3600):
+            out.write(f"voice-kiosk doctor: --{flag} {value:g}: give 0 < SECONDS <= 3600\n")
+            return EXIT_USAGE
+    try:
+        if args.config is None:
+            from device.settings import Settings
+
+            settings = Settings()
+        else:
+            from device.config import load_settings
+
+            settings = load_settings(args.config)
+    except Exception as exc:  # ConfigError and friends: one line per problem
+        for line in getattr(exc, "problems", None) or [str(exc)]:
+            out.write(f"voice-kiosk doctor: {line}\n")
+        return EXIT_USAGE
+    report: dict[str, Any] = {}
+    ok = True
+    live = not args.json
+    if args.wake is not None:
+        ok &= asyncio.run(wake_doctor(settings.audio, settings.wake, args.wake, out, live, report))
+        if live:
+            wake_summary(report, out)
+    if args.button is not None:
+        ok &= button_doctor(settings.button, args.button, out, live, report)
+        if live:
+            button_summary(report, out)
+    report["ok"] = bool(ok)
+    if args.json:
+        out.write(json.dumps(report) + "\n")
+    return EXIT_OK if ok else EXIT_FAIL
+
+
 def run_audio_doctor(args: argparse.Namespace, out: TextIO) -> int:
     """Run the checks asked for (all of --list/--meter 3/--tone when none is); see module doc."""
     from device.audio.devices import DeviceNotFound
+
+    if getattr(args, "wake", None) is not None or getattr(args, "button", None) is not None:
+        return run_trigger_doctor(args, out)
 
     try:
         settings = _audio_settings(args)

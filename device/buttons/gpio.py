@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -53,15 +54,19 @@ class GpioButton:
         self._on_event = on_event
         self._clock_ms = clock_ms
         try:
-            self._button = Button(
-                settings.pin,
-                pull_up=settings.pull_up,
-                bounce_time=settings.bounce_time_ms / 1000.0 or None,
-                hold_time=settings.long_press_s,
-                pin_factory=pin_factory,
-            )
+            with warnings.catch_warnings():  # gpiozero warns once per factory it falls back from
+                warnings.simplefilter("ignore")
+                self._button = Button(
+                    settings.pin,
+                    pull_up=settings.pull_up,
+                    bounce_time=settings.bounce_time_ms / 1000.0 or None,
+                    hold_time=settings.long_press_s,
+                    pin_factory=pin_factory,
+                )
         except Exception as exc:  # gpiozero's own errors: pin in use, no pin factory, ...
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "pin factory" in text:
+                text += " (on a Pi: install lgpio; elsewhere: GPIOZERO_PIN_FACTORY=mock)"
             raise ButtonUnavailable(f"button on GPIO{settings.pin}: {text}") from exc
         self._button.when_pressed = lambda: self._emit(ButtonEvent.PRESSED)
         self._button.when_released = lambda: self._emit(ButtonEvent.RELEASED)
