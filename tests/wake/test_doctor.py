@@ -51,7 +51,8 @@ def test_the_phrase_said_into_the_mic_shows_a_wake_live(
     )
     out = Output()
     result: list[tuple[int, str]] = []
-    runner = threading.Thread(target=lambda: result.append(doctor("--config", str(config), "--wake", "6", out=out)))
+    argv = ("--config", str(config), "--wake", "6")
+    runner = threading.Thread(target=lambda: result.append(doctor(*argv, out=out)))
     runner.start()
     # the live meter is drawn once audio frames arrive: then say the phrase
     wait_until(lambda: "hey_jarvis 0.00 [" in out.text(), 20, "the doctor's live meter")
