@@ -218,6 +218,10 @@ SECTIONS: list[tuple[str, str, Section]] = [
     # the always-there link (tools/bench_link.py): latencies, then the fault soak
     ("link", "link_latency", lambda q: importlib.import_module("tools.bench_link").latency(q)),
     ("link", "link_soak", lambda q: importlib.import_module("tools.bench_link").soak(q)),
+    # wake word against the peer engine (tools/bench_wake.py; its targets: wake_targets_met)
+    ("wake", "wake", lambda q: importlib.import_module("tools.bench_wake").run(q)),
+    # barge-in and echo (tools/bench_vad.py; its targets: vad_targets_met)
+    ("vad", "vad", lambda q: importlib.import_module("tools.bench_vad").run(q)),
 ]
 
 
