@@ -35,11 +35,14 @@ from device.conversation import (
     Report,
     RunTool,
     Send,
+    SessionReady,
     SetTimer,
     StartRequested,
     State,
     StopPlayback,
     StopRequested,
+    TalkEnded,
+    TalkStarted,
     TimerFired,
     ToolFinished,
     Upload,
@@ -57,10 +60,13 @@ from device.conversation.reports import (
 )
 from device.realtime.commands import (
     CancelReply,
+    ClearInput,
+    CommitInput,
     RequestReply,
     SendToolOutput,
     SessionSpec,
     Truncate,
+    UpdateSession,
 )
 from device.realtime.events import (
     AudioDelta,
@@ -80,7 +86,7 @@ from device.realtime.events import (
     TranscriptDone,
     Usage,
 )
-from device.realtime.settings import RealtimeSettings
+from device.realtime.settings import NoTurnDetection, RealtimeSettings
 from device.tools.base import ToolAction, ToolResult
 
 SESSION = SessionSpec(RealtimeSettings())
@@ -802,3 +808,45 @@ def test_a_reply_that_finishes_cancels_its_stall_deadline() -> None:
     out = conv.handle(ResponseDone("resp_1", "completed"), 3000)
     assert CancelTimer(STALL_TIMER) in out
     assert conv.handle(TimerFired(STALL_TIMER), 8000) == []
+
+
+def test_push_to_talk_turns_off_server_turn_detection_while_held_and_commits_on_release() -> None:
+    conv = Conversation(policy())
+    out = conv.handle(TalkStarted(), 0)  # no conversation yet: it starts first
+    assert any(isinstance(c, Connect) for c in out)
+    conv.handle(SessionReady(), 50)
+    wire = [c.command for c in conv.handle(TalkEnded(commit=True), 1500) if isinstance(c, Send)]
+    assert [type(c).__name__ for c in wire] == [
+        "CommitInput",
+        "RequestReply",
+        "UpdateSession",
+    ]
+    restored = wire[-1]
+    assert isinstance(restored, UpdateSession) and restored.spec.turn_detection is None
+    assert conv.state is State.THINKING and conv.turns == 1
+
+
+def test_a_held_turn_asks_the_server_not_to_end_it_on_a_pause() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    out = conv.handle(TalkStarted(), 100)
+    [update] = sent(out, UpdateSession)
+    assert isinstance(update.spec.turn_detection, NoTurnDetection)
+    assert HoldUpload(True) in out  # everything heard goes up while held
+
+
+def test_a_release_too_short_to_hold_speech_commits_nothing_and_says_nothing() -> None:
+    conv = Conversation(policy())
+    run(conv, OPEN)
+    conv.handle(TalkStarted(), 100)
+    out = conv.handle(TalkEnded(commit=False), 150)
+    assert sent(out, CommitInput) == [] and sent(out, RequestReply) == []
+    assert len(sent(out, ClearInput)) == 1 and conv.state is State.LISTENING
+
+
+def test_a_press_while_speaking_interrupts_then_takes_the_turn() -> None:
+    conv = Conversation(policy())
+    speaking(conv)
+    out = conv.handle(TalkStarted(), 3000)
+    assert [type(c).__name__ for c in out if isinstance(c, StopPlayback)] == ["StopPlayback"]
+    assert conv.state is State.LISTENING and conv.visitor.talking

@@ -41,6 +41,8 @@ from device.conversation.inputs import (
     SessionReady,
     StartRequested,
     StopRequested,
+    TalkEnded,
+    TalkStarted,
     TimerFired,
     ToolFinished,
 )
@@ -98,6 +100,8 @@ __all__ = [
     "State",
     "StopPlayback",
     "StopRequested",
+    "TalkEnded",
+    "TalkStarted",
     "TimerFired",
     "ToolFinished",
     "Upload",

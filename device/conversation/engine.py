@@ -27,20 +27,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+from device.conversation.barge_in import BargeIn
 from device.conversation.commands import (
-    AwaitPlayback,
     CancelTimer,
     Command,
     Connect,
     Disconnect,
     HoldUpload,
-    Play,
     PlayPrompt,
     ProbeLink,
-    Reconnect,
     Send,
     SetTimer,
-    StopPlayback,
     Upload,
 )
 from device.conversation.inputs import (
@@ -55,9 +52,12 @@ from device.conversation.inputs import (
     SessionReady,
     StartRequested,
     StopRequested,
+    TalkEnded,
+    TalkStarted,
     TimerFired,
     ToolFinished,
 )
+from device.conversation.link_turns import LinkTurns
 from device.conversation.policy import (
     IDLE_TIMER,
     MAX_TIMER,
@@ -68,6 +68,7 @@ from device.conversation.policy import (
     TRANSCRIPT_TIMER,
     ConversationPolicy,
 )
+from device.conversation.reply_turns import ReplyTurns
 from device.conversation.reports import (
     AssistantSaid,
     AudioDeviceChanged,
@@ -75,23 +76,18 @@ from device.conversation.reports import (
     ConversationEnded,
     ConversationStarted,
     ErrorReported,
-    FirstAudio,
-    Interrupted,
     Note,
     Report,
     StateChanged,
     TurnEnded,
-    UsageReported,
 )
 from device.conversation.state import ENDED, State
+from device.conversation.talk_turns import TalkTurns
 from device.conversation.tool_turns import ToolTurns
 from device.conversation.visitor import Visitor
 from device.realtime.commands import (
-    AddTextItem,
-    CancelReply,
     LinkCommand,
     RequestReply,
-    Truncate,
 )
 from device.realtime.commands import UpdateSession as UpdateSessionCommand
 from device.realtime.events import (
@@ -113,7 +109,6 @@ from device.realtime.events import (
     SpeechStopped,
     TranscriptDone,
 )
-from device.realtime.turns import truncate_point
 from device.tools.base import ToolContext
 
 Output = Command | Report
@@ -121,7 +116,7 @@ _REPLY_PROGRESS = (AudioDelta, TranscriptDone, FunctionCallDone, Ignored)
 """Server events that show a running reply is still alive."""
 
 
-class Conversation(ToolTurns):
+class Conversation(ToolTurns, TalkTurns, LinkTurns, BargeIn, ReplyTurns):
     """The device's conversations, one visitor at a time (see the module docstring)."""
 
     def __init__(self, policy: ConversationPolicy) -> None:
@@ -217,6 +212,8 @@ class Conversation(ToolTurns):
                     if self.state is State.LISTENING:
                         self._to(State.THINKING, out)
             case InputCommitted(item_id=item_id):
+                if self.active and item_id not in v.caller_items and self.policy.transcribes:
+                    v.untranscribed.add(item_id)  # a hand commit: no speech_stopped came
                 v.caller_items.add(item_id)
             case InputTranscript(item_id=item_id, text=text):
                 if self.active and item_id in v.caller_items:
@@ -262,6 +259,10 @@ class Conversation(ToolTurns):
                     self._end(f"link lost: {reason}", out, state=state, disconnect=False)
             case LinkStatus():
                 self._link_status(event, out)
+            case TalkStarted(source=source):
+                self._talk_started(source, out)
+            case TalkEnded(commit=commit):
+                self._talk_ended(commit, out)
             case RateLimits(exhausted=exhausted, reset_s=reset_s):
                 if exhausted is not None:
                     self._busy(f"the {exhausted} rate limit is used up", reset_s, out)
@@ -351,217 +352,6 @@ class Conversation(ToolTurns):
             v.ending_since_ms = None
         out.append(ConversationEnded(reason, hangup_ms))
         self._to(state, out)
-
-    def _audio(self, rid: str, item_id: str, pcm: bytes, now_ms: float, out: list[Output]) -> None:
-        v = self.visitor
-        if not self.active or rid in v.dropped_responses:
-            return
-        v.spoken_responses.add(rid)
-        items = v.reply_items.setdefault(rid, [])
-        if item_id not in items:
-            items.append(item_id)
-        v.received_ms[item_id] = v.received_ms.get(item_id, 0.0) + len(pcm) * 500.0 / (
-            self.policy.audio_rate_hz
-        )
-        v.last_reply = rid
-        if not v.first_audio_seen:
-            v.first_audio_seen = True
-            if v.speech_stopped_at_ms is not None:
-                out.append(FirstAudio(round(now_ms - v.speech_stopped_at_ms, 1)))
-        if self.state in (State.THINKING, State.LISTENING, State.TOOL):
-            self._to(State.SPEAKING, out)
-        out.append(CancelTimer(IDLE_TIMER))
-        out.append(Play(item_id, pcm))
-
-    # -- the link --------------------------------------------------------------------
-
-    def _link_lost(self, ev: LinkLost, out: list[Output]) -> None:
-        if not self.active:
-            return
-        if self.state is State.RECONNECTING:
-            return  # the old link's last words: the reconnect is already under way
-        out.append(ErrorReported("link_lost", ev.reason))
-        if self.state is State.CONNECTING:  # it could not be opened for this visitor
-            if ev.kind == "auth":
-                self._end(f"link refused: {ev.reason}", out, state=State.ERROR, disconnect=False)
-                return
-            out.append(PlayPrompt("busy" if ev.kind == "busy" else "offline"))
-            self._end(f"no link: {ev.reason}", out, state=State.OFFLINE, disconnect=False)
-            return
-        if self._may_reconnect(ev.retryable):
-            self._reconnect(f"link lost: {ev.reason}", out, disconnect=False)
-            return
-        if self.visitor.reconnects:
-            out.append(Note(f"gave up after {self.visitor.reconnects} new session(s)"))
-        out.append(PlayPrompt("connection_lost"))
-        self._end(f"link lost: {ev.reason}", out, state=State.OFFLINE, disconnect=False)
-
-    def _drop_session_work(self, out: list[Output]) -> None:
-        """What the session owed is gone: stop uploads, its timers, tools and reply."""
-        v = self.visitor
-        out.append(Upload(False))
-        v.caller_turn_open = False
-        out.append(CancelTimer(IDLE_TIMER))
-        out.append(CancelTimer(STALL_TIMER))
-        for call_id in v.pending_tools:
-            out.append(CancelTimer(SLOW_PREFIX + call_id))
-        if v.held:
-            out.append(CancelTimer(TRANSCRIPT_TIMER))
-            v.held.clear()
-        v.pending_tools.clear()
-        v.gate.reset()
-
-    def _may_reconnect(self, retryable: bool) -> bool:
-        return (
-            retryable
-            and self.policy.reconnect
-            and self.visitor.reconnects < self.policy.max_reconnects
-        )
-
-    def _reconnect(self, why: str, out: list[Output], *, disconnect: bool) -> None:
-        """The session is gone mid-conversation: open a new one, restore the words so far.
-
-        What the old session owed (a reply, tool results it asked for) cannot reach the
-        new one: it is dropped, and the model is asked again once the words are restored.
-        """
-        v = self.visitor
-        v.reconnects += 1
-        out.append(Note(f"{why}: opening a new session (the conversation goes on)"))
-        self._drop_session_work(out)
-        v.untranscribed.clear()
-        v.sent.clear()
-        v.lost_prompt_played = False
-        if disconnect:
-            out.append(Disconnect())
-        self._to(State.RECONNECTING, out)
-        out.append(Reconnect())
-        out.append(SetTimer(RESTORE_TIMER, self.policy.restore_prompt_ms))
-
-    def _session_ready(self, restore: bool, out: list[Output]) -> None:
-        v = self.visitor
-        if self.state is State.CONNECTING:
-            out.append(CancelTimer(SETUP_TIMER))
-            self._to(State.LISTENING, out)
-            out.append(Upload(True))
-            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
-        elif self.state is State.RECONNECTING and restore:
-            out.append(CancelTimer(RESTORE_TIMER))
-            for role, text in v.transcript:
-                self._send(AddTextItem("user" if role == "user" else "assistant", text), out)
-            out.append(Note(f"session restored with {len(v.transcript)} item(s) of text"))
-            out.append(Upload(True))
-            if v.transcript and v.transcript[-1][0] == "user" and v.ending is None:
-                if v.gate.request():  # the caller's last words were not answered yet
-                    self._send(RequestReply(), out)
-                self._to(State.THINKING, out)
-            else:
-                self._to(State.LISTENING, out)
-                out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
-
-    def _link_status(self, ev: LinkStatus, out: list[Output]) -> None:
-        """While idle: the standby keeper says whether a link can be had."""
-        if ev.up:
-            self._link_down = None
-            if self.state is State.OFFLINE or (
-                self.state is State.ERROR and self._device_problem is None
-            ):
-                self._to(State.IDLE, out)
-                if self.policy.back_online_prompt:
-                    out.append(PlayPrompt("back_online"))
-            return
-        first = self._link_down is None
-        self._link_down = (ev.reason, ev.kind)
-        if first and not self.active:  # a visitor waiting hears of it through LinkLost
-            out.append(ErrorReported("link_down", ev.reason))
-        if not self.active and self.state is State.IDLE:
-            self._to(State.ERROR if ev.kind == "auth" else State.OFFLINE, out)
-
-    def _busy(self, why: str, wait_s: float, out: list[Output]) -> None:
-        """The service is overloaded: say so (never silence), back off, end the visit."""
-        self._busy_until_ms = max(self._busy_until_ms, self._now_ms + wait_s * 1000.0)
-        out.append(ErrorReported("busy", why))
-        if self.active:
-            out.append(PlayPrompt("busy"))
-            self.visitor.ending = "the service is busy"
-            self._end("the service is busy", out)
-
-    def _reply_stalled(self, out: list[Output]) -> None:
-        """A reply that went silent is abandoned: cancelled, a short prompt, listen again."""
-        v = self.visitor
-        rid = v.gate.active
-        s = self.policy.reply_stall_ms / 1000.0
-        out.append(
-            ErrorReported("reply_stalled", f"the server sent nothing for {s:g} s in a reply")
-        )
-        if rid is not None:
-            v.dropped_responses.add(rid)
-            v.gate.on_done(rid)
-        self._send(CancelReply(), out)
-        out.append(PlayPrompt("error"))
-        if not v.pending_tools:
-            self._to(State.SPEAKING, out)
-            out.append(AwaitPlayback())
-
-    def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
-        """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""
-        v = self.visitor
-        rid = v.last_reply
-        items = tuple(v.reply_items.get(rid, ())) if rid is not None else ()
-        if rid is not None:
-            v.dropped_responses.add(rid)  # late deltas of it are not played
-        out.append(StopPlayback(source, items, device_initiated=device))
-        self._to(State.LISTENING, out)
-
-    def _playback_stopped(self, ev: PlaybackStopped, out: list[Output]) -> None:
-        """Barge-in, step 2: truncate what was heard, cancel the reply if still running."""
-        v = self.visitor
-        if not self.active:
-            return
-        cut_item: str | None = None
-        cut_ms: int | None = None
-        for item_id, heard in ev.heard_ms:
-            point = truncate_point(heard, v.received_ms.get(item_id, 0.0))
-            if point is not None:
-                cut_item, cut_ms = item_id, point
-                self._send(Truncate(item_id, point), out)
-                break
-        if v.gate.active is not None and (ev.device_initiated or not self.policy.server_interrupts):
-            self._send(CancelReply(), out)
-        v.interruptions += 1
-        out.append(Interrupted(ev.source, v.interruptions, cut_item, cut_ms))
-        if self.state is State.LISTENING:
-            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
-
-    def _response_done(self, ev: ResponseDone, out: list[Output]) -> None:
-        v = self.visitor
-        if v.gate.active == ev.response_id:
-            out.append(CancelTimer(STALL_TIMER))
-        send_queued = v.gate.on_done(ev.response_id)
-        v.dropped_responses.discard(ev.response_id)
-        out.append(UsageReported(ev.response_id, ev.status, ev.reason, ev.usage))
-        if not self.active:
-            return
-        if ev.status == "failed":
-            out.append(ErrorReported("response_failed", ev.reason or ""))
-        if send_queued:
-            self._send(RequestReply(), out)
-            return
-        if v.pending_tools:
-            return
-        if self.state in (State.SPEAKING, State.THINKING, State.TOOL) or v.ending:
-            # wait for the reply to finish playing before listening (or hanging up)
-            out.append(AwaitPlayback())
-
-    def _playback_idle(self, out: list[Output]) -> None:
-        v = self.visitor
-        if not self.active or v.pending_tools or v.gate.active is not None:
-            return
-        if v.ending is not None:
-            self._end(v.ending, out)
-            return
-        if self.state in (State.SPEAKING, State.THINKING):
-            self._to(State.HANDOVER if v.handover else State.LISTENING, out)
-            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
 
     def _timer(self, name: str, out: list[Output]) -> None:
         if not self.active:

@@ -99,6 +99,23 @@ class PlaybackStopped:
     device_initiated: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class TalkStarted:
+    """Push-to-talk: the caller holds the button and speaks (a conversation starts first
+    if there is none)."""
+
+    source: str = "button"
+
+
+@dataclass(frozen=True, slots=True)
+class TalkEnded:
+    """Push-to-talk: the turn is over; ``commit`` False drops it (too short, or the caller
+    ended the conversation)."""
+
+    commit: bool
+    source: str = "button"
+
+
 LocalEvent = (
     StartRequested
     | StopRequested
@@ -112,5 +129,7 @@ LocalEvent = (
     | SessionReady
     | ReconnectFailed
     | LinkStatus
+    | TalkStarted
+    | TalkEnded
 )
 Event = ServerEvent | LocalEvent

@@ -28,7 +28,10 @@ class ConversationPolicy:
     reconnect: bool = True  # a dropped session mid-conversation is replaced and restored
     max_reconnects: int = 3  # per conversation; then it ends offline
     restore_prompt_ms: float = 1000.0  # say connection_lost only if restoring takes longer
-    back_online_prompt: bool = False  # the server cancels a reply when the caller speaks
+    back_online_prompt: bool = False
+    # push-to-talk: the server must not end a held turn on a pause, so its turn detection
+    # is switched off while the button is held (when the session uses server turn detection)
+    server_turn_detection: bool = True  # the server cancels a reply when the caller speaks
 
 
 IDLE_TIMER = "idle"

@@ -44,6 +44,9 @@ class Visitor:
     last_reply: str | None = None  # the response whose audio came last
     interruptions: int = 0
     reconnects: int = 0
+    # push-to-talk
+    talking: bool = False  # the caller holds the button (server turn detection is off)
+    talk_pending: bool = False  # pressed before the session was ready
     lost_prompt_played: bool = False  # connection_lost was said during this reconnect
     # the end
     ending: str | None = None  # the reason, once a hang-up is decided

@@ -1,0 +1,98 @@
+"""The engine's interruptions: stop the reply, truncate at what was heard, cancel, listen.
+
+A mixin of `Conversation` (device/conversation/engine.py), split out by job; pure like it.
+Step 1 (`_interrupt`) asks the daemon to silence the speaker (`StopPlayback`); step 2
+(`_playback_stopped`) gets the playback clock's ms heard per item and truncates there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from device.conversation.commands import (
+    SetTimer,
+    StopPlayback,
+)
+from device.conversation.inputs import (
+    PlaybackStopped,
+)
+from device.conversation.policy import (
+    IDLE_TIMER,
+    ConversationPolicy,
+)
+from device.conversation.reports import (
+    Interrupted,
+)
+from device.conversation.state import State
+from device.conversation.visitor import Visitor
+from device.realtime.commands import (
+    CancelReply,
+    LinkCommand,
+    Truncate,
+)
+from device.realtime.turns import truncate_point
+
+if TYPE_CHECKING:
+    from device.conversation.engine import Output
+
+
+class BargeIn:
+    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
+
+    policy: ConversationPolicy
+    visitor: Visitor
+    state: State
+    _now_ms: float
+    _link_down: tuple[str, str] | None
+    _busy_until_ms: float
+    _device_problem: str | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def active(self) -> bool: ...
+
+        def _to(self, new: State, out: list[Output]) -> None: ...
+
+        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
+
+        def _end(
+            self,
+            reason: str,
+            out: list[Output],
+            *,
+            state: State = State.IDLE,
+            disconnect: bool = True,
+        ) -> None: ...
+
+        def _begin_talk(self, out: list[Output]) -> None: ...
+
+    def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
+        """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""
+        v = self.visitor
+        rid = v.last_reply
+        items = tuple(v.reply_items.get(rid, ())) if rid is not None else ()
+        if rid is not None:
+            v.dropped_responses.add(rid)  # late deltas of it are not played
+        out.append(StopPlayback(source, items, device_initiated=device))
+        self._to(State.LISTENING, out)
+
+    def _playback_stopped(self, ev: PlaybackStopped, out: list[Output]) -> None:
+        """Barge-in, step 2: truncate what was heard, cancel the reply if still running."""
+        v = self.visitor
+        if not self.active:
+            return
+        cut_item: str | None = None
+        cut_ms: int | None = None
+        for item_id, heard in ev.heard_ms:
+            point = truncate_point(heard, v.received_ms.get(item_id, 0.0))
+            if point is not None:
+                cut_item, cut_ms = item_id, point
+                self._send(Truncate(item_id, point), out)
+                break
+        if v.gate.active is not None and (ev.device_initiated or not self.policy.server_interrupts):
+            self._send(CancelReply(), out)
+        v.interruptions += 1
+        out.append(Interrupted(ev.source, v.interruptions, cut_item, cut_ms))
+        if self.state is State.LISTENING:
+            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
