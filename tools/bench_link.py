@@ -6,8 +6,10 @@ Each figure is the median and p95 over repeats, on the event loop's clock (the r
 - ``wake_to_stream_ms``: ``daemon.trigger(START)`` to the first ``input_audio_buffer.append``
   the emulator receives, with the warm standby, the caller talking the whole time (speech at
   real time, so the first append goes as soon as the session is ready; the upload is cut in
-  ``audio.upload_chunk_ms`` chunks, so up to one chunk of waiting is part of it).
-  ``wake_to_ready_ms`` is the part up to the conversation's LISTENING (no chunk wait).
+  ``audio.upload_chunk_ms`` chunks, so that wait is part of it).
+  ``wake_to_ready_ms`` is the part up to the conversation's LISTENING (no chunk wait);
+  ``first_chunk_after_reset_ms`` the audio the capture pipeline needs after the reset each
+  start does before its first chunk (measured on the pipeline alone, gate off and on).
   ``wake_to_stream_no_standby_ms``: the same with ``realtime.standby: false`` (a handshake and
   the session set-up per visitor, on loopback: a real network adds its round trips).
 - ``dead_link_detect_ms``: the server stalls mid-reply (``stall: {ms: null, pings: false}``
@@ -20,7 +22,9 @@ Each figure is the median and p95 over repeats, on the event loop's clock (the r
 - ``restore_to_ready_ms``: the link back after ``refusal_s`` of refusals (HTTP 503) while
   the daemon is offline and idle, to ready for the next visitor (IDLE with a standby).
   ``restore_to_ready_network_ms``: the same when the server was unreachable (connection
-  refused) instead.
+  refused) instead. ``restore_after_offline_call_ms``: a call ended offline (the server
+  closed it with 1000) while the server stays healthy, to ready without a press;
+  ``not_ready`` counts the times it was not ready within ``not_ready_within_s``.
 - ``soak``: see `tools.bench_link_soak`.
 
     .venv/bin/python tools/bench.py --quick --only link
@@ -30,22 +34,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from device.audio.frames import SPEECH_RATE_HZ, AudioFrame, pcm_bytes
+from device.audio.pipeline import CapturePipeline
+from device.config import load_settings
 from device.conversation import State
 from device.conversation.reports import ErrorReported, Note, PromptPlayed, StateChanged
 from tools.bench_link_rig import (
+    CONFIG,
     END,
+    FRAME_MS,
+    QUESTION,
     START,
     BenchEmulator,
     Rig,
     entered,
     rig,
     scenario,
+    speech_of,
     summary,
 )
 
@@ -212,10 +224,38 @@ async def restore_after_offline_call(repeats: int, wait_s: float) -> tuple[list[
                 out.append(ms(t0, r.loop.time()))
             except TimeoutError:
                 missed += 1
+                pressed = r.seen.mark()
                 r.daemon.trigger(START)  # the next visitor's press gets a session
-                await r.seen.until(entered(State.LISTENING), mark)
+                await r.seen.until(entered(State.LISTENING), pressed)
                 await end_conversation(r)
     return out, missed
+
+
+def first_chunk_after_reset_ms() -> dict[str, Any]:
+    """Audio ms the capture pipeline needs after ``reset()`` (done at each conversation's
+    start) to give its first upload chunk, the caller talking all along: with the gate off
+    and on (default settings), over resets at 17 points of the speech. Pure, no clock."""
+    speech, rate = speech_of(QUESTION)
+    audio = load_settings(CONFIG).audio
+    step = pcm_bytes(FRAME_MS, rate, 1)
+    frames = [speech[i : i + step] for i in range(0, len(speech) - step, step)] * 2
+    out: dict[str, Any] = {}
+    for gate in (False, True):
+        gate_settings = dataclasses.replace(audio.gate, enabled=gate)
+        values = []
+        for warm in range(20, 71, 3):
+            pipe = CapturePipeline(
+                rate, 1, 0, gate_settings, audio.upload_chunk_ms, upload_rate_hz=SPEECH_RATE_HZ
+            )
+            for pcm in frames[:warm]:
+                pipe.process(AudioFrame(pcm, rate, 1, 0.0))
+            pipe.reset()
+            n = 1
+            while not pipe.process(AudioFrame(frames[warm + n - 1], rate, 1, 0.0)):
+                n += 1
+            values.append(float(n * FRAME_MS))
+        out["gate_on" if gate else "gate_off"] = summary(values)
+    return out
 
 
 @contextlib.contextmanager
@@ -237,7 +277,6 @@ def latency(quick: bool) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         stream, ready = await wake_to_stream(n, standby=True)
-        stream_gate_off, _ = await wake_to_stream(n, standby=True, gate=False)
         stream_cold, ready_cold = await wake_to_stream(few, standby=False)
         dead = await dead_link_detect(few, random.Random(14))
         prompt, _ = await drop_to_prompt(few, refuse=True)
@@ -248,7 +287,7 @@ def latency(quick: bool) -> dict[str, Any]:
         return {
             "wake_to_stream_ms": summary(stream, TARGETS_P95["wake_to_stream_ms"]),
             "wake_to_ready_ms": summary(ready),
-            "wake_to_stream_gate_off_ms": summary(stream_gate_off),
+            "first_chunk_after_reset_ms": first_chunk_after_reset_ms(),
             "wake_to_stream_no_standby_ms": summary(stream_cold),
             "wake_to_ready_no_standby_ms": summary(ready_cold),
             "dead_link_detect_ms": summary(dead, TARGETS_P95["dead_link_detect_ms"]),
