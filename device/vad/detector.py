@@ -9,7 +9,7 @@ decisions those windows complete:
   at least ``min_level_dbfs``; with an echo reference (reference mode) both are taken of
   what is left once the echo of the device's own voice, raised by ``margin_db``, is
   suppressed (``EchoReference.suppress``), and what is left must not be more than
-  ``margin_db`` under the echo (a faint residue of the echo is not a caller); until the
+  half ``margin_db`` under the echo (a faint residue of the echo is not a caller); until the
   echo's delay is known the whole window must be ``margin_db`` above the estimated echo;
 - ``SpeechStarted(start_sample)`` once ``min_speech_ms`` of speech windows came with no gap
   of ``min_silence_ms`` between them (``start_sample``: the first of them, counted from the
@@ -118,7 +118,7 @@ class SpeechDetector:
             and (
                 echo is None
                 or (level - echo >= self.margin_db)
-                or (cleaned is not None and level >= echo - self.margin_db)
+                or (cleaned is not None and level >= echo - self.margin_db / 2)
             )
         )
         if self.trace is not None:

@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -65,6 +66,11 @@ class _BlockPower:
 
     def add(self, data: np.ndarray, at_sample: int) -> None:
         if not len(data):
+            return
+        if at_sample % BLOCK == 0 and len(data) % BLOCK == 0:  # whole blocks: the usual mic frame
+            first = at_sample // BLOCK
+            sums = np.square(data.astype(np.float64)).reshape(-1, BLOCK).sum(axis=1)
+            self.sums[np.arange(first, first + len(sums)) % self.size] += sums
             return
         index = np.arange(at_sample, at_sample + len(data)) // BLOCK
         first = int(index[0])
@@ -162,13 +168,14 @@ class EchoReference:
         loud = ref > 10 ** (_LOUD_DB / 10)
         if loud.sum() < self.analysis // 4:
             return  # too little played to measure the path by
-        mic_env = np.sqrt(mic)
-        best, best_lag = -1.0, 0
-        for lag in range(self.max_lag + 1):
-            shifted = np.sqrt(ref[self.max_lag - lag : self.max_lag - lag + self.analysis])
-            c = _pearson(mic_env, shifted)
-            if c > best:
-                best, best_lag = c, lag
+        mic_env = np.sqrt(mic) - np.sqrt(mic).mean()
+        # row j: the reference envelope at lag max_lag - j
+        rows = np.lib.stride_tricks.sliding_window_view(np.sqrt(ref), self.analysis)
+        rows = rows - rows.mean(axis=1, keepdims=True)
+        norms = np.sqrt((rows * rows).sum(axis=1) * float(np.dot(mic_env, mic_env)))
+        corr = np.where(norms > 0, rows @ mic_env / np.maximum(norms, 1e-30), 0.0)[::-1]
+        best_lag = int(np.argmax(corr))
+        best = float(corr[best_lag])
         self.correlation = best
         self.estimates += 1
         if best < _FOLLOWS:
@@ -198,33 +205,43 @@ class EchoReference:
         """The mic window (float32) with the echo taken out; None while no delay is known."""
         if self.delay_blocks is None:
             return None
-        at = start - self.delay_blocks * BLOCK
+        at = start - self.delay_blocks * BLOCK - _SLACK * BLOCK
         size = len(self._ref_samples)
-        refs = [self._ref_samples[np.arange(at + d, at + d + len(window)) % size] for d in _SHIFTS]
+        span = len(window) + 2 * _SLACK * BLOCK
+        i = at % size
+        if i + span <= size:
+            ref = self._ref_samples[i : i + span]
+        else:
+            ref = self._ref_samples[np.arange(at, at + span) % size]
         gain = math.sqrt(self.gain_power) * 10 ** (margin_db / 20)
-        return _suppress(window, refs, gain)
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return float(np.dot(a, b)) / norm if norm > 0 else 0.0
+        return _suppress(window, ref, gain)
 
 
 _FFT = 512
 _HANN = np.hanning(_FFT).astype(np.float32)
-_SHIFTS = tuple(k * BLOCK for k in range(-_SLACK, _SLACK + 1))
+_WIDE_FFT = 2048
+
+
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    return np.hanning(n).astype(np.float32)
+
+
 _LOW_BINS = 250 * _FFT // RATE_HZ  # bins under 250 Hz
 
 
-def _suppress(
-    mic: np.ndarray, refs: list[np.ndarray], gain: float, floor: float = 0.05
-) -> np.ndarray:
-    """``mic`` with the magnitude ``gain * max(|refs|)`` taken off, per frequency."""
+def _suppress(mic: np.ndarray, ref: np.ndarray, gain: float, floor: float = 0.05) -> np.ndarray:
+    """``mic`` with ``gain`` times the magnitude of ``ref`` taken off, per frequency.
+
+    ``ref`` spans the mic window and the slack either side: its spectrum (the loudest of
+    each group of finer bins, scaled to the window's length) stands for the echo anywhere
+    in that span.
+    """
     n = len(mic)
     mic_mag = np.abs(np.fft.rfft(mic * _HANN[:n], _FFT))
-    echo = np.max([np.abs(np.fft.rfft(r * _HANN[:n], _FFT)) for r in refs], axis=0) * gain
+    wide = np.abs(np.fft.rfft(ref * _hann(len(ref)), _WIDE_FFT))
+    echo = wide[:-1].reshape(-1, _WIDE_FFT // _FFT).max(axis=1)
+    echo = np.append(echo, wide[-1]) * (gain * math.sqrt(n / len(ref)))
     mask = np.maximum(1.0 - echo / np.maximum(mic_mag, 1e-9), floor)
     mask[:_LOW_BINS] = floor  # below the voice: rumble, thumps, hum
     cleaned = np.fft.irfft(np.fft.rfft(mic, _FFT) * mask, _FFT)[:n]

@@ -22,7 +22,7 @@ class BargeInSettings:
 
     local_vad: bool = option(True, doc="Detect the caller's speech on the device while it speaks.")
     threshold: float = option(
-        0.6, doc="Speech probability a 32 ms window needs to count as speech.", min=0.05, max=0.99
+        0.7, doc="Speech probability a 32 ms window needs to count as speech.", min=0.05, max=0.99
     )
     min_speech_ms: int = option(
         64,

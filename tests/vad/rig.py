@@ -184,7 +184,7 @@ class EchoRig:
             holder["d"] = self.detectors[mode] = Detector(mode, listener, capture)
         for source, capture in captures.items():
             users = [d.listener for d in self.detectors.values() if d.capture is capture]
-            capture.handler = lambda s, users=users: [u.consumer(s) for u in users]
+            capture.handler = _fan_out([u.consumer for u in users])
             with self.pulse.use(source=source):
                 await asyncio.to_thread(capture.open)
         with self.pulse.use(sink=EC_SINK):
@@ -314,6 +314,14 @@ class EchoRig:
         caller = self.caller.astype(np.float64)
         lag = best_lag(heard, caller)
         return mark + lag + int(np.flatnonzero(np.abs(self.caller) > LOUD)[0])
+
+
+def _fan_out(consumers: list[Callable[[np.ndarray], None]]) -> Callable[[np.ndarray], None]:
+    def handler(samples: np.ndarray) -> None:
+        for consumer in consumers:
+            consumer(samples)
+
+    return handler
 
 
 def best_lag(signal: np.ndarray, template: np.ndarray) -> int:

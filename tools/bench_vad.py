@@ -1,0 +1,163 @@
+"""Barge-in benchmarks (issue 15): local speech detection, echo, the playback clock.
+
+``run(quick)`` returns one dict (tools/bench.py merges it into its JSON):
+
+- ``vad_rtf``: CPU seconds per audio second of the local detector (Silero through
+  onnxruntime, one thread, plus the decisions) on the 60 s shop-floor recording;
+  ``vad_rtf_reference``: the same in reference mode (echo estimate and suppression too);
+- through the PulseAudio echo rig (tests/vad/rig.py: reply echo peaking at -12 dBFS at the
+  mic; software = WebRTC module-echo-cancel, hardware = a mic array's processed channel,
+  reference = the raw mic weighed against the playback), detector level:
+  ``self_interrupts`` (replies with a detection, nobody speaking, per mode),
+  ``false_barge_ins_noise`` (the same with a door slam, a cough or a passing trolley in
+  each reply, peaking at -12 dBFS), ``barge_in_stop_ms`` (p50/p95 per mode: the caller's
+  speech onset in the mic signal, by its ADC time, to the last reply sample out of the
+  speaker, by its DAC time, with local detection calling speaker.flush()) and
+  ``truncate_error_ms`` (p50/p95: |heard_ms after the flush - where the recording of the
+  speaker says the reply stopped|).
+
+Targets: barge_in_stop_ms p95 <= 150; truncate_error_ms p95 <= 40; self_interrupts 0 in
+20 replies (software, reference, hardware); false_barge_ins_noise <= 1 in 20; vad_rtf <=
+0.02. ``--quick`` plays 5 replies per count instead of 20.
+
+    python tools/bench_vad.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from device.vad.detector import SpeechDetector  # noqa: E402
+from device.vad.echo import EchoReference  # noqa: E402
+from device.vad.settings import BargeInSettings  # noqa: E402
+from device.vad.silero import SileroModel  # noqa: E402
+
+RECORDING = ROOT / "tools/bench_audio/shop60.wav"
+NOISES = [("door_slam", 1.0), ("cough", 1.5), ("trolley", 0.8)]
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+
+
+def vad_cpu(quick: bool) -> dict[str, Any]:
+    with wave.open(str(RECORDING), "rb") as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        assert w.getframerate() == 16000
+    audio_s = len(audio) / 16000
+    model = SileroModel()
+    frames = [audio[i : i + 320] for i in range(0, len(audio), 320)]
+
+    def plain() -> None:
+        model.reset()
+        detector = SpeechDetector(model.probability, BargeInSettings())
+        for f in frames:
+            detector.feed(f)
+
+    def reference() -> None:  # the recording as the reference of its own 40 ms echo
+        model.reset()
+        echo = EchoReference(max_delay_ms=500)
+        detector = SpeechDetector(model.probability, BargeInSettings(), echo=echo)
+        mic = np.concatenate([np.zeros(640, np.int16), (audio // 4).astype(np.int16)])
+        for i, f in enumerate(frames):
+            echo.add_played(f, i * 320)
+            echo.add_mic(mic[i * 320 : i * 320 + 320], i * 320)
+            detector.feed(mic[i * 320 : i * 320 + 320])
+
+    repeats = 2 if quick else 5
+    result = {}
+    for key, fn in (("vad_rtf", plain), ("vad_rtf_reference", reference)):
+        runs = []
+        for _ in range(repeats):
+            start = time.process_time()
+            fn()
+            runs.append((time.process_time() - start) / audio_s)
+        result[key] = round(statistics.median(runs), 4)
+    return result
+
+
+async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
+    from tests.pulse import PulseServer
+    from tests.vad.rig import MODES, EchoRig
+    from tests.vad.sounds import make_sounds
+
+    replies = 5 if quick else 20
+    trials = 3 if quick else 10
+    sounds = make_sounds(workdir / "sounds")
+    with PulseServer() as pulse:
+        async with EchoRig(pulse, sounds, workdir=workdir) as rig:
+            self_hits = await rig.replies(replies)
+            noise_hits = await rig.replies(replies, NOISES)
+            stops: dict[str, list[float]] = {m: [] for m in MODES}
+            errors: list[float] = []
+            missed: dict[str, int] = dict.fromkeys(MODES, 0)
+            for k in range(trials):
+                for mode in MODES:
+                    trial = await rig.barge_in(mode, k, 1.0 + 0.37 * (k % 4))
+                    if not trial.detected or trial.stop_ms is None:
+                        missed[mode] += 1
+                        continue
+                    stops[mode].append(trial.stop_ms)
+                    if trial.truncate_error_ms is not None:
+                        errors.append(trial.truncate_error_ms)
+            ref = rig.detectors["reference"].listener.echo
+    return {
+        "self_interrupts": self_hits,
+        "false_barge_ins_noise": noise_hits,
+        "barge_in_replies": replies,
+        "barge_in_stop_ms": {
+            m: {"p50": _pct(v, 50), "p95": _pct(v, 95), "n": len(v)} for m, v in stops.items()
+        },
+        "barge_in_missed": missed,
+        "truncate_error_ms": {"p50": _pct(errors, 50), "p95": _pct(errors, 95), "n": len(errors)},
+        "echo_delay_ms_reference": None if ref is None else ref.delay_ms,
+    }
+
+
+def targets_met(result: dict[str, Any]) -> dict[str, bool]:
+    met: dict[str, bool] = {}
+    if "vad_rtf" in result:
+        met["vad_rtf"] = result["vad_rtf"] <= 0.02
+    if "self_interrupts" in result:
+        met["self_interrupts"] = all(v == 0 for v in result["self_interrupts"].values())
+        noise = result["false_barge_ins_noise"]
+        met["false_barge_ins_noise"] = all(v <= 1 for v in noise.values())
+        met["barge_in_stop_ms"] = all(
+            v["p95"] <= 150 for v in result["barge_in_stop_ms"].values() if v["n"]
+        )
+        met["truncate_error_ms"] = result["truncate_error_ms"]["p95"] <= 40
+    return met
+
+
+def run(quick: bool) -> dict[str, Any]:
+    result = vad_cpu(quick)
+    with tempfile.TemporaryDirectory(prefix="bench-vad-") as tmp:
+        result.update(asyncio.run(_rig(quick, Path(tmp))))
+    result["vad_targets_met"] = targets_met(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 replies per count, not 20")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.quick), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
