@@ -20,7 +20,8 @@ Each figure is the median and p95 over repeats, on the event loop's clock (the r
   cut with the server healthy, to the session restored (no prompt: ``restored_prompts``
   counts any played).
 - ``restore_to_ready_ms``: the link back after ``refusal_s`` of refusals (HTTP 503) while
-  the daemon is offline and idle, to ready for the next visitor (IDLE with a standby).
+  the daemon is offline and idle, to ready for the next visitor (IDLE with a standby);
+  ``restore_to_ready_long_refusal_ms`` the same after 15 s of refusals.
   ``restore_to_ready_network_ms``: the same when the server was unreachable (connection
   refused) instead. ``restore_after_offline_call_ms``: a call ended offline (the server
   closed it with 1000) while the server stays healthy, to ready without a press;
@@ -273,6 +274,7 @@ def latency(quick: bool) -> dict[str, Any]:
     n = 10 if quick else 40
     few = 5 if quick else 20
     refusal_s = 3.0
+    long_refusal_s = 15.0
     offline_wait_s = 5.0
 
     async def run() -> dict[str, Any]:
@@ -282,6 +284,7 @@ def latency(quick: bool) -> dict[str, Any]:
         prompt, _ = await drop_to_prompt(few, refuse=True)
         restored, restored_prompts = await drop_to_prompt(few, refuse=False)
         refused = await restore_after_refusals(few, refusal_s)
+        refused_long = await restore_after_refusals(3 if quick else 8, long_refusal_s)
         network = await restore_after_unreachable(few, refusal_s)
         after_call, missed = await restore_after_offline_call(2 if quick else 5, offline_wait_s)
         return {
@@ -296,6 +299,10 @@ def latency(quick: bool) -> dict[str, Any]:
             "restore_to_ready_ms": {
                 **summary(refused, TARGETS_P95["restore_to_ready_ms"]),
                 "refusal_s": refusal_s,
+            },
+            "restore_to_ready_long_refusal_ms": {
+                **summary(refused_long, TARGETS_P95["restore_to_ready_ms"]),
+                "refusal_s": long_refusal_s,
             },
             "restore_to_ready_network_ms": {
                 **summary(network, TARGETS_P95["restore_to_ready_ms"]),
