@@ -105,9 +105,13 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
             stops: dict[str, list[float]] = {m: [] for m in MODES}
             errors: list[float] = []
             missed: dict[str, int] = dict.fromkeys(MODES, 0)
+            early: dict[str, int] = dict.fromkeys(MODES, 0)
             for k in range(trials):
                 for mode in MODES:
                     trial = await rig.barge_in(mode, k, 1.0 + 0.37 * (k % 4))
+                    if trial.early:
+                        early[mode] += 1
+                        continue
                     if not trial.detected or trial.stop_ms is None:
                         missed[mode] += 1
                         continue
@@ -123,6 +127,7 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
             m: {"p50": _pct(v, 50), "p95": _pct(v, 95), "n": len(v)} for m, v in stops.items()
         },
         "barge_in_missed": missed,
+        "barge_in_self_interrupted": early,  # in the trials, before the caller spoke
         "truncate_error_ms": {"p50": _pct(errors, 50), "p95": _pct(errors, 95), "n": len(errors)},
         "echo_delay_ms_reference": None if ref is None else ref.delay_ms,
     }

@@ -126,6 +126,7 @@ class Trial:
 
     mode: EchoMode
     detected: bool
+    early: bool = False  # the detector stopped the reply before the caller spoke
     stop_ms: float | None = None  # speech onset in the mic -> last reply sample out
     heard_ms: float | None = None  # what the speaker clock says was heard of the reply
     recorded_cut_ms: tuple[float, float] | None = None  # where the recording says it stopped
@@ -278,7 +279,15 @@ class EchoRig:
         self._flushed.clear()
         self._armed = mode
         item = self._start_reply(index)
-        await self._until_heard(item, at_s * 1000)
+        async with asyncio.timeout(15):
+            while self.speaker.heard_ms(item) < at_s * 1000 and not self._flushed.is_set():
+                await asyncio.sleep(0.005)
+        if self._flushed.is_set():  # it interrupted itself: no caller yet
+            await asyncio.wait_for(self.speaker.wait_idle(), 30)
+            self._stop_listening()
+            self._armed = None
+            await asyncio.to_thread(self.pulse.stop_recording, recorder)
+            return Trial(mode, False, early=True)
         mark = detector.capture.samples
         player = self.pulse.play_into_room(self.sounds.caller)
         try:
