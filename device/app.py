@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -25,6 +25,8 @@ from typing import Any, Protocol, TextIO
 from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
 from device.audio.pipeline import CapturePipeline
 from device.audio.seam import AudioInput, AudioOutput
+from device.audio_wiring import AudioWiring
+from device.buttons.ptt import PushToTalk
 from device.conversation import (
     REPORT_TYPES,
     AwaitPlayback,
@@ -38,18 +40,14 @@ from device.conversation import (
     HoldUpload,
     InterruptRequested,
     LinkLost,
-    LinkStatus,
     Output,
     Play,
     PlaybackIdle,
-    PlaybackStopped,
     PlayPrompt,
     ProbeLink,
     Reconnect,
-    ReconnectFailed,
     RunTool,
     Send,
-    SessionReady,
     SetTimer,
     StartRequested,
     State,
@@ -61,30 +59,24 @@ from device.conversation import (
 )
 from device.conversation.reports import (
     ErrorReported,
-    Note,
-    PromptPlayed,
     Report,
     WorkerFailed,
 )
 from device.lanes import Lanes
-from device.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
+from device.link_manager import LinkManager, LiveSession
+from device.link_wiring import LinkWiring
 from device.prompts import PromptLibrary
-from device.realtime.commands import AppendAudio, LinkCommand, SessionSpec
-from device.realtime.events import ServerEvent
-from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
+from device.realtime.commands import LinkCommand, SessionSpec
 from device.settings import Settings
 from device.sinks import Fanout, LogSink, Sink
 from device.summary import RunSummary, TimelineSink
 from device.supervisor import Supervisor
-from device.text import one_line
 from device.tools.base import ToolAction, ToolBox, ToolCall, ToolContext, ToolResult
 from device.triggers import Trigger, TriggerAction
 
 log = logging.getLogger(__name__)
 
 AUDIO_LANE_MS = 2000  # at most this much caller audio waits for a stalled socket
-SEND_TIMEOUT_S = 5.0  # one frame that cannot go out in this long: the socket is stuck
-CLOSE_TIMEOUT_S = 5.0
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 
 
@@ -132,7 +124,7 @@ def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> Conversa
     )
 
 
-class Daemon:
+class Daemon(LinkWiring, AudioWiring):
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
     def __init__(
@@ -148,7 +140,13 @@ class Daemon:
         timeline: TextIO | None = None,
         sinks: Iterable[Sink] = (),
         key_source: str = "",
+        wake: Any = None,
+        local_vad: Any = None,
+        button: Any = None,
     ) -> None:
+        """``wake`` (a WakeListener), ``local_vad`` (a VadListener) and ``button`` (a
+        GpioButton, built with ``on_event=daemon.on_button``) are optional adapters; the
+        listeners get the 16 kHz fan-out once the microphone runs."""
         self.settings = settings
         self.mic = mic
         self.speaker = speaker
@@ -188,6 +186,24 @@ class Daemon:
         self._audio_ids = 0
         self._hold_open = False
         self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
+        self.wake = wake
+        self.local_vad = local_vad
+        self.button = button
+        b = settings.button
+        self.ptt: PushToTalk | None = (
+            PushToTalk(
+                b.mode,
+                min_press_ms=b.min_press_ms,
+                min_talk_ms=b.min_talk_ms,
+                long_press_ms=b.long_press_s * 1000.0,
+            )
+            if button is not None
+            else None
+        )
+        self._ptt_timer: asyncio.TimerHandle | None = None
+        self._kept: deque[tuple[float, bytes]] = deque()
+        self._wake_end_ms: float | None = None
+        self._first_frame_ms: float | None = None
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
     # -- time and events ----------------------------------------------------------------
@@ -211,6 +227,7 @@ class Daemon:
             self._listening.set()
         else:
             self._listening.clear()
+        self._speaking_changed()
         self._changed.set()
 
     def emit(self, report: Report) -> None:
@@ -279,9 +296,7 @@ class Daemon:
             case StopPlayback(source=source, items=items, device_initiated=device):
                 self._stop_playback(source, items, device)
             case Upload(on=on):
-                self.uploading = on
-                if not on:
-                    self._set_hold(False)
+                self._set_uploading(on)
             case HoldUpload(on=on):
                 self._set_hold(on)
             case Connect(conversation_id=conversation_id):
@@ -320,29 +335,6 @@ class Daemon:
             case CancelTimer(name=name):
                 self._cancel_timer(name)
 
-    def _stop_playback(self, source: str, items: tuple[str, ...], device: bool) -> None:
-        """Silence the speaker first, then read the playback clock for the truncation."""
-        self.speaker.flush()
-        heard_of = getattr(self.speaker, "heard_ms", self.speaker.played_ms)
-        heard = tuple((item, float(heard_of(item))) for item in items)
-        self.loop.call_soon(self.dispatch, PlaybackStopped(source, heard, device))
-
-    def _set_hold(self, on: bool) -> None:
-        self._hold_open = on
-        if self.pipeline is not None:
-            self.pipeline.set_hold_open(on)
-
-    def _play_prompt(self, name: str) -> None:
-        prompt = self.prompts.get(name)
-        if not prompt:
-            self.emit(Note(f"no prompt '{name}' to play"))
-            return
-        self._prompt_n += 1
-        self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
-        ms = pcm_ms(len(prompt), SPEECH_RATE_HZ)
-        self.summary.prompt_audio_ms += ms
-        self.emit(PromptPlayed(name, ms))
-
     def _fire_timer(self, name: str) -> None:
         self._timers.pop(name, None)
         self.dispatch(TimerFired(name))
@@ -351,234 +343,6 @@ class Daemon:
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
-
-    # -- the link -----------------------------------------------------------------------
-
-    def _retry_policy(self) -> RetryPolicy:
-        rt = self.settings.realtime
-        return RetryPolicy(
-            base_s=rt.reconnect_base_s,
-            cap_s=rt.reconnect_cap_s,
-            auth_retry_s=rt.auth_retry_s,
-            classify=classify_link_failure,
-        )
-
-    def _adopt(self, session: LiveSession) -> None:
-        """The conversation's session from now: its events reach the engine."""
-        self.session = session
-        self.link = session.link
-
-        def on_event(event: ServerEvent) -> None:
-            if self.session is session:
-                self.dispatch(event)
-
-        session.route(on_event, self._session_closed)
-
-    def _session_closed(self, session: LiveSession, reason: str, retryable: bool) -> None:
-        if self.session is not session:
-            return
-        self.session = None
-        self.link = None
-        self.lanes.clear()
-        self.dispatch(LinkLost(reason, retryable=retryable, kind="server"))
-
-    async def _acquire(self, budget_s: float) -> LiveSession:
-        """A set-up session for a visitor: the standby at once, or the next one opened."""
-        manager = self._manager()
-        session = manager.take_standby()
-        if session is not None:
-            self._standby_wanted.clear()
-            return session
-        if not self.settings.realtime.standby:
-            return await retry(manager.open_ready, self._retry_policy(), budget_s=budget_s)
-        waiter: asyncio.Future[LiveSession] = self.loop.create_future()
-        self._waiters.append(waiter)
-        self._standby_wanted.set()
-        self._probe.set()
-        try:
-            async with asyncio.timeout(budget_s):
-                return await waiter
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-
-    async def _open_link(self) -> None:
-        timeout_s = self.settings.realtime.connect_timeout_s + 1.0
-        try:
-            session = await self._acquire(timeout_s)
-        except TimeoutError:
-            self.dispatch(LinkLost(f"no session within {timeout_s:g} s", kind="network"))
-            return
-        except RetryGaveUp as exc:
-            self.dispatch(LinkLost(self._credential_hint(exc), kind=exc.kind.value))
-            return
-        except Exception as exc:  # LinkError, SessionSetupError: one line
-            self.dispatch(LinkLost(self._credential_hint(exc), kind=failure_kind(exc)))
-            return
-        if not self.engine.active or self.engine.state is not State.CONNECTING:
-            await self._manager().close(session)  # the conversation ended meanwhile
-            return
-        self._adopt(session)
-        self.dispatch(SessionReady())
-
-    async def _reconnect(self) -> None:
-        """Mid-conversation: a new session within the retry budget, then restore."""
-        budget_s = self.settings.realtime.reconnect_budget_s
-        session = self._manager().take_standby()
-        try:
-            if session is None:
-                session = await retry(
-                    self._manager().open_ready, self._retry_policy(), budget_s=budget_s
-                )
-        except RetryGaveUp as exc:
-            self.dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
-            return
-        if self.engine.state is not State.RECONNECTING:
-            await self._manager().close(session)
-            return
-        self._adopt(session)
-        self.dispatch(SessionReady(restore=True))
-
-    def _credential_hint(self, exc: BaseException) -> str:
-        text = one_line(exc)
-        kind = exc.kind if isinstance(exc, RetryGaveUp) else classify_link_failure(exc).kind
-        if kind is Failure.AUTH and self.key_source:
-            text += f" (the key came from {self.key_source})"
-        return text
-
-    async def _keep_standby(self) -> None:
-        """While idle, hold one set-up session; hand it to a waiting visitor at once."""
-        manager = self._manager()
-        down = False
-
-        def failed(n: int, exc: BaseException, classified: Classified, delay: float | None) -> None:
-            nonlocal down
-            for waiter in self._waiters:  # a visitor is waiting: tell them now, not later
-                if not waiter.done():
-                    waiter.set_exception(exc)
-            self._waiters.clear()
-            if not down or classified.kind is Failure.AUTH:
-                down = True
-                self.dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))
-
-        while True:
-            await self._standby_wanted.wait()
-            try:
-                session = await retry(
-                    manager.open_ready, self._retry_policy(), on_failure=failed, wake=self._probe
-                )
-            except RetryGaveUp:  # not worth retrying by itself: wait for a probe (a press)
-                self._probe.clear()
-                await self._probe.wait()
-                continue
-            if down:
-                down = False
-            self.dispatch(LinkStatus(True))
-            waiter = next((w for w in self._waiters if not w.done()), None)
-            if waiter is not None:
-                self._waiters.remove(waiter)
-                self._standby_wanted.clear()
-                waiter.set_result(session)
-                continue
-            manager.standby = session
-            self._standby_wanted.clear()
-            session.route(lambda _e: None, self._standby_closed)
-            renew_s = session.renew_in_s(time.time())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(renew_s):
-                    await session.closed.wait()
-            if manager.standby is session:  # dead or due for renewal: replace it
-                manager.standby = None
-                await manager.close(session)
-                self._standby_wanted.set()
-
-    def _standby_closed(self, session: LiveSession, reason: str, retryable: bool) -> None:
-        log.info("standby session ended: %s; opening another", one_line(reason))
-
-    def _manager(self) -> LinkManager:
-        if self._links is None:
-            raise RuntimeError("the daemon is not running")
-        return self._links
-
-    def _close_link(self, *, next_visitor: bool = True) -> None:
-        """Close the conversation's session; with ``next_visitor``, open the next standby."""
-        session, self.session = self.session, None
-        self.link = None
-        self.lanes.clear()
-        if session is not None:
-            self._closing.add(session.link)
-            self._spawn("closing the link", lambda: self._close_quietly(session.link))
-        if next_visitor and self.settings.realtime.standby:
-            self._standby_wanted.set()
-
-    async def _close_quietly(self, link: Link) -> None:
-        self._closing.add(link)
-        try:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                    await link.close()
-        finally:
-            self._closing.discard(link)
-
-    async def _send_loop(self) -> None:
-        while True:
-            command = await self.lanes.next()
-            link = self.link
-            if link is None:
-                continue
-            try:
-                async with asyncio.timeout(SEND_TIMEOUT_S):
-                    await link.send(command)
-            except TimeoutError:
-                self.emit(
-                    ErrorReported("link_stalled", f"a frame did not go out in {SEND_TIMEOUT_S:g} s")
-                )
-            except Exception as exc:  # the reader reports the lost link
-                log.debug("send failed: %s", one_line(exc))
-
-    # -- audio --------------------------------------------------------------------------
-
-    async def _mic_loop(self) -> None:
-        """Microphone frames through the capture pipeline; gated chunks go up while listening.
-
-        A file input stands for a caller who speaks only while the device listens: it is
-        read while the conversation is LISTENING and held while the device thinks, speaks
-        or runs a tool (so a file holding several questions plays them turn by turn).
-        """
-        audio = self.settings.audio
-        turn_taking = audio.input.type == "file"
-        if turn_taking:
-            await self._listening.wait()
-        async for frame in self.mic.frames():
-            if turn_taking and not self._listening.is_set():
-                await self._listening.wait()
-            if self.pipeline is None:
-                channel = getattr(audio.input, "channel", 0)
-                self.pipeline = CapturePipeline(
-                    frame.rate_hz,
-                    frame.channels,
-                    channel,
-                    audio.gate,
-                    audio.upload_chunk_ms,
-                    upload_rate_hz=SPEECH_RATE_HZ,
-                )
-                self.pipeline.set_hold_open(self._hold_open)
-            chunks = self.pipeline.process(frame)
-            if self.uploading and self.link is not None:
-                for chunk in chunks:
-                    self._audio_ids += 1
-                    self.lanes.put_audio(AppendAudio(chunk, event_id=f"aud_{self._audio_ids}"))
-        self._input_ended = True
-        self._changed.set()
-
-    async def _await_playback(self) -> None:
-        timeout_s = self.speaker.queued_ms() / 1000.0 * 2 + PLAYBACK_GRACE_S
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self.speaker.wait_idle()
-        except TimeoutError:
-            self.emit(ErrorReported("speaker", f"playback did not finish within {timeout_s:.0f} s"))
-        self.dispatch(PlaybackIdle())
 
     async def _run_tool(self, call: ToolCall, context: ToolContext) -> None:
         if self.toolbox is None:
@@ -646,6 +410,8 @@ class Daemon:
         if self.settings.realtime.standby:
             self._standby_wanted.set()
             self._spawn("standby", self._keep_standby, restart=True)
+        if self.wake is not None:
+            self.wake.start()
         self._spawn("sender", self._send_loop, restart=True)
         self._spawn("microphone", self._mic_loop, restart=True)
         try:
@@ -670,6 +436,7 @@ class Daemon:
                     await self.speaker.wait_idle()
             await self.mic.close()
             await self.speaker.close()
+            self._close_listeners(getattr(self.button, "close", None))
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 with contextlib.suppress(Exception):
                     loop.remove_signal_handler(sig)

@@ -76,7 +76,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from device.config import ConfigError
     from device.prompts import PromptLibrary
     from device.realtime.link import RealtimeLink
-    from device.secrets import CredentialError, find_api_key, read_credential
+    from device.secrets import CredentialError, api_key_source, find_api_key, read_credential
     from device.tools.toolbox import Toolbox, credentials_needed
 
     settings = _load(args)
@@ -138,6 +138,12 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
+    try:
+        listeners = _listeners(settings, holder)
+    except _StartupProblem as exc:
+        print(f"voice-kiosk: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
     rt = settings.realtime
 
     async def connect() -> RealtimeLink:
@@ -152,6 +158,8 @@ async def _serve(args: argparse.Namespace) -> int:
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         options=RunOptions(exit_when_input_ends=isinstance(inp, FileInput)),
         timeline=sys.stdout,
+        key_source=api_key_source(settings.realtime.api_key_file, os.environ),
+        **listeners,
     )
     holder["daemon"] = daemon
     log.info("serving as %s (model %s at %s)", settings.device.name, rt.model, rt.url)
@@ -164,6 +172,56 @@ async def _serve(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return EXIT_FAILED if daemon.failed else 0
+
+
+class _StartupProblem(Exception):
+    """A part the config asks for cannot be built; one line naming it."""
+
+
+def _listeners(settings: Any, holder: dict[str, Any]) -> dict[str, Any]:
+    """The wake word, the local speech detector and the button the config asks for.
+
+    Their callbacks come from threads and go to the daemon (``holder["daemon"]``), which
+    makes them thread-safe. A missing wake model is a start-up problem; a button that
+    cannot be read is one error line, and the device serves without it.
+    """
+    out: dict[str, Any] = {}
+    if settings.wake.enabled:
+        from device.wake.listener import WakeListener
+        from device.wake.models import ModelNotFound
+        from device.wake.oww import detector_from_settings
+
+        try:
+            detector = detector_from_settings(settings.wake)
+        except (ModelNotFound, ValueError, OSError) as exc:
+            raise _StartupProblem(f"wake: {exc}") from None
+        out["wake"] = WakeListener(
+            detector,
+            lambda m, s, e: holder["daemon"].on_wake(m, s, e),
+            queue_frames=settings.wake.queue_frames,
+        )
+    barge_in = settings.audio.barge_in
+    if barge_in.local_vad and settings.audio.echo.mode != "half_duplex":
+        from device.vad.listener import VadListener
+
+        try:
+            out["local_vad"] = VadListener(
+                barge_in,
+                settings.audio.echo,
+                on_speech=lambda start: holder["daemon"].on_local_speech(start),
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.error("barge-in: the local speech detector is off: %s", exc)
+    if settings.button.enabled:
+        from device.buttons.gpio import ButtonUnavailable, GpioButton
+
+        try:
+            out["button"] = GpioButton(
+                settings.button, lambda event, t: holder["daemon"].on_button(event, t)
+            )
+        except ButtonUnavailable as exc:
+            log.error("%s; serving without the button", exc)
+    return out
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -183,6 +241,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     from device.doctor import run_audio_doctor
 
     return run_audio_doctor(args, sys.stdout)
+
+
+def _cmd_make_prompts(args: argparse.Namespace) -> int:
+    from tools.make_prompts import make_site_prompts
+
+    return make_site_prompts(args.config, args.out, replace=args.replace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_doctor_arguments(doctor)
     doctor.set_defaults(func=_cmd_doctor)
+
+    prompts = sub.add_parser("make-prompts", help="make the site's canned prompts (espeak-ng)")
+    from tools.make_prompts import add_site_arguments
+
+    add_site_arguments(prompts, config_required=True)
+    prompts.add_argument("--out", type=Path, metavar="DIR", help="default: prompts_dir")
+    prompts.set_defaults(func=_cmd_make_prompts)
 
     return parser
 
