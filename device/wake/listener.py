@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from device.wake.detector import WakeDetector
+from device.wake.detector import FRAME_SAMPLES, WakeDetector
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class WakeListener:
         self.queue_frames = max(1, queue_frames)
         self._queue: deque[npt.NDArray[np.int16]] = deque()
         self._gap_samples = 0
+        self._queued_samples = 0
+        self._flush = False
         self._cond = threading.Condition()
         self._stop = False
         self._busy = False
@@ -73,18 +75,29 @@ class WakeListener:
         self._thread.start()
 
     def consumer(self, samples: npt.NDArray[np.int16]) -> None:
-        """Queue one frame's samples; returns at once (see the module docstring)."""
+        """Queue one frame's samples; returns at once (see the module docstring).
+
+        The worker is woken once a whole 80 ms frame is queued (the detector can do nothing
+        with less), so 20 ms capture frames cost one thread switch per four.
+        """
         with self._cond:
             self.frames_in += 1
             if len(self._queue) >= self.queue_frames:
-                self._gap_samples += len(self._queue.popleft())
+                dropped = self._queue.popleft()
+                self._queued_samples -= len(dropped)
+                self._gap_samples += len(dropped)
                 self.dropped_frames += 1
             self._queue.append(samples)
-            self._cond.notify()
+            self._queued_samples += len(samples)
+            if self._queued_samples >= FRAME_SAMPLES:
+                self._cond.notify()
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Block until everything queued has been processed (tests, doctor); False on timeout."""
+        """Process everything queued, even a partial frame, and wait until done (tests,
+        doctor); False on timeout."""
         with self._cond:
+            self._flush = True
+            self._cond.notify_all()
             return self._cond.wait_for(
                 lambda: (not self._queue and not self._busy) or self._stop, timeout_s
             )
@@ -100,17 +113,29 @@ class WakeListener:
         thread.join(timeout_s)
         return not thread.is_alive()
 
+    def _ready(self) -> bool:
+        return (
+            self._stop
+            or self._queued_samples >= FRAME_SAMPLES
+            or (self._flush and bool(self._queue))
+        )
+
     def _run(self) -> None:
         while True:
             with self._cond:
                 self._busy = False
+                if not self._queue:
+                    self._flush = False
                 self._cond.notify_all()
-                self._cond.wait_for(lambda: bool(self._queue) or self._stop)
+                self._cond.wait_for(self._ready)
                 if self._stop:
                     return
-                samples = self._queue.popleft()
+                items = list(self._queue)
+                self._queue.clear()
+                self._queued_samples = 0
                 gap, self._gap_samples = self._gap_samples, 0
                 self._busy = True
+            samples = items[0] if len(items) == 1 else np.concatenate(items)
             try:
                 if gap:
                     self.detector.skip(gap)

@@ -74,19 +74,38 @@ def test_a_stalled_worker_drops_the_oldest_frames_and_keeps_positions() -> None:
     listener = WakeListener(detector, lambda m, s, end: ends.put(end), queue_frames=4)
     listener.start()
     try:
-        frame = np.zeros(320, dtype=np.int16)
+        frame = np.zeros(1280, dtype=np.int16)
         listener.consumer(frame)  # taken by the worker, which then blocks
         assert detector.entered.wait(5)
         for _ in range(10):
             listener.consumer(frame)  # returns at once although nothing is processed
         assert listener.dropped_frames == 6
         detector.gate.set()
-        got = [ends.get(timeout=5) for _ in range(5)]
+        got = [ends.get(timeout=5) for _ in range(2)]  # the 4 kept frames in one batch
         assert listener.wait_idle(5)
     finally:
         assert listener.close()
-    assert detector.skipped == [6 * 320]
-    assert got == [320, 8 * 320, 9 * 320, 10 * 320, 11 * 320]  # aligned with the stream
+    assert detector.skipped == [6 * 1280]
+    assert got == [1280, 11 * 1280]  # aligned with the stream: the gap is counted
+
+
+def test_the_worker_waits_for_a_whole_frame_unless_flushed() -> None:
+    detector = SlowDetector()
+    detector.gate.set()
+    ends: queue.Queue[int] = queue.Queue()
+    listener = WakeListener(detector, lambda m, s, end: ends.put(end))
+    listener.start()
+    try:
+        for _ in range(3):
+            listener.consumer(np.zeros(320, dtype=np.int16))  # 60 ms: not a frame yet
+        assert ends.empty() and not detector.entered.is_set()
+        listener.consumer(np.zeros(320, dtype=np.int16))  # 80 ms: one batch
+        assert ends.get(timeout=5) == 1280
+        listener.consumer(np.zeros(320, dtype=np.int16))
+        assert listener.wait_idle(5)  # flushes the partial frame
+        assert ends.get(timeout=5) == 1600
+    finally:
+        assert listener.close()
 
 
 def test_a_failing_detector_is_reported_and_stops_the_worker() -> None:
@@ -97,7 +116,7 @@ def test_a_failing_detector_is_reported_and_stops_the_worker() -> None:
     errors: queue.Queue[BaseException] = queue.Queue()
     listener = WakeListener(Broken(), lambda m, s, e: None, on_error=errors.put)
     listener.start()
-    listener.consumer(np.zeros(320, dtype=np.int16))
+    listener.consumer(np.zeros(1280, dtype=np.int16))
     assert str(errors.get(timeout=5)) == "onnxruntime fell over"
     assert listener.close()
     listener.consumer(np.zeros(320, dtype=np.int16))  # still returns at once
