@@ -223,8 +223,9 @@ class Daemon(LinkWiring, AudioWiring):
         """Feed one event to the engine and carry out what it returns (on the loop thread)."""
         for output in self.engine.handle(event, self.now_ms()):
             self._execute(output)
-        if self.engine.state is State.LISTENING:
-            self._listening.set()
+        state = self.engine.state
+        if state is State.LISTENING or (state is State.IDLE and self.wake is not None):
+            self._listening.set()  # a file caller speaks (to the wake word, when idle)
         else:
             self._listening.clear()
         self._speaking_changed()
@@ -417,6 +418,8 @@ class Daemon(LinkWiring, AudioWiring):
         try:
             if self.settings.conversation.start == "at_startup":
                 self._on_trigger(Trigger(TriggerAction.START, "start-up"))
+            elif self.wake is not None:
+                self._listening.set()  # idle: a file caller may say the wake phrase
             await self._until_done()
         finally:
             if self.engine.active:

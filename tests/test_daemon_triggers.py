@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.buttons.gpio import GpioButton
 from device.conversation import State
+from device.conversation.reports import ConversationStarted, Interrupted
 from device.realtime.link import RealtimeLink
 from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
@@ -131,3 +133,146 @@ async def test_a_short_press_is_ignored_and_a_long_press_ends_the_conversation(
         pin.drive_high()
     assert daemon.summary.conversations == 1  # one, from the real press only
     assert "input_audio_buffer.commit" not in [e["type"] for e in emu.received]
+
+
+def espeak(tmp_path: Path, name: str, text: str) -> Path:
+    raw, out = tmp_path / f"{name}.raw.wav", tmp_path / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
+    subprocess.run(
+        ["sox", "-q", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True
+    )
+    return out
+
+
+def silence(tmp_path: Path, name: str, seconds: float) -> Path:
+    out = tmp_path / f"{name}.wav"
+    subprocess.run(
+        [
+            "sox",
+            "-q",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(out),
+            "trim",
+            "0",
+            str(seconds),
+        ],
+        check=True,
+    )
+    return out
+
+
+def joined(tmp_path: Path, parts: list[Path]) -> Path:
+    out = tmp_path / "caller.wav"
+    subprocess.run(["sox", "-q", *map(str, parts), str(out)], check=True)
+    return out
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.reports: list[Any] = []
+
+    def report(self, t_ms: float, report: Any) -> None:
+        self.reports.append(report)
+
+
+@asynccontextmanager
+async def with_wake(
+    tmp_path: Path, emu: Emulator, caller: Path, seen: Seen
+) -> AsyncIterator[Daemon]:
+    from device.wake.listener import WakeListener
+    from device.wake.oww import detector_from_settings
+
+    base = settings_for(tmp_path, caller)
+    settings = dataclasses.replace(
+        base,
+        audio=dataclasses.replace(
+            base.audio,
+            input=FileInput(path=caller, speed=1.0, tail_silence_ms=60_000, caller="timeline"),
+            output=FileOutput(path=tmp_path / "reply.wav", speed=1.0),
+        ),
+        conversation=dataclasses.replace(base.conversation, start="on_signal"),
+        wake=dataclasses.replace(base.wake, enabled=True),
+    )
+
+    async def connect() -> RealtimeLink:
+        return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
+
+    assert isinstance(settings.audio.input, FileInput)
+    assert isinstance(settings.audio.output, FileOutput)
+    holder: dict[str, Daemon] = {}
+    wake = WakeListener(
+        detector_from_settings(settings.wake), lambda m, s, e: holder["d"].on_wake(m, s, e)
+    )
+    daemon = Daemon(
+        settings,
+        mic=WavMic(settings.audio.input),
+        speaker=WavSpeaker(settings.audio.output),
+        connect=connect,
+        wake=wake,
+        sinks=[seen],
+    )
+    holder["d"] = daemon
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def test_hey_jarvis_and_the_question_in_one_breath_reach_the_server_whole(
+    tmp_path: Path,
+) -> None:
+    caller = joined(
+        tmp_path,
+        [silence(tmp_path, "lead", 1.5), DEMO_AUDIO / "wake-question.wav"],
+    )
+    seen = Seen()
+    async with (
+        Emulator(scenario(), on_event=validate) as emu,
+        with_wake(tmp_path, emu, caller, seen) as daemon,
+    ):
+        await wait_for(lambda: daemon.summary.assistant_transcripts == [ANSWER], 20)
+        started = [r for r in seen.reports if isinstance(r, ConversationStarted)]
+        speech = [e for e in emu.sent if e["type"] == "input_audio_buffer.speech_started"]
+    assert started[0].source.startswith("wake word hey_jarvis")
+    # the first thing uploaded is the question's first word: speech from the first append
+    assert speech and speech[0]["audio_start_ms"] <= 300
+
+
+async def test_the_wake_phrase_during_a_reply_interrupts_it(tmp_path: Path) -> None:
+    long_answer = "We are open every day. " * 12
+    caller = joined(
+        tmp_path,
+        [
+            silence(tmp_path, "lead", 1.5),
+            DEMO_AUDIO / "wake-question.wav",
+            silence(tmp_path, "gap", 3.0),
+            espeak(tmp_path, "again", "Hey Jarvis."),
+        ],
+    )
+    sc = Scenario.from_dict({"turns": [{"user": ASKED, "reply": long_answer}]})
+    seen = Seen()
+    async with (
+        Emulator(sc, on_event=validate) as emu,
+        with_wake(tmp_path, emu, caller, seen) as daemon,
+    ):
+        await wait_for(lambda: any(isinstance(r, Interrupted) for r in seen.reports), 30)
+        await wait_for(lambda: daemon.engine.state is State.LISTENING)
+        await wait_for(lambda: daemon.wake.detections == 2, 5)
+        sent = [e["type"] for e in emu.received]
+    [cut] = [r for r in seen.reports if isinstance(r, Interrupted)]
+    # the wake word heard the phrase during the reply; it or the server's speech detection
+    # (whichever is first: one interrupt path) stopped the reply where the caller spoke
+    assert daemon.wake.detections == 2
+    assert cut.source.startswith(("wake word hey_jarvis", "the caller")) and cut.audio_end_ms
+    assert "conversation.item.truncate" in sent
+    # the device cancels the reply itself when it interrupted first; the server otherwise
+    assert ("response.cancel" in sent) is cut.source.startswith("wake word")
+    assert daemon.summary.conversations == 0  # the conversation went on

@@ -15,7 +15,8 @@ say() {  # say NAME "TEXT"
 say question "What are your opening hours?"
 say job-status "What is the status of job four one seven two?"
 say thanks "Thank you, goodbye."
-# the `make demo` caller: asks, waits for the answer (the daemon holds a file caller while it
-# answers), then says goodbye
-sox -q question.wav thanks.wav demo-conversation.wav
-printf '%s\n' "$(cat question.txt)" "$(cat thanks.txt)" > demo-conversation.txt
+say wake-question "Hey Jarvis, what are your opening hours?"
+# the `make demo` caller: wakes the kiosk and asks in one breath, waits for the answer (the
+# daemon holds a file caller while it answers), then says goodbye
+sox -q wake-question.wav thanks.wav demo-conversation.wav
+printf '%s\n' "$(cat wake-question.txt)" "$(cat thanks.txt)" > demo-conversation.txt
