@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,6 @@ class Rig:
     probe: Probe
     mic: CallerMic
     task: asyncio.Task[Any]
-    url: list[str] = field(default_factory=list)  # [0]: where the daemon connects now
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -277,13 +276,13 @@ async def rig(
     with tempfile.TemporaryDirectory(prefix="bench-link-") as tmp:
         emu = BenchEmulator(scen, on_event=probe)
         async with emu:
-            url = [emu.url]
+            url = emu.url  # a restarted emulator takes the same port
             settings = bench_settings(Path(tmp), emu.url, gate=gate, **realtime)
 
             async def connect() -> RealtimeLink:
                 rt = settings.realtime
                 return await RealtimeLink.connect(
-                    url[0], rt.model, KEY, timeout_s=rt.connect_timeout_s
+                    url, rt.model, KEY, timeout_s=rt.connect_timeout_s
                 )
 
             assert isinstance(settings.audio.output, FileOutput)
@@ -298,7 +297,7 @@ async def rig(
                 sinks=[seen],
             )
             task = asyncio.create_task(daemon.run())
-            r = Rig(emu, daemon, seen, probe, mic, task, url)
+            r = Rig(emu, daemon, seen, probe, mic, task)
             try:
                 await r.wait(lambda: daemon._links is not None)
                 yield r
