@@ -325,6 +325,8 @@ class PulseServer:
         for name in ("module-combine-sink", "module-echo-cancel", "module-loopback"):
             while (module := self.module_id(name)) is not None:
                 self.pactl("unload-module", module)
+        # the canceller's gain control turns the raw mic down: put it back
+        self.pactl("set-source-volume", MIC_SOURCE, "100%")
         for arg in (f"source_name={HW_SOURCE}", f"sink_name={HW_SINK}"):
             for line in self.pactl("list", "short", "modules").splitlines():
                 if arg in line.split("\t")[2:3][0].split() if line.count("\t") >= 2 else []:

@@ -14,11 +14,11 @@ not move a median much). Until a delay is found the estimate is pessimistic: the
 reference block anywhere in the delay range, at gain 1 (echo as loud as the playback).
 
 ``echo_level_db(start, end)`` is the estimated echo level (dBFS) in mic[start:end]: the
-reference power at the delay, the loudest of the blocks within 20 ms of it (the delay
+reference power at the delay, the loudest of the blocks within 40 ms of it (the delay
 wanders), and the ``tail_ms`` before at half power (a room keeps ringing).
 
 ``suppress(window, start, margin_db)`` takes the echo out of a mic window, once the delay is
-known: per frequency, the reference's magnitude at the delay (the loudest within 20 ms of
+known: per frequency, the reference's magnitude at the delay (the loudest within 40 ms of
 it), times the gain and ``margin_db`` more, is subtracted from the mic's; what
 is left (the caller, a door, a cough) is resynthesised with the mic's phase. The speech
 model then judges what the echo does not explain.
@@ -41,9 +41,11 @@ import numpy as np
 RATE_HZ = 16000
 BLOCK = 160  # 10 ms
 _FLOOR = 1e-12  # power (of float samples in [-1, 1]) below -120 dBFS
-_FOLLOWS = 0.5  # envelope correlation from which the delay counts as found
+_FOLLOWS = 0.5  # envelope correlation from which a new estimate replaces the last one
+_FOLLOWS_FIRST = 0.8  # the first one must be clearer: a wrong delay is worse than none
 _LOUD_DB = -55.0  # reference blocks quieter than this say nothing about the echo path
-_SLACK = 2  # blocks (20 ms) either side of the delay: it wanders between estimates
+_SLACK = 4  # blocks (40 ms) either side of the delay: it wanders, and jumps when a
+# sound server drops samples to resync (seen with module-echo-cancel)
 
 
 def power_db(power: float) -> float:
@@ -97,7 +99,7 @@ class EchoReference:
         max_delay_ms: int = 400,
         history_s: float = 8.0,
         analysis_ms: int = 2000,
-        estimate_every_ms: int = 500,
+        estimate_every_ms: int = 250,
         tail_ms: int = 80,
     ) -> None:
         self.max_lag = max_delay_ms // 10
@@ -166,7 +168,7 @@ class EchoReference:
         mic = self._mic.power(first, last)
         ref = self._ref.power(first - self.max_lag, last)
         loud = ref > 10 ** (_LOUD_DB / 10)
-        if loud.sum() < self.analysis // 4:
+        if loud.sum() < self.analysis // 2:
             return  # too little played to measure the path by
         mic_env = np.sqrt(mic) - np.sqrt(mic).mean()
         # row j: the reference envelope at lag max_lag - j
@@ -178,7 +180,7 @@ class EchoReference:
         best = float(corr[best_lag])
         self.correlation = best
         self.estimates += 1
-        if best < _FOLLOWS:
+        if best < (_FOLLOWS if self.delay_blocks is not None else _FOLLOWS_FIRST):
             return
         aligned = ref[self.max_lag - best_lag : self.max_lag - best_lag + self.analysis]
         use = aligned > 10 ** (_LOUD_DB / 10)
