@@ -29,14 +29,26 @@ class AudioInput(Protocol):
 class AudioOutput(Protocol):
     """A speaker that plays 24 kHz mono PCM16 replies and keeps the playback clock.
 
-    Audio is queued per item: ``write`` never blocks. ``played_ms(item_id)`` is how many ms
-    of that item have really come out of the speaker (what barge-in truncation needs).
-    ``flush()`` silences the speaker at once and drops everything queued.
+    Audio is queued per item: ``write`` never blocks. ``heard_ms(item_id)`` is how many ms
+    of that item have really come out of the speaker: not what waits in the jitter buffer,
+    not what sits in the card's own buffer (``played_ms`` is the same clock, by its older
+    name). ``flush()`` returns at once, silences the speaker within one buffer period and
+    drops everything queued; right after it, ``heard_ms`` already says where the sound will
+    stop (what the card still holds plays out and cannot be taken back): the truncation
+    point. ``received_ms(item_id)`` is how much was written for the item (truncation is
+    clamped to it). Barge-in, in order::
+
+        speaker.flush()
+        end_ms = truncate_point(speaker.heard_ms(item), speaker.received_ms(item))
     """
 
     def write(self, item_id: str, pcm: bytes) -> None: ...
 
     def flush(self) -> None: ...
+
+    def heard_ms(self, item_id: str) -> float: ...
+
+    def received_ms(self, item_id: str) -> float: ...
 
     def played_ms(self, item_id: str) -> float: ...
 
