@@ -25,7 +25,7 @@ CONTEXT_SAMPLES = 64
 _STATE_SHAPE = (2, 1, 128)
 
 
-class VadModelError(Exception):
+class VadModelError(RuntimeError):
     """The VAD model cannot be loaded; the message is one line naming the file."""
 
 
