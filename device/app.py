@@ -221,8 +221,11 @@ class Daemon(LinkWiring, AudioWiring):
 
     def dispatch(self, event: Event) -> None:
         """Feed one event to the engine and carry out what it returns (on the loop thread)."""
+        was_active = self.engine.active
         for output in self.engine.handle(event, self.now_ms()):
             self._execute(output)
+        if was_active and not self.engine.active:
+            self._visitor_left()
         state = self.engine.state
         if state is State.LISTENING or (state is State.IDLE and self.wake is not None):
             self._listening.set()  # a file caller speaks (to the wake word, when idle)
@@ -230,6 +233,21 @@ class Daemon(LinkWiring, AudioWiring):
             self._listening.clear()
         self._speaking_changed()
         self._changed.set()
+
+    def _visitor_left(self) -> None:
+        """A conversation ended, however: forget its audio; ready the next visitor's session.
+
+        The capture pipeline is reset now, not when the next visitor starts (the gate and
+        the resampler are warm when they do, so their first words go up at once).
+        """
+        if self.pipeline is not None:
+            self.pipeline.reset()
+        self._kept.clear()
+        forget = getattr(self.speaker, "forget", None)
+        if forget is not None:  # the playback clock's per-item counts of that visitor
+            forget(None)
+        if self.settings.realtime.standby:
+            self._standby_wanted.set()
 
     def emit(self, report: Report) -> None:
         """Hand one report to every sink (the daemon's own reports use this too)."""
@@ -302,8 +320,6 @@ class Daemon(LinkWiring, AudioWiring):
                 self._set_hold(on)
             case Connect(conversation_id=conversation_id):
                 self._conversations += 1
-                if self.pipeline is not None:
-                    self.pipeline.reset()
                 if self.toolbox is not None:
                     self.toolbox.start_conversation(conversation_id)
                 self._spawn(

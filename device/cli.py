@@ -143,6 +143,11 @@ async def _serve(args: argparse.Namespace) -> int:
     except _StartupProblem as exc:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    vad = listeners.get("local_vad")
+    if vad is not None and settings.audio.echo.mode == "reference":
+        speaker.on_played = vad.reference  # what the device plays, to weigh the mic against
+    if isinstance(mic, WavMic) and isinstance(speaker, WavSpeaker):
+        mic.hear(speaker)  # audio.input.echo_db: the file caller hears the file speaker
 
     rt = settings.realtime
 

@@ -319,7 +319,8 @@ def test_demo_example_runs_from_files_against_the_local_emulator() -> None:
     assert s.audio.input.path == ROOT / "tools/demo_audio/demo-conversation.wav"
     assert s.audio.output.path == ROOT / "demo-output/reply.wav"
     assert s.realtime.url.startswith("ws://127.0.0.1:")
-    assert s.conversation.start == "at_startup"
+    # the caller's wake phrase starts the conversation, as on a kiosk
+    assert s.conversation.start == "on_signal" and s.wake.enabled
 
 
 def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:

@@ -65,7 +65,12 @@ def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any)
         output=FileOutput(path=tmp_path / "reply.wav", speed=0),
     )
     realtime = dataclasses.replace(base.realtime, **rt)
-    return dataclasses.replace(base, audio=audio, realtime=realtime)
+    # the demo wakes on the wake word; these tests start talking at once
+    conversation = dataclasses.replace(base.conversation, start="at_startup")
+    wake = dataclasses.replace(base.wake, enabled=False)
+    return dataclasses.replace(
+        base, audio=audio, realtime=realtime, conversation=conversation, wake=wake
+    )
 
 
 async def run_daemon(

@@ -92,7 +92,6 @@ class ReplyTurns:
         if v.gate.active == ev.response_id:
             out.append(CancelTimer(STALL_TIMER))
         send_queued = v.gate.on_done(ev.response_id)
-        v.dropped_responses.discard(ev.response_id)
         out.append(UsageReported(ev.response_id, ev.status, ev.reason, ev.usage))
         if not self.active:
             return

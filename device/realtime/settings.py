@@ -96,17 +96,23 @@ class RealtimeSettings:
         True, doc="Hold one set-up session while idle, so a visitor waits for no handshake."
     )
     reconnect_base_s: float = option(
-        0.25, doc="First wait before opening the link again (doubles, full jitter).",
-        min=0.05, max=10,
+        0.25,
+        doc="First wait before opening the link again (doubles, full jitter).",
+        min=0.05,
+        max=10,
     )
     reconnect_cap_s: float = option(
         30.0, doc="Longest wait between attempts when the server fails.", min=1, max=600
     )
     reconnect_budget_s: float = option(
-        10.0, doc="Mid-conversation: give the new session this long, then end offline.",
-        min=1, max=120,
+        10.0,
+        doc="Mid-conversation: give the new session this long, then end offline.",
+        min=1,
+        max=120,
     )
     auth_retry_s: float = option(
-        300.0, doc="A refused key is tried again after this (or at once on a button press).",
-        min=10, max=86400,
+        300.0,
+        doc="A refused key is tried again after this (or at once on a button press).",
+        min=10,
+        max=86400,
     )

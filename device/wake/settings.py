@@ -75,6 +75,10 @@ class WakeSettings:
     queue_frames: int = option(
         50, doc="Frames waiting for the wake worker before the oldest is dropped.", min=4, max=500
     )
+    chime: str | None = option(
+        None,
+        doc="A prompt (NAME.wav in conversation.prompts_dir) played on a wake (null: none).",
+    )
 
     def __post_init__(self) -> None:
         if not self.models:
