@@ -16,18 +16,16 @@ from device.conversation.commands import (
 from device.conversation.inputs import (
     PlaybackStopped,
 )
+from device.conversation.parts import EngineParts
 from device.conversation.policy import (
     IDLE_TIMER,
-    ConversationPolicy,
 )
 from device.conversation.reports import (
     Interrupted,
 )
 from device.conversation.state import State
-from device.conversation.visitor import Visitor
 from device.realtime.commands import (
     CancelReply,
-    LinkCommand,
     Truncate,
 )
 from device.realtime.turns import truncate_point
@@ -36,36 +34,8 @@ if TYPE_CHECKING:
     from device.conversation.engine import Output
 
 
-class BargeIn:
-    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
-
-    policy: ConversationPolicy
-    visitor: Visitor
-    state: State
-    _now_ms: float
-    _link_down: tuple[str, str] | None
-    _busy_until_ms: float
-    _device_problem: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def active(self) -> bool: ...
-
-        def _to(self, new: State, out: list[Output]) -> None: ...
-
-        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
-
-        def _end(
-            self,
-            reason: str,
-            out: list[Output],
-            *,
-            state: State = State.IDLE,
-            disconnect: bool = True,
-        ) -> None: ...
-
-        def _begin_talk(self, out: list[Output]) -> None: ...
+class BargeIn(EngineParts):
+    """Mixed into `Conversation` (see device/conversation/parts.py)."""
 
     def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
         """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""

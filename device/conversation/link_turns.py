@@ -20,6 +20,7 @@ from device.conversation.inputs import (
     LinkLost,
     LinkStatus,
 )
+from device.conversation.parts import EngineParts
 from device.conversation.policy import (
     IDLE_TIMER,
     RESTORE_TIMER,
@@ -27,18 +28,15 @@ from device.conversation.policy import (
     SLOW_PREFIX,
     STALL_TIMER,
     TRANSCRIPT_TIMER,
-    ConversationPolicy,
 )
 from device.conversation.reports import (
     ErrorReported,
     Note,
 )
 from device.conversation.state import State
-from device.conversation.visitor import Visitor
 from device.realtime.commands import (
     AddTextItem,
     CancelReply,
-    LinkCommand,
     RequestReply,
 )
 
@@ -46,36 +44,8 @@ if TYPE_CHECKING:
     from device.conversation.engine import Output
 
 
-class LinkTurns:
-    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
-
-    policy: ConversationPolicy
-    visitor: Visitor
-    state: State
-    _now_ms: float
-    _link_down: tuple[str, str] | None
-    _busy_until_ms: float
-    _device_problem: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def active(self) -> bool: ...
-
-        def _to(self, new: State, out: list[Output]) -> None: ...
-
-        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
-
-        def _end(
-            self,
-            reason: str,
-            out: list[Output],
-            *,
-            state: State = State.IDLE,
-            disconnect: bool = True,
-        ) -> None: ...
-
-        def _begin_talk(self, out: list[Output]) -> None: ...
+class LinkTurns(EngineParts):
+    """Mixed into `Conversation` (see device/conversation/parts.py)."""
 
     def _link_lost(self, ev: LinkLost, out: list[Output]) -> None:
         if not self.active:

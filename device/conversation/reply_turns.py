@@ -13,10 +13,10 @@ from device.conversation.commands import (
     Play,
     SetTimer,
 )
+from device.conversation.parts import EngineParts
 from device.conversation.policy import (
     IDLE_TIMER,
     STALL_TIMER,
-    ConversationPolicy,
 )
 from device.conversation.reports import (
     ErrorReported,
@@ -24,9 +24,7 @@ from device.conversation.reports import (
     UsageReported,
 )
 from device.conversation.state import State
-from device.conversation.visitor import Visitor
 from device.realtime.commands import (
-    LinkCommand,
     RequestReply,
 )
 from device.realtime.events import ResponseDone
@@ -35,36 +33,8 @@ if TYPE_CHECKING:
     from device.conversation.engine import Output
 
 
-class ReplyTurns:
-    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
-
-    policy: ConversationPolicy
-    visitor: Visitor
-    state: State
-    _now_ms: float
-    _link_down: tuple[str, str] | None
-    _busy_until_ms: float
-    _device_problem: str | None
-
-    if TYPE_CHECKING:
-
-        @property
-        def active(self) -> bool: ...
-
-        def _to(self, new: State, out: list[Output]) -> None: ...
-
-        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
-
-        def _end(
-            self,
-            reason: str,
-            out: list[Output],
-            *,
-            state: State = State.IDLE,
-            disconnect: bool = True,
-        ) -> None: ...
-
-        def _begin_talk(self, out: list[Output]) -> None: ...
+class ReplyTurns(EngineParts):
+    """Mixed into `Conversation` (see device/conversation/parts.py)."""
 
     def _audio(self, rid: str, item_id: str, pcm: bytes, now_ms: float, out: list[Output]) -> None:
         v = self.visitor

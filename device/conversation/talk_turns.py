@@ -15,14 +15,13 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from device.conversation.commands import CancelTimer, HoldUpload, SetTimer
-from device.conversation.policy import IDLE_TIMER, ConversationPolicy
+from device.conversation.parts import EngineParts
+from device.conversation.policy import IDLE_TIMER
 from device.conversation.reports import Note, TurnEnded
 from device.conversation.state import State
-from device.conversation.visitor import Visitor
 from device.realtime.commands import (
     ClearInput,
     CommitInput,
-    LinkCommand,
     RequestReply,
     UpdateSession,
 )
@@ -32,26 +31,8 @@ if TYPE_CHECKING:
     from device.conversation.engine import Output
 
 
-class TalkTurns:
-    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
-
-    policy: ConversationPolicy
-    visitor: Visitor
-    state: State
-    _now_ms: float
-
-    if TYPE_CHECKING:
-
-        @property
-        def active(self) -> bool: ...
-
-        def _to(self, new: State, out: list[Output]) -> None: ...
-
-        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
-
-        def _start(self, source: str, out: list[Output]) -> None: ...
-
-        def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None: ...
+class TalkTurns(EngineParts):
+    """Mixed into `Conversation` (see device/conversation/parts.py)."""
 
     def _talk_started(self, source: str, out: list[Output]) -> None:
         v = self.visitor

@@ -9,41 +9,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from device.conversation.commands import AwaitPlayback, CancelTimer, PlayPrompt, RunTool, SetTimer
+from device.conversation.parts import EngineParts
 from device.conversation.policy import (
     IDLE_TIMER,
     SLOW_PREFIX,
     TRANSCRIPT_TIMER,
-    ConversationPolicy,
 )
 from device.conversation.reports import HandedOver, ToolReported
 from device.conversation.state import State
-from device.conversation.visitor import Visitor
-from device.realtime.commands import LinkCommand, RequestReply, SendToolOutput
+from device.realtime.commands import RequestReply, SendToolOutput
 from device.realtime.events import FunctionCallDone
-from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
+from device.tools.base import ToolAction, ToolCall, ToolResult
 
 if TYPE_CHECKING:
     from device.conversation.engine import Output
 
 
-class ToolTurns:
-    """Mixed into `Conversation`; what it uses of the engine is declared here for mypy."""
-
-    policy: ConversationPolicy
-    visitor: Visitor
-    state: State
-    _now_ms: float
-
-    if TYPE_CHECKING:
-
-        @property
-        def active(self) -> bool: ...
-
-        def context(self) -> ToolContext: ...
-
-        def _to(self, new: State, out: list[Output]) -> None: ...
-
-        def _send(self, command: LinkCommand, out: list[Output]) -> None: ...
+class ToolTurns(EngineParts):
+    """Mixed into `Conversation` (see device/conversation/parts.py)."""
 
     def _function_call(self, ev: FunctionCallDone, out: list[Output]) -> None:
         if not self.active:
