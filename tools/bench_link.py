@@ -272,7 +272,8 @@ def quiet_logs() -> Iterator[None]:
 def latency(quick: bool) -> dict[str, Any]:
     """The latency figures (the ``link`` section of tools/bench.py)."""
     n = 10 if quick else 40
-    few = 5 if quick else 20
+    few = 4 if quick else 20
+    slow = 3 if quick else 20  # the repeats that wait out a refusal period
     refusal_s = 3.0
     long_refusal_s = 15.0
     offline_wait_s = 5.0
@@ -283,9 +284,9 @@ def latency(quick: bool) -> dict[str, Any]:
         dead = await dead_link_detect(few, random.Random(14))
         prompt, _ = await drop_to_prompt(few, refuse=True)
         restored, restored_prompts = await drop_to_prompt(few, refuse=False)
-        refused = await restore_after_refusals(few, refusal_s)
-        refused_long = await restore_after_refusals(3 if quick else 8, long_refusal_s)
-        network = await restore_after_unreachable(few, refusal_s)
+        refused = await restore_after_refusals(slow, refusal_s)
+        refused_long = await restore_after_refusals(1 if quick else 8, long_refusal_s)
+        network = await restore_after_unreachable(slow, refusal_s)
         after_call, missed = await restore_after_offline_call(2 if quick else 5, offline_wait_s)
         return {
             "wake_to_stream_ms": summary(stream, TARGETS_P95["wake_to_stream_ms"]),
@@ -330,4 +331,4 @@ def soak(quick: bool) -> dict[str, Any]:
     from tools.bench_link_soak import run_soak
 
     with quiet_logs():
-        return {"soak": asyncio.run(run_soak(20 if quick else 200, seed=14))}
+        return {"soak": asyncio.run(run_soak(12 if quick else 200, seed=14))}
