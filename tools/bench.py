@@ -251,11 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    wall_s: dict[str, float] = {}
     for name, section in selected(args.only):
+        start = time.monotonic()
         try:
             result.update(section(args.quick))
         except Exception as exc:  # one broken section does not hide the others
             errors[name] = f"{type(exc).__name__}: {exc}"
+        wall_s[name] = round(time.monotonic() - start, 1)
+    result["bench_section_wall_s"] = wall_s
     result["targets_met"] = check_targets(result)
     if errors:
         result["errors"] = errors

@@ -271,7 +271,7 @@ def quiet_logs() -> Iterator[None]:
 
 def latency(quick: bool) -> dict[str, Any]:
     """The latency figures (the ``link`` section of tools/bench.py)."""
-    n = 10 if quick else 40
+    n = 6 if quick else 40
     few = 4 if quick else 20
     slow = 3 if quick else 20  # the repeats that wait out a refusal period
     refusal_s = 3.0
@@ -331,4 +331,4 @@ def soak(quick: bool) -> dict[str, Any]:
     from tools.bench_link_soak import run_soak
 
     with quiet_logs():
-        return {"soak": asyncio.run(run_soak(12 if quick else 200, seed=14))}
+        return {"soak": asyncio.run(run_soak(10 if quick else 200, seed=14))}

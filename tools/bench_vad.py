@@ -18,7 +18,7 @@
 
 Targets: barge_in_stop_ms p95 <= 150; truncate_error_ms p95 <= 40; self_interrupts 0 in
 20 replies (software, reference, hardware); false_barge_ins_noise <= 1 in 20; vad_rtf <=
-0.02. ``--quick`` plays 5 replies per count instead of 20.
+0.02. ``--quick`` plays 4 replies per count instead of 20.
 
     python tools/bench_vad.py [--quick]
 """
@@ -95,7 +95,7 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
     from tests.vad.rig import MODES, EchoRig
     from tests.vad.sounds import make_sounds
 
-    replies = 5 if quick else 20
+    replies = 4 if quick else 20
     trials = 3 if quick else 10
     sounds = make_sounds(workdir / "sounds")
     with PulseServer() as pulse:

@@ -387,7 +387,7 @@ def run(quick: bool) -> dict[str, Any]:
     """Every wake_* figure (see the module docstring); --quick: the small corpus, one pair."""
     folder, manifest = build("bench-quick" if quick else "bench")
     peer, shipped = Peer(single_thread=True), Peer(single_thread=False)
-    speech = _speech(folder, manifest, 60 if quick else 180)
+    speech = _speech(folder, manifest, 30 if quick else 180)
     audio_s = speech.size / 16000
     result: dict[str, Any] = {"wake_speech_s": round(audio_s, 1)}
     result["wake_rtf"] = round(listening_path_rtf(_to_capture(speech), audio_s), 4)
