@@ -33,7 +33,6 @@ from device.conversation import (
     CancelTimer,
     Connect,
     Conversation,
-    ConversationPolicy,
     DeviceHealth,
     Disconnect,
     Event,
@@ -62,11 +61,12 @@ from device.conversation.reports import (
     Report,
     WorkerFailed,
 )
+from device.engine_policy import conversation_policy
 from device.lanes import Lanes
 from device.link_manager import LinkManager, LiveSession
 from device.link_wiring import LinkWiring
 from device.prompts import PromptLibrary
-from device.realtime.commands import LinkCommand, SessionSpec
+from device.realtime.commands import LinkCommand
 from device.settings import Settings
 from device.sinks import Fanout, LogSink, Sink
 from device.summary import RunSummary, TimelineSink
@@ -100,28 +100,6 @@ class RunOptions:
     # file input: stop once the caller's file is done, or the conversation has ended
     exit_when_input_ends: bool = False
     drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
-
-
-def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> ConversationPolicy:
-    """The engine's policy from the settings and the tools (declared neutrally)."""
-    tools = tuple(toolbox.declarations()) if toolbox else ()
-    extra = toolbox.instructions() if toolbox else ""
-    return ConversationPolicy(
-        session=SessionSpec(settings.realtime, tools=tools, extra_instructions=extra),
-        idle_timeout_ms=settings.conversation.idle_timeout_s * 1000.0,
-        max_duration_ms=settings.conversation.max_duration_s * 1000.0,
-        slow_tool_ms=float(settings.tools.slow_filler_ms),
-        device_name=settings.device.name,
-        site=settings.device.site,
-        confirm_tools=frozenset(
-            t.name for t in tools if toolbox and toolbox.needs_confirmation(t.name)
-        ),
-        transcribes=settings.realtime.transcription.enabled,
-        setup_timeout_ms=settings.realtime.connect_timeout_s * 1000.0,
-        reply_stall_ms=settings.realtime.reply_stall_s * 1000.0,
-        server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
-        back_online_prompt=settings.conversation.back_online_prompt,
-    )
 
 
 class Daemon(LinkWiring, AudioWiring):

@@ -193,3 +193,12 @@ def close_stream(pa: pyaudio.PyAudio | None, stream: Any, what: str) -> None:
                 action()
         except Exception as exc:
             log.debug("closing the %s: %s", what, exc)
+
+
+def describe_open_error(exc: BaseException) -> str:
+    """One line on why a device could not be opened (for the health report)."""
+    if isinstance(exc, DeviceNotFound):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.args:
+        return f"cannot open it ({exc.args[-1]})"
+    return f"cannot open it ({type(exc).__name__}: {exc})"

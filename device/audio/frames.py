@@ -10,10 +10,6 @@ SPEECH_RATE_HZ = 24000
 PCM16). The Realtime GA codec's wire rate happens to equal it; a codec whose API uses
 another rate converts at its own boundary."""
 
-# Deprecated alias, kept only until device/app.py, device/doctor.py and PyAudioSpeaker use
-# SPEECH_RATE_HZ (other owners); new code must not use it.
-LINK_RATE_HZ = SPEECH_RATE_HZ
-
 
 @dataclass(frozen=True, slots=True)
 class AudioFrame:
