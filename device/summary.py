@@ -57,6 +57,9 @@ class RunSummary:
     conversations: int = 0
     handovers: int = 0
     interruptions: int = 0  # the caller cut a reply short (a frustration signal)
+    # per interruption: where the reply was cut (ms of its item) and how long the stop took
+    truncated_at_ms: list[int | None] = field(default_factory=list)
+    interrupt_stop_ms: list[float | None] = field(default_factory=list)
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "input_tokens": 0,
@@ -107,8 +110,10 @@ class RunSummary:
                     self.hangup_ms.append(hangup_ms)
             case HandedOver():
                 self.handovers += 1
-            case Interrupted():
+            case Interrupted(audio_end_ms=end_ms, stop_ms=stop_ms):
                 self.interruptions += 1
+                self.truncated_at_ms.append(end_ms)
+                self.interrupt_stop_ms.append(stop_ms)
             case _:
                 pass
 
@@ -160,6 +165,8 @@ def timeline_text(report: Report) -> str | None:
             return "handover  a human was called"
         case Interrupted(source=source, n=n, item_id=item_id, audio_end_ms=end_ms):
             cut = f"reply cut at {end_ms} ms of {item_id}" if item_id else "nothing to cut"
+            if report.stop_ms is not None:
+                cut += f", speaker silent {report.stop_ms:.0f} ms after the interruption"
             return f"interrupt  #{n} by {one_line(source, 80)}: {cut}"
         case _:
             return None

@@ -733,7 +733,8 @@ def test_a_button_press_while_speaking_stops_truncates_at_what_was_heard_and_can
         ("Truncate", 412),
         ("CancelReply", None),
     ]
-    assert reports(out, Interrupted) == [Interrupted("button", 1, "item_a1", 412)]
+    # the timeline says how long the speaker took to fall silent (1 ms on this clock)
+    assert reports(out, Interrupted) == [Interrupted("button", 1, "item_a1", 412, 1.0)]
     # late deltas of the interrupted reply are not played
     assert acts(conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM), 3010)) == []
 

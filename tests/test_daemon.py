@@ -242,9 +242,9 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
             "--summary-json",
             str(out),
             "--set",
-            "audio.input.speed=4",
+            "audio.input.speed=2",
             "--set",
-            "audio.output.speed=0",
+            "audio.output.speed=2",
             "--set",
             f"audio.output.path={tmp_path / 'reply.wav'}",
             env=dict(os.environ, OPENAI_API_KEY=KEY),
@@ -265,11 +265,17 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
         "errors",
     ):
         assert key in summary
-    # the demo: the caller asks, the model answers from the faq tool; the caller says
-    # goodbye, the model hangs up with end_session and the canned goodbye plays
-    assert summary["turns"] == 2 and summary["reply_audio_ms"] > 500
-    assert [c["name"] for c in summary["tool_calls"]] == ["faq", "end_session"]
-    assert summary["assistant_transcripts"][0].startswith("We are open Monday to Friday")
+    # the demo: the caller asks, the model answers at length from the faq tool; the caller
+    # talks over it and it stops (cut where the caller spoke, 3.4 s into the reply's audio);
+    # the short answer; the caller says goodbye, the model hangs up with end_session and
+    # the canned goodbye plays
+    assert summary["turns"] == 3 and summary["reply_audio_ms"] > 500
+    assert [c["name"] for c in summary["tool_calls"]] == ["faq", "faq", "end_session"]
+    assert summary["assistant_transcripts"][-1] == "We are open Monday to Friday, 8 am to 6 pm."
+    assert summary["interruptions"] == 1, summary
+    assert 2500 < summary["truncated_at_ms"][0] < 4500
+    assert summary["interrupt_stop_ms"][0] < 50
     assert summary["prompt_audio_ms"] > 300 and summary["hangup_ms"][0] < 1500
+    assert "interrupt  #1 by the caller" in result.stdout
     assert "listening -> thinking" in result.stdout  # the timeline
     assert "tool   faq(" in result.stdout

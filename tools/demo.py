@@ -1,9 +1,10 @@
 """`make demo`: the full daemon against the local Realtime emulator, no key, no hardware.
 
 Starts the emulator on a free loopback port with tools/scenarios/demo.yaml, runs
-`voice-kiosk run` on firmware_config/examples/demo.yaml (a committed spoken question as the
-microphone, a WAV file as the speaker), prints the daemon's timeline and a short summary, and
-leaves demo-output/summary.json and demo-output/reply.wav.
+`voice-kiosk run` on firmware_config/examples/demo.yaml (a committed spoken caller as the
+microphone, who talks over the device once to interrupt it; a WAV file as the speaker),
+prints the daemon's timeline and a short summary, and leaves demo-output/summary.json and
+demo-output/reply.wav.
 """
 
 from __future__ import annotations
@@ -90,11 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"demo: {summary['turns']} turn(s), {len(summary['tool_calls'])} tool call(s), "
-        f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio, "
+        f"{summary['reply_audio_ms'] / 1000:.1f} s of reply audio received, "
         f"{summary['prompt_audio_ms'] / 1000:.1f} s of local prompts"
     )
     for i, ms in enumerate(summary["first_audio_latency_ms"], 1):
         print(f"demo: turn {i}: first reply audio {ms:.0f} ms after the caller stopped")
+    for n, (cut, stop) in enumerate(
+        zip(summary["truncated_at_ms"], summary["interrupt_stop_ms"], strict=True), 1
+    ):
+        where = f"cut at {cut} ms of the reply" if cut is not None else "nothing to cut"
+        silent = f", speaker silent {stop:.0f} ms later" if stop is not None else ""
+        print(f"demo: interruption {n}: the caller spoke over the reply: {where}{silent}")
     for ms in summary["hangup_ms"]:
         print(f"demo: hung up {ms:.0f} ms after the model asked to end (budget 1500 ms)")
     if summary["errors"]:

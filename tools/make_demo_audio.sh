@@ -16,7 +16,15 @@ say question "What are your opening hours?"
 say job-status "What is the status of job four one seven two?"
 say thanks "Thank you, goodbye."
 say wake-question "Hey Jarvis, what are your opening hours?"
-# the `make demo` caller: wakes the kiosk and asks in one breath, waits for the answer (the
-# daemon holds a file caller while it answers), then says goodbye
-sox -q wake-question.wav thanks.wav demo-conversation.wav
-printf '%s\n' "$(cat wake-question.txt)" "$(cat thanks.txt)" > demo-conversation.txt
+say sorry "Sorry, just the opening hours."
+# the `make demo` caller (`caller: timeline`: it talks on the wall clock, as a real caller
+# does): wakes the kiosk and asks in one breath (ends at 3.9 s); the long answer starts at
+# about 4.2 s and the caller cuts it short at 7.5 s; the short answer ends by about 13 s;
+# goodbye at 15 s. The silences are the gaps between those moments.
+gap() { sox -q -n -r 16000 -c 1 -b 16 "/tmp/gap-$1.wav" trim 0 "$1"; }
+gap 2.57; gap 4.1
+sox -q wake-question.wav /tmp/gap-2.57.wav sorry.wav /tmp/gap-4.1.wav thanks.wav \
+  demo-conversation.wav
+rm -f /tmp/gap-*.wav
+printf '%s\n' "$(cat wake-question.txt)" "$(sed 's/^/.../' sorry.txt)" "$(cat thanks.txt)" \
+  > demo-conversation.txt

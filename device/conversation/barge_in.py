@@ -44,6 +44,7 @@ class BargeIn(EngineParts):
         items = tuple(v.reply_items.get(rid, ())) if rid is not None else ()
         if rid is not None:
             v.dropped_responses.add(rid)  # late deltas of it are not played
+        v.interrupt_at_ms = self._now_ms
         out.append(StopPlayback(source, items, device_initiated=device))
         self._to(State.LISTENING, out)
 
@@ -63,6 +64,8 @@ class BargeIn(EngineParts):
         if v.gate.active is not None and (ev.device_initiated or not self.policy.server_interrupts):
             self._send(CancelReply(), out)
         v.interruptions += 1
-        out.append(Interrupted(ev.source, v.interruptions, cut_item, cut_ms))
+        asked = v.interrupt_at_ms
+        stop_ms = None if asked is None else round(self._now_ms - asked, 1)
+        out.append(Interrupted(ev.source, v.interruptions, cut_item, cut_ms, stop_ms))
         if self.state is State.LISTENING:
             out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))

@@ -83,13 +83,15 @@ class ErrorReported:
 class Interrupted:
     """The caller cut the reply short (``n``: interruptions so far in this conversation).
 
-    ``item_id`` / ``audio_end_ms``: where the reply was truncated (None: nothing to cut).
+    ``item_id`` / ``audio_end_ms``: where the reply was truncated (None: nothing to cut);
+    ``stop_ms``: from the interruption to the speaker being silent (the flush done).
     """
 
     source: str
     n: int
     item_id: str | None
     audio_end_ms: int | None
+    stop_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

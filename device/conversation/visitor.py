@@ -43,6 +43,7 @@ class Visitor:
     received_ms: dict[str, float] = field(default_factory=dict)  # item -> audio received
     last_reply: str | None = None  # the response whose audio came last
     interruptions: int = 0
+    interrupt_at_ms: float | None = None  # when the last StopPlayback was asked for
     reconnects: int = 0
     # push-to-talk
     talking: bool = False  # the caller holds the button (server turn detection is off)
