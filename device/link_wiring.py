@@ -143,6 +143,8 @@ class LinkWiring:
             return
         if not self.engine.active or self.engine.state is not State.CONNECTING:
             await self._manager().close(session)  # the conversation ended meanwhile
+            if self.settings.realtime.standby and not self.engine.active:
+                self._standby_wanted.set()  # the keeper handed it over: it opens another
             return
         self._adopt(session)
         self.dispatch(SessionReady())

@@ -143,27 +143,46 @@ async def test_a_refused_key_is_the_error_state_with_its_source_and_a_press_retr
             await asyncio.sleep(0.5)
             assert emu.refused == refused  # no tight loop on a bad key
             emu.heal()
-            daemon.trigger(START)  # a press retries at once
-            await wait_for(lambda: daemon._manager().standby is not None)
-            assert daemon.engine.state is State.IDLE
-            assert State.ERROR in seen.states()
+            daemon.trigger(START)  # a press retries at once: the visitor is served
+            await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+            assert State.ERROR in seen.states() and "offline" not in seen.prompts()
 
 
-async def test_while_offline_a_wake_hears_the_offline_prompt_and_the_link_comes_back(
+async def test_while_offline_a_wake_hears_the_offline_prompt_and_the_next_is_served_at_once(
     tmp_path: Path,
 ) -> None:
     async with Emulator(one_turn(), on_event=validate) as emu:
         emu.configure(refuse=503)
         async with serving(tmp_path, emu) as (daemon, seen):
             await wait_for(lambda: daemon.engine.state is State.OFFLINE)
-            daemon.trigger(START)
+            daemon.trigger(START)  # the link is tried at once: still refused
             await wait_for(lambda: "offline" in seen.prompts())
             assert daemon.engine.state is State.OFFLINE  # no conversation without a link
             emu.heal()
-            daemon.trigger(START)  # a press probes the link at once
-            await wait_for(lambda: daemon.engine.state is State.IDLE, 5)
+            # the next visitor, before the standby's backoff is over: the press tries the
+            # link at once and the visitor is served, not told "offline"
             daemon.trigger(START)
             await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+            assert seen.prompts().count("offline") == 1
+
+
+async def test_a_try_that_hangs_says_offline_within_a_second_and_the_standby_follows(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        emu.configure(refuse=503)
+        async with serving(tmp_path, emu) as (daemon, seen):
+            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            emu.configure(refuse=None, handshake_delay_ms=2500)  # a link that hangs
+            t0 = asyncio.get_running_loop().time()
+            daemon.trigger(START)
+            await wait_for(lambda: "offline" in seen.prompts(), 5)
+            said_s = asyncio.get_running_loop().time() - t0
+            assert 0.9 < said_s < 1.5  # not silence while the handshake hangs
+            # the handshake ends after the visitor was told: the session is not lost, the
+            # device is ready for the next visitor
+            await wait_for(lambda: daemon._manager().standby is not None, 10)
+            assert daemon.engine.state is State.IDLE
 
 
 async def test_a_busy_service_is_said_never_silence(tmp_path: Path) -> None:

@@ -318,18 +318,18 @@ class Conversation(ToolTurns, TalkTurns, LinkTurns, BargeIn, ReplyTurns):
             out.append(Note(f"not starting ({source}): the service asked us to wait"))
             out.append(PlayPrompt("busy"))
             return
-        if self._link_down is not None:
-            reason, kind = self._link_down
-            out.append(Note(f"not starting ({source}): no link ({reason})"))
-            out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
-            out.append(ProbeLink())
-            return
         self.visitor = Visitor(conversation_id=f"conv-{next(self._conversation_ids)}")
+        setup_ms = self.policy.setup_timeout_ms
+        if self._link_down is not None:  # try it now: it may just have come back
+            self.visitor.link_was_down = self._link_down
+            out.append(Note(f"the link was down ({self._link_down[0]}): trying it for {source}"))
+            out.append(ProbeLink())
+            setup_ms = min(setup_ms, self.policy.offline_try_ms)
         out.append(ConversationStarted(self.visitor.conversation_id, source))
         self._to(State.CONNECTING, out)
         out.append(Connect(self.visitor.conversation_id))
         out.append(SetTimer(MAX_TIMER, self.policy.max_duration_ms))
-        out.append(SetTimer(SETUP_TIMER, self.policy.setup_timeout_ms))
+        out.append(SetTimer(SETUP_TIMER, setup_ms))
 
     def _end(
         self,
@@ -363,6 +363,10 @@ class Conversation(ToolTurns, TalkTurns, LinkTurns, BargeIn, ReplyTurns):
             self._end("maximum conversation length reached", out)
         elif name.startswith(SLOW_PREFIX) and name[len(SLOW_PREFIX) :] in v.pending_tools:
             out.append(PlayPrompt("filler"))
+        elif name == SETUP_TIMER and self.state is State.CONNECTING and v.link_was_down:
+            reason, kind = v.link_was_down  # still no link: say so (never silence)
+            out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
+            self._end(f"no link: {reason}", out, state=State.OFFLINE)
         elif name == SETUP_TIMER and self.state is State.CONNECTING:
             s = self.policy.setup_timeout_ms / 1000.0
             out.append(

@@ -28,6 +28,9 @@ class ConversationPolicy:
     reconnect: bool = True  # a dropped session mid-conversation is replaced and restored
     max_reconnects: int = 3  # per conversation; then it ends offline
     restore_prompt_ms: float = 1000.0  # say connection_lost only if restoring takes longer
+    # a visitor who comes while the link is down: try it at once, and say offline (or busy)
+    # only if no session is ready in this long (the link may just have come back)
+    offline_try_ms: float = 1000.0
     back_online_prompt: bool = False
     # push-to-talk: the server must not end a held turn on a pause, so its turn detection
     # is switched off while the button is held (when the session uses server turn detection)

@@ -43,6 +43,7 @@ class Visitor:
     received_ms: dict[str, float] = field(default_factory=dict)  # item -> audio received
     last_reply: str | None = None  # the response whose audio came last
     interruptions: int = 0
+    link_was_down: tuple[str, str] | None = None  # (reason, kind) when the visitor came
     interrupt_at_ms: float | None = None  # when the last StopPlayback was asked for
     reconnects: int = 0
     # push-to-talk
