@@ -19,11 +19,12 @@ def test_the_example_scenarios_load(name: str) -> None:
     assert scenario.turns
 
 
-def test_demo_looks_up_the_opening_hours_then_hangs_up() -> None:
-    first, second = Scenario.load(ROOT / "tools/scenarios/demo.yaml").turns
+def test_demo_looks_up_the_opening_hours_is_cut_short_then_hangs_up() -> None:
+    first, cut_short, last = Scenario.load(ROOT / "tools/scenarios/demo.yaml").turns
     assert "opening hours" in first.user
     assert [c.name for c in first.tool_calls] == ["faq"] and first.replies
-    assert [c.name for c in second.tool_calls] == ["end_session"]
+    assert "just the opening hours" in cut_short.user
+    assert [c.name for c in last.tool_calls] == ["end_session"]
 
 
 @pytest.mark.parametrize(

@@ -365,3 +365,23 @@ async def test_inject_can_aim_at_one_session_and_scripted_faults_switch_off() ->
         assert done["response"]["status"] == "completed"
         assert [(f.session, f.kind) for f in emu.fired] == [(2, "close")]
         await emu.wait_for(lambda: emu.open_connections == 0)
+
+
+async def test_nothing_of_a_cancelled_response_follows_its_done_when_a_stall_ends() -> None:
+    """A piece made before a stall must not go out after the response.done that the
+    client's cancel (handled as the stall ends) produced."""
+    for _ in range(5):
+        async with Emulator(scenario(), on_event=validate) as emu, client(emu) as c:
+            await manual(c)
+            await ask(c)
+            await c.until("response.output_audio.delta")
+            assert await emu.inject({"stall": {"ms": None, "pings": True}}) == 1
+            await emu.wait_for(lambda: len(emu.fired) == 1)
+            await c.send({"type": "response.cancel"})
+            emu.heal()
+            done = await c.until("response.done")
+            await asyncio.wait_for(await c.ws.ping(), 2)  # all sent before the pong is in
+            rid = done["response"]["id"]
+            events = c.events()
+            after = events[events.index(done) + 1 :]
+            assert [e["type"] for e in after if e.get("response_id") == rid] == []

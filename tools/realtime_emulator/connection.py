@@ -62,6 +62,7 @@ class Connection:
         self.session = RealtimeSession(emu.scenario, model=model, session_no=number)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.hung: set[str] = set()  # responses stalled by stall_response
+        self._done_sent: set[str] = set()  # responses whose response.done went out
         self._open = asyncio.Event()  # cleared while stalled
         self._open.set()
         self._stalls = 0
@@ -100,9 +101,20 @@ class Connection:
         )
 
     async def send(self, event: dict[str, Any]) -> None:
-        """Send a server event (seen by ``on_event``); nothing once the socket is closing."""
+        """Send a server event (seen by ``on_event``); nothing once the socket is closing,
+        and nothing of a response after its ``response.done`` (a piece made before a stall
+        and sent after it, when the response was cancelled meanwhile, as a server would not)."""
         await self._open.wait()
         if self.ws.state is not State.OPEN:
+            return
+        rid = event.get("response_id")
+        if event.get("type") == "response.done":
+            rid = (event.get("response") or {}).get("id")
+            if rid in self._done_sent:
+                return
+            self._done_sent.add(rid)
+        elif rid in self._done_sent:
+            log.debug("not sending %s of %s: the response is done", event.get("type"), rid)
             return
         self.emu.record("server", event)
         with contextlib.suppress(ConnectionClosed):
