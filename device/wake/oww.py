@@ -16,9 +16,10 @@ Python list per frame. The feature buffers start from the features of digital si
 
 Idle: with a ``QuietTracker``, a frame in a quiet stretch (see device/wake/quiet.py) runs
 no model. The last embedding is repeated (the window it saw was quiet already) and the raw
-audio is kept, so on the first loud frame the mel window is recomputed from the last 0.8 s
-of audio (ten melspectrogram runs, 2 ms) and the models see what they would have seen had
-they never stopped.
+audio is kept, so when the models start again the mel window is recomputed from the audio
+kept (one melspectrogram run per 80 ms, 0.3 ms each), the frames since the sound began are
+caught up (an embedding and a score each, in order) and the models see what they would have
+seen had they never stopped.
 """
 
 from __future__ import annotations
@@ -41,9 +42,13 @@ MEL_FRAMES_PER_FRAME = 8
 MEL_BANDS = 32
 EMBEDDING_WINDOW = 76  # mel frames per embedding
 EMBEDDING_SIZE = 96
-# audio kept for recomputing the mel window after a quiet stretch: 10 frames + context
+# frames of audio in one mel window (76 mel frames: 9.5 frames); the quiet tracker's tail
 HISTORY_FRAMES = 10
-HISTORY_SAMPLES = HISTORY_FRAMES * FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
+# the most frames caught up when the models start (the QuietTracker's window_frames)
+CATCH_UP_FRAMES = HISTORY_FRAMES
+# audio kept for recomputing the mel windows after a quiet stretch
+HISTORY_SAMPLES = (HISTORY_FRAMES + CATCH_UP_FRAMES - 1) * FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
+_HISTORY_SPARE_FRAMES = 64
 
 
 class _Model:
@@ -149,9 +154,15 @@ class OpenWakeWordDetector:
     # -- the pipeline ---------------------------------------------------------------------
 
     def _init_state(self) -> None:
-        self._history = np.zeros(HISTORY_SAMPLES, dtype=np.float32)
+        # the audio kept: the latest HISTORY_SAMPLES end at _history_end (appended in place,
+        # moved to the front once every _HISTORY_SPARE_FRAMES frames)
+        self._history = np.zeros(
+            HISTORY_SAMPLES + _HISTORY_SPARE_FRAMES * FRAME_SAMPLES, np.float32
+        )
+        self._history_end = HISTORY_SAMPLES
         self._mels = np.repeat(self._silence_mels[-1:], EMBEDDING_WINDOW, axis=0)
-        self._embeddings = np.repeat(self._silence_embedding[None, :], self._n_embeddings, 0)
+        kept = self._n_embeddings + CATCH_UP_FRAMES - 1
+        self._embeddings = np.repeat(self._silence_embedding[None, :], kept, 0)
         self._stale_mels = False
         self._running = True
 
@@ -165,13 +176,16 @@ class OpenWakeWordDetector:
         mels: npt.NDArray[np.float32] = out.reshape(-1, MEL_BANDS) / 10.0 + 2.0
         return mels
 
-    def _backfill_mels(self, history: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """The mel window as streaming would have built it: frame by frame, because the
-        melspectrogram model clips each input's quietest bands relative to its loudest."""
+    def _backfill_mels(self, history: npt.NDArray[np.float32], frames: int) -> list[Any]:
+        """The mel windows of the last ``frames`` frames (oldest first) as streaming would
+        have built them: frame by frame, because the melspectrogram model clips each input's
+        quietest bands relative to its loudest."""
         step, span = FRAME_SAMPLES, FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
-        windows = np.lib.stride_tricks.sliding_window_view(history, span)[::step]
+        needed = HISTORY_FRAMES + frames - 1  # melspectrogram runs
+        windows = np.lib.stride_tricks.sliding_window_view(history, span)[::step][-needed:]
         mels = np.concatenate([self._melspectrogram(w) for w in windows])
-        return np.ascontiguousarray(mels[-EMBEDDING_WINDOW:])
+        ends = [len(mels) - MEL_FRAMES_PER_FRAME * k for k in range(frames - 1, -1, -1)]
+        return [np.ascontiguousarray(mels[end - EMBEDDING_WINDOW : end]) for end in ends]
 
     def _embed(self, mels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         out = self._emb.run(None, {"input_1": mels[None, :, :, None]})[0]
@@ -181,12 +195,10 @@ class OpenWakeWordDetector:
     def _frame(self, frame: npt.NDArray[np.int16], found: list[Detection]) -> None:
         self.frames += 1
         self._position += FRAME_SAMPLES
-        history = self._history
-        history[:-FRAME_SAMPLES] = history[FRAME_SAMPLES:]
-        history[-FRAME_SAMPLES:] = frame
-        run = self._idle.update(frame) if self._idle is not None else True
-        self._running = run
-        if not run:
+        history = self._append_history(frame)
+        frames = self._idle.update(frame) if self._idle is not None else 1
+        self._running = frames > 0
+        if not frames:
             self.skipped_frames += 1
             self._stale_mels = True
             self._push_embedding(self._embeddings[-1])
@@ -194,27 +206,58 @@ class OpenWakeWordDetector:
                 self.last_scores[m.spec.label] = 0.0
                 m.rule.update(0.0, self._position)
             return
-        if self._stale_mels:  # back from a quiet stretch: the window from the audio kept
-            self._mels = self._backfill_mels(history)
+        if self._stale_mels:  # back from a quiet stretch: the windows from the audio kept
+            frames = min(frames, self.frames, CATCH_UP_FRAMES)
+            windows = self._backfill_mels(history, frames)
             self._stale_mels = False
-        else:
-            new_mels = self._melspectrogram(history[-(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES) :])
-            mels = self._mels
-            mels[:-MEL_FRAMES_PER_FRAME] = mels[MEL_FRAMES_PER_FRAME:]
-            mels[-MEL_FRAMES_PER_FRAME:] = new_mels
-        self._push_embedding(self._embed(self._mels))
+            # the frames skipped since the sound began: their embeddings and scores again
+            # (the rules saw 0 there; they were idle, so nothing fired)
+            self._pop_embeddings(frames - 1)
+            self.skipped_frames -= frames - 1
+            for k, mels in enumerate(windows):
+                end = self._position - (frames - 1 - k) * FRAME_SAMPLES
+                self._step(mels, end, found)
+            self._mels = windows[-1]
+            return
+        new_mels = self._melspectrogram(history[-(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES) :])
+        mels = self._mels
+        mels[:-MEL_FRAMES_PER_FRAME] = mels[MEL_FRAMES_PER_FRAME:]
+        mels[-MEL_FRAMES_PER_FRAME:] = new_mels
+        self._step(mels, self._position, found)
+
+    def _step(self, mels: npt.NDArray[np.float32], end: int, found: list[Detection]) -> None:
+        """One frame's embedding (from its mel window) and scores; ``end``: its end sample."""
+        self._push_embedding(self._embed(mels))
         for m in self._models:
             score = m.score(self._embeddings)
             self.last_scores[m.spec.label] = score
-            fired = m.rule.update(score, self._position)
+            fired = m.rule.update(score, end)
             if fired is not None:
                 first_end, fired_score = fired
-                found.append(Detection(m.spec.label, fired_score, first_end, self._position))
+                found.append(Detection(m.spec.label, fired_score, first_end, end))
+
+    def _append_history(self, frame: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+        """Keep ``frame``; the latest ``HISTORY_SAMPLES`` of audio, as a view."""
+        buffer, end = self._history, self._history_end
+        if end + FRAME_SAMPLES > buffer.size:
+            buffer[:HISTORY_SAMPLES] = buffer[end - HISTORY_SAMPLES : end]
+            end = HISTORY_SAMPLES
+        buffer[end : end + FRAME_SAMPLES] = frame
+        end += FRAME_SAMPLES
+        self._history_end = end
+        return buffer[end - HISTORY_SAMPLES : end]
 
     def _push_embedding(self, embedding: npt.NDArray[np.float32]) -> None:
         e = self._embeddings
         e[:-1] = e[1:]
         e[-1] = embedding
+
+    def _pop_embeddings(self, count: int) -> None:
+        """Take back the latest ``count`` pushes (the buffer keeps ``CATCH_UP_FRAMES - 1``
+        embeddings more than the models read, so the older ones are still there)."""
+        if count > 0:
+            e = self._embeddings
+            e[count:] = e[:-count].copy()
 
 
 def _as_int16(samples: object) -> npt.NDArray[np.int16]:
@@ -235,7 +278,12 @@ def detector_from_settings(settings: WakeSettings) -> OpenWakeWordDetector:
     openWakeWord model), each with a one-line message naming the file.
     """
     idle = (
-        QuietTracker(FRAME_MS, HISTORY_FRAMES, settings.idle_open_db, settings.idle_min_dbfs)
+        QuietTracker(
+            FRAME_MS,
+            HISTORY_FRAMES,
+            settings.idle_open_db,
+            settings.idle_min_dbfs,
+        )
         if settings.idle_skip
         else None
     )

@@ -143,3 +143,41 @@ def test_a_quiet_room_runs_the_models_on_few_frames(resolved: ResolvedModels) ->
     det = make_detector(resolved)
     assert det.process(room) == []
     assert det.skipped_frames >= 0.9 * det.frames
+
+
+def _click(samples: np.ndarray, at_sample: int) -> np.ndarray:
+    """``samples`` with a 10 ms click (a tap on the case) at ``at_sample``."""
+    out = samples.copy()
+    burst = np.random.default_rng(3).standard_normal(160) * 8000
+    out[at_sample : at_sample + 160] = np.clip(
+        out[at_sample : at_sample + 160] + burst, -32768, 32767
+    )
+    return out
+
+
+def test_a_click_in_a_quiet_room_does_not_start_the_models(resolved: ResolvedModels) -> None:
+    rng = np.random.default_rng(0)
+    room = (rng.standard_normal(16000 * 6) * 20).astype(np.int16)  # about -64 dBFS
+    det = make_detector(resolved)
+    assert det.process(_click(room, 16000 * 4)) == []
+    assert det.skipped_frames == det.frames
+
+
+def test_a_click_just_before_the_phrase_changes_nothing(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """The click alone does not start the models; the phrase 0.4 s later does, and they
+    catch up on the frames since the click: the scores are those of continuous inference."""
+    folder, manifest = corpus
+    clip = next(c for c in manifest["positives"] if c["condition"] == "clean")
+    samples = _click(read_wav(folder / clip["file"]), clip["phrase_start_sample"] - 6400)
+    traces = []
+    for idle in (True, False):
+        det = make_detector(resolved, idle=idle)
+        trace = []
+        for i in range(0, samples.size - 1279, 1280):
+            det.process(samples[i : i + 1280])
+            trace.append(det.last_scores["hey_jarvis"])
+        traces.append(np.array(trace))
+    assert traces[1].max() > 0.75
+    np.testing.assert_allclose(traces[0], traces[1], atol=1e-4)
