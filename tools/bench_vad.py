@@ -96,7 +96,7 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
     from tests.vad.sounds import make_sounds
 
     replies = 4 if quick else 20
-    trials = 3 if quick else 10
+    trials = 8 if quick else 20
     sounds = make_sounds(workdir / "sounds")
     with PulseServer() as pulse:
         async with EchoRig(pulse, sounds, workdir=workdir) as rig:

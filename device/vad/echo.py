@@ -3,8 +3,9 @@
 Used by the ``reference`` echo mode. Both streams are placed on the microphone's 16 kHz
 sample clock: ``add_mic(samples, at_sample)`` with the mic's own index and
 ``add_played(samples, at_sample)`` with the mic index at which that audio left the speaker
-(the adapter converts the speaker's DAC time). Both are kept as the power of 10 ms blocks:
-a room's echo (and a resampling sound path) smears phase but not the envelope.
+(the adapter converts the speaker's DAC time). Both are kept in sample rings; the echo
+path is measured on the power of 10 ms blocks: a room's echo (and a resampling sound path)
+smears phase but not the envelope.
 
 Every ``estimate_every_ms`` of microphone audio while the device plays, the echo path is
 measured again over the last ``analysis_ms``: its delay is the lag (0..``max_delay_ms``)
@@ -44,6 +45,7 @@ _FLOOR = 1e-12  # power (of float samples in [-1, 1]) below -120 dBFS
 _FOLLOWS = 0.5  # envelope correlation from which a new estimate replaces the last one
 _FOLLOWS_FIRST = 0.8  # the first one must be clearer: a wrong delay is worse than none
 _LOUD_DB = -55.0  # reference blocks quieter than this say nothing about the echo path
+_SILENT = 1e-9  # reference power (-90 dBFS) under which nothing can echo above the floor
 _SLACK = 4  # blocks (40 ms) either side of the delay: it wanders, and jumps when a
 # sound server drops samples to resync (seen with module-echo-cancel)
 
@@ -59,35 +61,47 @@ def as_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32, copy=False)
 
 
-class _BlockPower:
-    """Sum of squares per 10 ms block, by absolute block number, in a ring."""
+def _ring_slices(size: int, first: int, last: int) -> tuple[slice, slice]:
+    """The ring positions of absolute indices first..last-1 (last - first <= size), as
+    one or two slices (the second empty unless the span wraps)."""
+    i = first % size
+    j = i + (last - first)
+    if j <= size:
+        return slice(i, j), slice(0, 0)
+    return slice(i, size), slice(0, j - size)
 
-    def __init__(self, blocks: int) -> None:
-        self.size = blocks
-        self.sums = np.zeros(blocks, dtype=np.float64)
 
-    def add(self, data: np.ndarray, at_sample: int) -> None:
-        if not len(data):
-            return
-        if at_sample % BLOCK == 0 and len(data) % BLOCK == 0:  # whole blocks: the usual mic frame
-            first = at_sample // BLOCK
-            sums = np.square(data.astype(np.float64)).reshape(-1, BLOCK).sum(axis=1)
-            self.sums[np.arange(first, first + len(sums)) % self.size] += sums
-            return
-        index = np.arange(at_sample, at_sample + len(data)) // BLOCK
-        first = int(index[0])
-        sums = np.bincount(index - first, weights=np.square(data.astype(np.float64)))
-        slots = np.arange(first, first + len(sums)) % self.size
-        np.add.at(self.sums, slots, sums)
+def _ring_get(ring: np.ndarray, first: int, last: int) -> np.ndarray:
+    a, b = _ring_slices(len(ring), first, last)
+    return ring[a] if b.stop == 0 else np.concatenate([ring[a], ring[b]])
 
-    def clear(self, first: int, last: int) -> None:
-        """Zero blocks first..last-1."""
-        if last > first:
-            self.sums[np.arange(first, last) % self.size] = 0.0
 
-    def power(self, first: int, last: int) -> np.ndarray:
-        """Mean power of blocks first..last-1."""
-        return self.sums[np.arange(first, last) % self.size] / BLOCK
+def _ring_put(ring: np.ndarray, first: int, values: np.ndarray) -> None:
+    a, b = _ring_slices(len(ring), first, first + len(values))
+    n = a.stop - a.start
+    ring[a] = values[:n]
+    ring[b] = values[n:]
+
+
+def _put(ring: np.ndarray, data: np.ndarray, at_sample: int) -> None:
+    """Write samples at absolute index ``at_sample`` (more than a lap: the newest lap)."""
+    keep = min(len(data), len(ring))
+    _ring_put(ring, at_sample + len(data) - keep, data[len(data) - keep :])
+
+
+def _block_power(ring: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Mean power of 10 ms blocks first..last-1 of a sample ring (float64)."""
+    x = _ring_get(ring, first * BLOCK, last * BLOCK).reshape(-1, BLOCK)
+    return np.einsum("ij,ij->i", x, x, dtype=np.float64) / BLOCK
+
+
+def _zero(ring: np.ndarray, first: int, last: int) -> None:
+    """Zero ring samples first..last-1 (at most a whole lap)."""
+    first = max(first, last - len(ring))
+    if last > first:
+        a, b = _ring_slices(len(ring), first, last)
+        ring[a] = 0.0
+        ring[b] = 0.0
 
 
 class EchoReference:
@@ -109,9 +123,8 @@ class EchoReference:
             raise ValueError("history_s too short for analysis_ms + max_delay_ms")
         self.estimate_every = RATE_HZ * estimate_every_ms // 1000
         self.tail = max(1, tail_ms // 10)
-        self._ref = _BlockPower(self.blocks)
-        self._ref_samples = np.zeros(self.blocks * BLOCK, dtype=np.float32)
-        self._mic = _BlockPower(self.blocks)
+        self._ref = np.zeros(self.blocks * BLOCK, dtype=np.float32)  # sample rings
+        self._mic = np.zeros(self.blocks * BLOCK, dtype=np.float32)
         self._mic_end = 0  # mic sample index after the last mic sample
         self._cleared = self.blocks // 2  # reference blocks up to here are fresh
         self._played_until = 0
@@ -132,24 +145,19 @@ class EchoReference:
         end_block = (at_sample + len(samples)) // BLOCK
         if end_block >= self._mic_end // BLOCK + self.blocks // 2 or end_block < 0:
             return  # implausibly far ahead (or behind): a clock went wrong
-        data = as_float(samples)
-        self._ref.add(data, at_sample)
-        slots = np.arange(at_sample, at_sample + len(data)) % len(self._ref_samples)
-        self._ref_samples[slots] = data
+        _put(self._ref, as_float(samples), at_sample)
         self._played_until = max(self._played_until, at_sample + len(samples))
 
     def add_mic(self, samples: np.ndarray, at_sample: int) -> None:
         """The microphone's samples from index ``at_sample`` on (16 kHz)."""
-        self._mic.clear(self._mic_end // BLOCK + 1, (at_sample + len(samples)) // BLOCK + 1)
-        self._mic.add(as_float(samples), at_sample)
+        _zero(self._mic, self._mic_end, at_sample)  # a gap: nothing was heard there
+        _put(self._mic, as_float(samples), at_sample)
         self._mic_end = max(self._mic_end, at_sample + len(samples))
         # the reference ring ahead of the mic must not hold audio from a lap ago
         horizon = self._mic_end // BLOCK + self.blocks // 2
-        self._ref.clear(self._cleared, horizon)
         if horizon > self._cleared:
-            slots = np.arange(self._cleared * BLOCK, horizon * BLOCK) % len(self._ref_samples)
-            self._ref_samples[slots] = 0.0
-        self._cleared = max(self._cleared, horizon)
+            _zero(self._ref, self._cleared * BLOCK, horizon * BLOCK)
+            self._cleared = horizon
         self._since_estimate += len(samples)
         if self._since_estimate >= self.estimate_every:
             self._since_estimate = 0
@@ -165,8 +173,8 @@ class EchoReference:
     def _estimate(self) -> None:
         last = self._mic_end // BLOCK  # the block being filled is left out
         first = last - self.analysis
-        mic = self._mic.power(first, last)
-        ref = self._ref.power(first - self.max_lag, last)
+        mic = _block_power(self._mic, first, last)
+        ref = _block_power(self._ref, first - self.max_lag, last)
         loud = ref > 10 ** (_LOUD_DB / 10)
         if loud.sum() < self.analysis // 2:
             return  # too little played to measure the path by
@@ -192,15 +200,14 @@ class EchoReference:
         """Estimated echo level (dBFS) in mic[start:end]."""
         first, last = start // BLOCK, max(start // BLOCK + 1, -(-end // BLOCK))
         if self.delay_blocks is None:
-            power = float(self._ref.power(first - self.max_lag - self.tail, last).max())
+            power = float(_block_power(self._ref, first - self.max_lag - self.tail, last).max())
             return power_db(power)
         d = self.delay_blocks
-        ref = self._ref.power(first - d - _SLACK - self.tail, last - d + _SLACK)
-        n = last - first
-        now = ref[self.tail :]  # the window's blocks with the slack either side
-        spread = np.lib.stride_tricks.sliding_window_view(now, 2 * _SLACK + 1).max(axis=1)[:n]
-        before = ref[: self.tail]
-        power = max(float(spread.mean()), 0.5 * float(before.mean()))
+        ref = _block_power(self._ref, first - d - _SLACK - self.tail, last - d + _SLACK)
+        # each of the window's blocks: the loudest within the slack either side of it
+        spread = ref[self.tail :][_spread_index(last - first)].max(axis=1)
+        before = float(ref[: self.tail].sum()) / self.tail
+        power = max(float(spread.sum()) / len(spread), 0.5 * before)
         return power_db(self.gain_power * power)
 
     def suppress(self, window: np.ndarray, start: int, margin_db: float) -> np.ndarray | None:
@@ -208,15 +215,17 @@ class EchoReference:
         if self.delay_blocks is None:
             return None
         at = start - self.delay_blocks * BLOCK - _SLACK * BLOCK
-        size = len(self._ref_samples)
-        span = len(window) + 2 * _SLACK * BLOCK
-        i = at % size
-        if i + span <= size:
-            ref = self._ref_samples[i : i + span]
-        else:
-            ref = self._ref_samples[np.arange(at, at + span) % size]
+        ref = _ring_get(self._ref, at, at + len(window) + 2 * _SLACK * BLOCK)
+        if float(np.dot(ref, ref)) < _SILENT * len(ref):  # nothing played there: no echo
+            return _below_voice_removed(window)
         gain = math.sqrt(self.gain_power) * 10 ** (margin_db / 20)
         return _suppress(window, ref, gain)
+
+
+@functools.lru_cache(maxsize=8)
+def _spread_index(n: int) -> np.ndarray:
+    """Row i: blocks i .. i + 2 * _SLACK (a sliding window's positions, as fancy index)."""
+    return np.arange(n)[:, None] + np.arange(2 * _SLACK + 1)[None, :]
 
 
 _FFT = 512
@@ -232,6 +241,16 @@ def _hann(n: int) -> np.ndarray:
 _LOW_BINS = 250 * _FFT // RATE_HZ  # bins under 250 Hz
 
 
+_LOW_MASK = np.ones(_FFT // 2 + 1, dtype=np.float32)
+
+
+def _below_voice_removed(mic: np.ndarray, floor: float = 0.05) -> np.ndarray:
+    """``mic`` with what lies under 250 Hz turned down to ``floor`` (as ``_suppress`` does)."""
+    mask = _LOW_MASK.copy()
+    mask[:_LOW_BINS] = floor
+    return np.fft.irfft(np.fft.rfft(mic, _FFT) * mask, _FFT)[: len(mic)].astype(np.float32)
+
+
 def _suppress(mic: np.ndarray, ref: np.ndarray, gain: float, floor: float = 0.05) -> np.ndarray:
     """``mic`` with ``gain`` times the magnitude of ``ref`` taken off, per frequency.
 
@@ -240,11 +259,29 @@ def _suppress(mic: np.ndarray, ref: np.ndarray, gain: float, floor: float = 0.05
     in that span.
     """
     n = len(mic)
-    mic_mag = np.abs(np.fft.rfft(mic * _HANN[:n], _FFT))
+    spectrum = np.fft.rfft(mic, _FFT)
+    mic_mag = (
+        np.abs(_hann_windowed(spectrum))
+        if n == _FFT
+        else np.abs(np.fft.rfft(mic * _HANN[:n], _FFT))
+    )
     wide = np.abs(np.fft.rfft(ref * _hann(len(ref)), _WIDE_FFT))
-    echo = wide[:-1].reshape(-1, _WIDE_FFT // _FFT).max(axis=1)
-    echo = np.append(echo, wide[-1]) * (gain * math.sqrt(n / len(ref)))
-    mask = np.maximum(1.0 - echo / np.maximum(mic_mag, 1e-9), floor)
+    echo = np.empty(_FFT // 2 + 1, dtype=wide.dtype)
+    echo[:-1] = wide[:-1].reshape(-1, _WIDE_FFT // _FFT).max(axis=1)
+    echo[-1] = wide[-1]
+    echo *= gain * math.sqrt(n / len(ref))
+    mask = 1.0 - echo / np.maximum(mic_mag, 1e-9)
+    np.maximum(mask, floor, out=mask)
     mask[:_LOW_BINS] = floor  # below the voice: rumble, thumps, hum
-    cleaned = np.fft.irfft(np.fft.rfft(mic, _FFT) * mask, _FFT)[:n]
+    cleaned = np.fft.irfft(spectrum * mask, _FFT)[:n]
     return cleaned.astype(np.float32)
+
+
+def _hann_windowed(spectrum: np.ndarray) -> np.ndarray:
+    """The spectrum of a whole-window signal times a (periodic) Hann window, from the
+    signal's own spectrum: 0.5 X[k] - 0.25 (X[k-1] + X[k+1]), one FFT saved."""
+    padded = np.empty(len(spectrum) + 2, dtype=spectrum.dtype)
+    padded[1:-1] = spectrum
+    padded[0] = np.conj(spectrum[1])
+    padded[-1] = np.conj(spectrum[-2])
+    return 0.5 * spectrum - 0.25 * (padded[:-2] + padded[2:])

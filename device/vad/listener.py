@@ -21,6 +21,7 @@ Example::
     pipeline.consumers.append(vad.consumer)
     vad.start()            # the device speaks
     vad.stop()             # it listens again
+    vad.sync()             # (tests) every frame queued so far has been judged
     vad.close()
 """
 
@@ -133,6 +134,17 @@ class VadListener:
         self._active = False
         self._put(("stop",))
 
+    def sync(self, timeout_s: float = 5.0) -> bool:
+        """Block until the worker has handled everything queued before this call (so every
+        detection of those frames has been reported); False if it did not within
+        ``timeout_s`` (a worker that far behind is a finding in itself)."""
+        done = threading.Event()
+        try:
+            self._queue.put(("sync", done), timeout=timeout_s)
+        except queue.Full:
+            return False
+        return done.wait(timeout_s)
+
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop the worker (idempotent); waits up to ``timeout_s`` for it."""
         if self._closed:
@@ -178,6 +190,8 @@ class VadListener:
                         self.detector.reset(index)
                     case ("stop",):
                         running = False
+                    case ("sync", done):
+                        done.set()
                     case ("mic", samples, index) if running:
                         if index != expected:  # frames were dropped: a new stream from here
                             self._model.reset()

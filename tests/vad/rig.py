@@ -15,7 +15,17 @@ into the room (both mics) on top of the echo. One playback feeds a detector per 
 Capture here is a PortAudio input stream of its own (16 kHz, 20 ms frames, handed to the
 event loop with ``call_soon_threadsafe`` like the daemon's), because it keeps each frame's
 ADC time: with the speaker's DAC times, on the same PortAudio clock, that times a barge-in
-from speech onset in the mic signal to the last reply sample out.
+from speech onset in the mic signal (the raw mic, ``vmic.monitor``, in every mode: in
+``software`` mode the canceller's own delay counts) to the last reply sample out.
+
+What the speaker plays is recorded the same way, one PortAudio stream on ``spk.monitor``
+for the whole session: a recorder started per trial (parecord) changes the speaker sink's
+latency while the canceller runs, and WebRTC's canceller then loses the echo path for good
+(after the first few barge-ins it let the echo through 10-40 dB louder).
+
+Waits are on events with deadlines, not sleeps: a reply is over when the raw mic's ADC
+clock has passed the speaker's last sample plus the echo tail, and the counts are taken
+once every detector's worker has judged every frame up to there (``VadListener.sync``).
 
 Example::
 
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +54,16 @@ from device.audio.settings import PyAudioOutput
 from device.vad.listener import VadListener
 from device.vad.settings import BargeInSettings, EchoMode, EchoSettings
 from device.vad.silero import SileroModel
-from tests.pulse import EC_SINK, EC_SOURCE, HW_SOURCE, MIC_SINK, PulseServer, read_wav_mono
+from tests.pulse import (
+    EC_SINK,
+    EC_SOURCE,
+    HW_SOURCE,
+    MIC_SINK,
+    SPEAKER_RATE_HZ,
+    SPEAKER_SINK,
+    PulseServer,
+    read_wav_mono,
+)
 from tests.vad.sounds import REPLY_PEAK_DBFS, Sounds
 
 ECHO_PEAK_DBFS = -12.0
@@ -58,16 +78,30 @@ MODES: tuple[EchoMode, ...] = ("software", "hardware", "reference")
 RATE_HZ = 16000
 FRAME = 320  # 20 ms
 LOUD = 600  # |sample| above this is sound, not the silence around it (about -35 dBFS)
+ECHO_TAIL_S = 0.3  # after the speaker's last sample, the echo path still rings this long
+CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset places it
+EC_ARGS: tuple[str, ...] = ()  # module-echo-cancel's defaults
 
 
 class Capture:
-    """16 kHz mono from the current PULSE_SOURCE, with the ADC time of every frame."""
+    """Mono from the current PULSE_SOURCE (16 kHz, 20 ms frames unless told), with the ADC
+    time of every frame."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[np.ndarray], None]):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handler: Callable[[np.ndarray], None],
+        *,
+        rate_hz: int = RATE_HZ,
+        frame: int = FRAME,
+    ):
         self.loop = loop
         self.handler = handler
+        self.rate_hz = rate_hz
+        self.frame = frame
         self.frames: list[np.ndarray] = []
         self.adc_s: list[float] = []  # PortAudio clock time of each frame's first sample
+        self._arrived = asyncio.Event()
         self._pa: pyaudio.PyAudio | None = None
         self._stream: Any = None
 
@@ -76,8 +110,8 @@ class Capture:
             None,
             output=False,
             channels=1,
-            rate_hz=RATE_HZ,
-            frames_per_buffer=FRAME,
+            rate_hz=self.rate_hz,
+            frames_per_buffer=self.frame,
             callback=self._callback,
         )
 
@@ -93,18 +127,45 @@ class Capture:
         self.frames.append(samples)
         self.adc_s.append(adc_s)
         self.handler(samples)
+        self._arrived.set()
 
     @property
     def samples(self) -> int:
-        return len(self.frames) * FRAME
+        return len(self.frames) * self.frame
 
     def time_of(self, sample: int) -> float:
         """ADC time of a sample index of this capture."""
-        frame = min(sample // FRAME, len(self.adc_s) - 1)
-        return self.adc_s[frame] + (sample - frame * FRAME) / RATE_HZ
+        frame = min(sample // self.frame, len(self.adc_s) - 1)
+        return self.adc_s[frame] + (sample - frame * self.frame) / self.rate_hz
 
     def audio(self, start: int, end: int) -> np.ndarray:
-        return np.concatenate(self.frames)[start:end]
+        first, last = start // self.frame, -(-end // self.frame)
+        return np.concatenate(self.frames[first:last])[start - first * self.frame :][: end - start]
+
+    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Wait (frame by frame) until ``condition()``; TimeoutError naming ``what``."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not condition():
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise TimeoutError(f"{what}: not within {timeout_s:g} s") from None
+
+    async def until_adc(self, t_s: float, timeout_s: float = 10.0) -> None:
+        """Wait until a sample captured at ADC time ``t_s`` or later has arrived."""
+        await self.until(
+            lambda: bool(self.adc_s) and self.adc_s[-1] + self.frame / self.rate_hz >= t_s,
+            timeout_s,
+            "the capture to reach the moment waited for",
+        )
+
+    async def until_samples(self, n: int, timeout_s: float = 10.0) -> None:
+        await self.until(lambda: self.samples >= n, timeout_s, f"{n} captured samples")
+
+    def now(self) -> float:
+        """The stream's clock now (the clock ADC and DAC times are on)."""
+        return float(self._stream.get_time()) if self._stream is not None else 0.0
 
     def close(self) -> None:
         pa, stream = self._pa, self._stream
@@ -134,7 +195,7 @@ class Trial:
 
 
 class EchoRig:
-    """See the module docstring."""
+    """See the module docstring. ``ec_args``: extra module-echo-cancel arguments."""
 
     def __init__(
         self,
@@ -144,24 +205,33 @@ class EchoRig:
         barge_in: BargeInSettings | None = None,
         echo: EchoSettings | None = None,
         workdir: Path,
+        ec_args: tuple[str, ...] = EC_ARGS,
     ) -> None:
         self.pulse = pulse
         self.sounds = sounds
         self.barge_in_settings = barge_in or BargeInSettings()
         self.echo_settings = echo or EchoSettings()
         self.workdir = workdir
+        self.ec_args = ec_args
         self.reply_audio = [read_wav_mono(p)[0] for p in sounds.replies]
         self.caller, _ = read_wav_mono(sounds.caller)
+        self.caller_onset = int(np.flatnonzero(np.abs(self.caller) > LOUD)[0])
         self.detectors: dict[EchoMode, Detector] = {}
         self.speaker: PyAudioSpeaker | None = None
+        self.recorder: Capture | None = None  # what the speaker plays (spk.monitor)
         self._armed: EchoMode | None = None
         self._flushed = asyncio.Event()
         self._items = 0
 
+    @property
+    def raw(self) -> Capture:
+        """The raw mic (what every barge-in is timed from)."""
+        return self.detectors["reference"].capture
+
     async def __aenter__(self) -> EchoRig:
         loop = asyncio.get_running_loop()
         self.pulse.add_echo(ECHO_GAIN_DB)
-        self.pulse.add_echo_cancel()
+        self.pulse.add_echo_cancel(*self.ec_args)
         self.pulse.add_hardware_mic(ECHO_GAIN_DB - HW_CANCEL_DB)
         model_for = {mode: SileroModel() for mode in MODES}
         captures: dict[str, Capture] = {}
@@ -188,12 +258,16 @@ class EchoRig:
             capture.handler = _fan_out([u.consumer for u in users])
             with self.pulse.use(source=source):
                 await asyncio.to_thread(capture.open)
+        self.recorder = Capture(loop, lambda s: None, rate_hz=SPEAKER_RATE_HZ, frame=480)
+        with self.pulse.use(source=f"{SPEAKER_SINK}.monitor"):
+            await asyncio.to_thread(self.recorder.open)
         with self.pulse.use(sink=EC_SINK):
             self.speaker = PyAudioSpeaker(PyAudioOutput(rate_hz=48000, buffer_ms=10))
             if not await asyncio.to_thread(self.speaker.wait_open, 15):
                 raise RuntimeError(f"speaker did not start: {self.speaker.error}")
         self.speaker.on_played = self.detectors["reference"].listener.reference
-        await asyncio.sleep(1.0)  # the canceller and the loopback settle
+        for capture in [*captures.values(), self.recorder]:  # every stream delivers audio
+            await capture.until_samples(capture.samples + 10 * capture.frame, 15)
         return self
 
     async def __aexit__(
@@ -203,7 +277,8 @@ class EchoRig:
             await self.speaker.close()
         for d in self.detectors.values():
             d.listener.close()
-        for capture in {id(d.capture): d.capture for d in self.detectors.values()}.values():
+        streams = {id(d.capture): d.capture for d in self.detectors.values()}
+        for capture in [*streams.values(), *([self.recorder] if self.recorder else [])]:
             await asyncio.to_thread(capture.close)
         self.pulse.remove_echo()
 
@@ -233,9 +308,23 @@ class EchoRig:
             d.listener.start()
         return item
 
-    def _stop_listening(self) -> None:
+    async def _reply_over(self, *players: subprocess.Popen[bytes]) -> None:
+        """The speaker and ``players`` went quiet and their sound died away in the mics;
+        every detector has judged every frame up to there (detections are in ``fired``)."""
+        assert self.speaker is not None
+        await asyncio.wait_for(self.speaker.wait_idle(), 30)
+        quiet_s = self.speaker.sound_end_s
+        for player in players:
+            await asyncio.to_thread(player.wait, 10)
+            quiet_s = max(quiet_s, self.raw.now())
+        await self.raw.until_adc(quiet_s + ECHO_TAIL_S)
         for d in self.detectors.values():
             d.listener.stop()
+        listeners = [d.listener for d in self.detectors.values()]
+        synced = await asyncio.gather(*(asyncio.to_thread(v.sync) for v in listeners))
+        if not all(synced):
+            raise RuntimeError("a speech detector's worker fell more than 5 s behind")
+        await asyncio.sleep(0)  # the detections they reported run on the loop first
 
     async def replies(
         self, count: int, noises: list[tuple[str, float]] | None = None
@@ -246,6 +335,7 @@ class EchoRig:
         """
         assert self.speaker is not None
         self._armed = None
+        self._flushed.clear()
         hits: dict[EchoMode, int] = dict.fromkeys(MODES, 0)
         for k in range(count):
             before = {m: len(d.fired) for m, d in self.detectors.items()}
@@ -255,11 +345,7 @@ class EchoRig:
                 name, at_s = noises[k % len(noises)]
                 await self._until_heard(item, at_s * 1000)
                 player = self.pulse.play_into_room(self.sounds.noises[name])
-            await asyncio.wait_for(self.speaker.wait_idle(), 30)
-            if player is not None:
-                await asyncio.to_thread(player.wait, 10)
-            await asyncio.sleep(0.3)  # the echo tail
-            self._stop_listening()
+            await self._reply_over(*([player] if player is not None else []))
             for m, d in self.detectors.items():
                 hits[m] += len(d.fired) > before[m]
         return hits
@@ -267,28 +353,22 @@ class EchoRig:
     async def _until_heard(self, item: str, ms: float, timeout_s: float = 15) -> None:
         assert self.speaker is not None
         async with asyncio.timeout(timeout_s):
-            while self.speaker.heard_ms(item) < ms:
+            while self.speaker.heard_ms(item) < ms and not self._flushed.is_set():
                 await asyncio.sleep(0.005)
 
     async def barge_in(self, mode: EchoMode, index: int, at_s: float) -> Trial:
         """The caller speaks ``at_s`` into reply ``index``; the ``mode`` detector interrupts."""
-        assert self.speaker is not None
-        detector = self.detectors[mode]
-        recording = self.workdir / f"speaker-{self._items + 1}.wav"
-        recorder = await asyncio.to_thread(self.pulse.record_speaker, recording)
+        assert self.speaker is not None and self.recorder is not None
+        played_from = self.recorder.samples
         self._flushed.clear()
         self._armed = mode
         item = self._start_reply(index)
-        async with asyncio.timeout(15):
-            while self.speaker.heard_ms(item) < at_s * 1000 and not self._flushed.is_set():
-                await asyncio.sleep(0.005)
+        await self._until_heard(item, at_s * 1000)
         if self._flushed.is_set():  # it interrupted itself: no caller yet
-            await asyncio.wait_for(self.speaker.wait_idle(), 30)
-            self._stop_listening()
+            await self._reply_over()
             self._armed = None
-            await asyncio.to_thread(self.pulse.stop_recording, recorder)
             return Trial(mode, False, early=True)
-        mark = detector.capture.samples
+        mark = self.raw.samples
         player = self.pulse.play_into_room(self.sounds.caller)
         try:
             async with asyncio.timeout(len(self.caller) / RATE_HZ + 1.5):
@@ -298,31 +378,32 @@ class EchoRig:
         detected = self._flushed.is_set()
         heard = self.speaker.heard_ms(item)
         end_s = self.speaker.sound_end_s
-        await asyncio.to_thread(player.wait, 10)
-        await asyncio.wait_for(self.speaker.wait_idle(), 30)
-        await asyncio.sleep(0.3)
-        self._stop_listening()
+        if detected:  # enough of the caller to find its onset by; the rest need not play
+            await self.raw.until_samples(mark + self.caller_onset + CALLER_FOUND_BY + RATE_HZ // 5)
+            player.terminate()
+        await self._reply_over(player)
         self._armed = None
-        await asyncio.to_thread(self.pulse.stop_recording, recorder)
         trial = Trial(mode, detected)
         if not detected:
             return trial
-        onset = self._caller_onset(detector.capture, mark)
-        trial.stop_ms = (end_s - detector.capture.time_of(onset)) * 1000.0
+        onset = self._caller_onset(mark)
+        trial.stop_ms = (end_s - self.raw.time_of(onset)) * 1000.0
         trial.heard_ms = heard
-        lo, hi = recorded_cut_ms(recording, self.reply_audio[index % len(self.reply_audio)])
+        played = self.recorder.audio(played_from, self.recorder.samples)
+        reply = self.reply_audio[index % len(self.reply_audio)]
+        lo, hi = recorded_cut_ms(played, self.recorder.rate_hz, reply)
         trial.recorded_cut_ms = (lo, hi)
         trial.truncate_error_ms = (
             0.0 if lo <= heard <= hi else min(abs(heard - lo), abs(heard - hi))
         )
         return trial
 
-    def _caller_onset(self, capture: Capture, mark: int) -> int:
-        """Sample index in the capture where the caller's first sound arrived."""
-        heard = capture.audio(mark, capture.samples).astype(np.float64)
-        caller = self.caller.astype(np.float64)
-        lag = best_lag(heard, caller)
-        return mark + lag + int(np.flatnonzero(np.abs(self.caller) > LOUD)[0])
+    def _caller_onset(self, mark: int) -> int:
+        """Sample index in the raw mic where the caller's first sound arrived."""
+        heard = self.raw.audio(mark, self.raw.samples).astype(np.float64)
+        start = self.caller_onset
+        template = self.caller[: start + CALLER_FOUND_BY].astype(np.float64)
+        return mark + best_lag(heard, template) + start
 
 
 def _fan_out(consumers: list[Callable[[np.ndarray], None]]) -> Callable[[np.ndarray], None]:
@@ -340,19 +421,17 @@ def best_lag(signal: np.ndarray, template: np.ndarray) -> int:
     return int(np.argmax(corr[: max(1, len(signal) - len(template) // 4)]))
 
 
-def recorded_cut_ms(recording: Path, reply: np.ndarray) -> tuple[float, float]:
+def recorded_cut_ms(played: np.ndarray, rate_hz: int, reply: np.ndarray) -> tuple[float, float]:
     """Where the reply stopped in a recording of the speaker, as ms into the reply.
 
     The recording is aligned on the reply; the cut lies between the last loud sample that
     played and the next loud sample of the reply that did not (a cut in a pause between
     words cannot be placed closer than that pause).
     """
-    rec, rate = read_wav_mono(recording)
-    assert rate == 24000
-    offset = best_lag(rec.astype(np.float64), reply.astype(np.float64))
-    played = rec[offset : offset + len(reply)]
+    offset = best_lag(played.astype(np.float64), reply.astype(np.float64))
+    played = played[offset : offset + len(reply)]
     loud = np.flatnonzero(np.abs(played) > LOUD)
     last = int(loud[-1]) if len(loud) else 0
     later = np.flatnonzero(np.abs(reply[last + 1 :]) > LOUD)
     following = last + 1 + int(later[0]) if len(later) else len(reply)
-    return last * 1000.0 / rate, following * 1000.0 / rate
+    return last * 1000.0 / rate_hz, following * 1000.0 / rate_hz
