@@ -230,10 +230,10 @@ class Conversation(ToolTurns, TalkTurns, LinkTurns, BargeIn, ReplyTurns):
                     out.append(SetTimer(STALL_TIMER, self.policy.reply_stall_ms))
             case AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
                 self._audio(rid, item_id, pcm, now_ms, out)
-            case TranscriptDone(text=text):
+            case TranscriptDone(item_id=item_id, text=text):
                 if text and self.active:
-                    v.transcript.append(("assistant", text))
                     out.append(AssistantSaid(text))
+                    self._remember_reply(item_id, text)
             case FunctionCallDone():
                 self._function_call(event, out)
             case ToolFinished(call_id=call_id, result=result):

@@ -121,7 +121,8 @@ class LinkTurns(EngineParts):
         elif self.state is State.RECONNECTING and restore:
             out.append(CancelTimer(RESTORE_TIMER))
             for role, text in v.transcript:
-                self._send(AddTextItem("user" if role == "user" else "assistant", text), out)
+                if text:  # a reply cut before its first word left nothing
+                    self._send(AddTextItem("user" if role == "user" else "assistant", text), out)
             out.append(Note(f"session restored with {len(v.transcript)} item(s) of text"))
             out.append(Upload(True))
             if v.transcript and v.transcript[-1][0] == "user" and v.ending is None:

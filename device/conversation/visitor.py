@@ -21,6 +21,8 @@ SENT_KEPT = 128
 class Visitor:
     conversation_id: str = ""
     transcript: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
+    transcript_at: dict[str, int] = field(default_factory=dict)  # assistant item -> index
+    heard_fraction: dict[str, float] = field(default_factory=dict)  # truncated item -> part
     turns: int = 0
     gate: ResponseGate = field(default_factory=ResponseGate)
     # the caller's turn timing (first reply audio latency)

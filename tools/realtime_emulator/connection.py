@@ -109,7 +109,7 @@ class Connection:
             return
         rid = event.get("response_id")
         if event.get("type") == "response.done":
-            rid = (event.get("response") or {}).get("id")
+            rid = str((event.get("response") or {}).get("id"))
             if rid in self._done_sent:
                 return
             self._done_sent.add(rid)
