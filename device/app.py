@@ -147,6 +147,7 @@ class Daemon(LinkWiring, AudioWiring):
         self._standby_wanted = asyncio.Event()
         self._probe = asyncio.Event()
         self._waiters: list[asyncio.Future[LiveSession]] = []
+        self._link_down = False  # the standby keeper could not get a session last time
         self.uploading = False
         self.pipeline: CapturePipeline | None = None
         chunk_ms = max(1, settings.audio.upload_chunk_ms)

@@ -32,7 +32,7 @@ from device.conversation.reports import (
 from device.lanes import Lanes
 from device.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
 from device.realtime.events import ServerEvent
-from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
+from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, hedged, retry
 from device.settings import Settings
 from device.text import one_line
 
@@ -40,6 +40,10 @@ log = logging.getLogger("device.app")
 
 SEND_TIMEOUT_S = 5.0  # one frame that cannot go out in this long: the socket is stuck
 CLOSE_TIMEOUT_S = 5.0
+# while the link is down, an attempt that has not finished in this long gets a fresh one
+# beside it (a dropped route leaves the first on SYN retransmits: device/retry.py hedged())
+HEDGE_EVERY_S = 1.0
+HEDGE_AT_MOST = 3
 
 if TYPE_CHECKING:
     from device.app import Link
@@ -59,6 +63,7 @@ class LinkWiring:
     _probe: asyncio.Event
     _waiters: list[asyncio.Future[LiveSession]]
     _closing: set[Any]
+    _link_down: bool
 
     if TYPE_CHECKING:
 
@@ -89,6 +94,16 @@ class LinkWiring:
             classify=classify_link_failure,
         )
 
+    async def _open_hedged(self) -> LiveSession:
+        """A set-up session; while the link is down, with fresh attempts beside one that
+        hangs, so a route that comes back is used at once."""
+        manager = self._manager()
+        if not self._link_down:
+            return await manager.open_ready()
+        return await hedged(
+            manager.open_ready, every_s=HEDGE_EVERY_S, at_most=HEDGE_AT_MOST, discard=manager.close
+        )
+
     def _adopt(self, session: LiveSession) -> None:
         """The conversation's session from now: its events reach the engine."""
         self.session = session
@@ -116,17 +131,50 @@ class LinkWiring:
             self._standby_wanted.clear()
             return session
         if not self.settings.realtime.standby:
-            return await retry(manager.open_ready, self._retry_policy(), budget_s=budget_s)
+            return await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
         waiter: asyncio.Future[LiveSession] = self.loop.create_future()
         self._waiters.append(waiter)
         self._standby_wanted.set()
         self._probe.set()
+        # while the link is down the keeper may be stuck in an attempt on a dead route, or
+        # waiting out a back-off: the visitor's own attempt beside it
+        own = asyncio.ensure_future(manager.open_ready()) if self._link_down else None
         try:
             async with asyncio.timeout(budget_s):
-                return await waiter
+                return await self._first_of(waiter, own)
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            if own is not None and not own.done():
+                own.cancel()
+
+    async def _first_of(
+        self, waiter: asyncio.Future[LiveSession], own: asyncio.Future[LiveSession] | None
+    ) -> LiveSession:
+        """The keeper's session or the visitor's own attempt, whichever is ready first; the
+        other one, if it succeeds too, is closed (the keeper opens the next standby)."""
+        pending: set[asyncio.Future[LiveSession]] = {waiter} if own is None else {waiter, own}
+        failure: BaseException | None = None
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is None:
+                    for other in pending:
+                        other.add_done_callback(self._spare_session)
+                    for other in done - {task}:
+                        self._spare_session(other)
+                    return task.result()
+                failure = task.exception()
+        assert failure is not None
+        raise failure
+
+    def _spare_session(self, task: asyncio.Future[LiveSession]) -> None:
+        """A session nobody waits for any more: closed."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        session = task.result()
+        manager = self._manager()
+        self._spawn("closing a spare session", lambda: manager.close(session))
 
     async def _open_link(self) -> None:
         timeout_s = self.settings.realtime.connect_timeout_s + 1.0
@@ -155,9 +203,7 @@ class LinkWiring:
         session = self._manager().take_standby()
         try:
             if session is None:
-                session = await retry(
-                    self._manager().open_ready, self._retry_policy(), budget_s=budget_s
-                )
+                session = await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
         except RetryGaveUp as exc:
             self.dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
             return
@@ -181,6 +227,7 @@ class LinkWiring:
 
         def failed(n: int, exc: BaseException, classified: Classified, delay: float | None) -> None:
             nonlocal down
+            self._link_down = classified.kind is Failure.NETWORK
             for waiter in self._waiters:  # a visitor is waiting: tell them now, not later
                 if not waiter.done():
                     waiter.set_exception(exc)
@@ -193,7 +240,7 @@ class LinkWiring:
             await self._standby_wanted.wait()
             try:
                 session = await retry(
-                    manager.open_ready, self._retry_policy(), on_failure=failed, wake=self._probe
+                    self._open_hedged, self._retry_policy(), on_failure=failed, wake=self._probe
                 )
             except RetryGaveUp:  # not worth retrying by itself: wait for a probe (a press)
                 self._probe.clear()
@@ -201,6 +248,7 @@ class LinkWiring:
                 continue
             if down:
                 down = False
+            self._link_down = False
             self.dispatch(LinkStatus(True))
             waiter = next((w for w in self._waiters if not w.done()), None)
             if waiter is not None:

@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from typing import TypeVar
 
 from device.retry_policy import Classified, Failure, RetryPolicy
 
-__all__ = ["Classified", "Failure", "RetryGaveUp", "RetryPolicy", "retry"]
+__all__ = ["Classified", "Failure", "RetryGaveUp", "RetryPolicy", "hedged", "retry"]
 
 T = TypeVar("T")
 
@@ -76,6 +77,50 @@ async def retry(
                 ) from exc
             n += 1
             await _wait(delay, wake)
+
+
+async def hedged(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    every_s: float,
+    at_most: int,
+    discard: Callable[[T], Awaitable[None]],
+) -> T:
+    """One attempt, and another beside it each ``every_s`` it has not finished (at most
+    ``at_most`` in flight): the first success wins and the others are cancelled (one that
+    succeeded too goes to ``discard``). Fails with the last failure once none is left.
+
+    For a route that drops packets (a pulled cable): a connection attempt then hangs on
+    its first SYN's retransmits (1 s, 3 s, 7 s...) long after the route is back; a fresh
+    attempt beside it gets through at once. On a healthy link the first attempt finishes
+    within ``every_s`` and is the only one.
+    """
+    running: set[asyncio.Future[T]] = {asyncio.ensure_future(attempt())}
+    try:
+        while True:
+            done, _ = await asyncio.wait(
+                running, timeout=every_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:  # still nothing: one more beside the others
+                if len(running) < at_most:
+                    running.add(asyncio.ensure_future(attempt()))
+                continue
+            running -= done
+            wins = [task.result() for task in done if task.exception() is None]
+            if wins:
+                for extra in wins[1:]:  # finished in the same instant
+                    await discard(extra)
+                return wins[0]
+            if not running:  # the failures are the retry loop's to judge
+                failure = next(iter(done)).exception()
+                assert failure is not None
+                raise failure
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(BaseException):
+                await discard(await task)
 
 
 async def _wait(delay_s: float, wake: asyncio.Event | None) -> None:

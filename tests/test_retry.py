@@ -75,3 +75,81 @@ async def test_a_button_press_cuts_a_long_wait_short() -> None:
 
     auth = RetryPolicy(auth_retry_s=300.0, classify=lambda _e: Classified(Failure.AUTH))
     assert await asyncio.wait_for(retry(attempt, auth, wake=wake), 5) == "open"
+
+
+async def test_hedged_starts_a_fresh_attempt_beside_one_that_hangs() -> None:
+    """A pulled cable: the first attempt hangs on SYN retransmits; the second gets through."""
+    from device.retry import hedged
+
+    started: list[float] = []
+    discarded: list[str] = []
+    loop = asyncio.get_running_loop()
+    hung = asyncio.Event()
+
+    async def attempt() -> str:
+        started.append(loop.time())
+        if len(started) == 1:
+            await hung.wait()  # never set: cancelled when the other wins
+        return f"link {len(started)}"
+
+    async def discard(link: str) -> None:
+        discarded.append(link)
+
+    got = await hedged(attempt, every_s=0.05, at_most=3, discard=discard)
+    assert got == "link 2" and len(started) == 2
+    assert 0.04 < started[1] - started[0] < 0.5
+    assert discarded == []  # the hung one was cancelled, nothing to close
+
+
+async def test_hedged_on_a_healthy_link_makes_one_attempt_and_failures_are_not_retried() -> None:
+    from device.retry import hedged
+
+    calls = 0
+
+    async def quick() -> str:
+        nonlocal calls
+        calls += 1
+        return "link"
+
+    async def discard(_link: str) -> None:
+        raise AssertionError("nothing to discard")
+
+    assert await hedged(quick, every_s=1.0, at_most=3, discard=discard) == "link"
+    assert calls == 1
+
+    async def refused() -> str:
+        nonlocal calls
+        calls += 1
+        raise ConnectionRefusedError("refused")
+
+    calls = 0
+    with pytest.raises(ConnectionRefusedError):
+        await hedged(refused, every_s=1.0, at_most=3, discard=discard)
+    assert calls == 1  # the retry loop decides when to try again, not hedged()
+
+
+async def test_hedged_closes_a_second_success_and_waits_out_a_failure_beside_a_live_one() -> None:
+    from device.retry import hedged
+
+    n = 0
+    discarded: list[str] = []
+    gate = asyncio.Event()
+
+    async def attempt() -> str:
+        nonlocal n
+        n += 1
+        me = n
+        if me == 1:
+            await gate.wait()  # slow, then succeeds at the same time as the third
+            return "link 1"
+        if me == 2:
+            raise OSError("no route")  # fails while the first is still in flight
+        gate.set()
+        return "link 3"
+
+    async def discard(link: str) -> None:
+        discarded.append(link)
+
+    got = await hedged(attempt, every_s=0.02, at_most=3, discard=discard)
+    assert got in ("link 1", "link 3") and n == 3
+    assert sorted([got, *discarded]) == ["link 1", "link 3"]  # no session left open
