@@ -185,45 +185,16 @@ async def test_a_try_that_hangs_says_offline_within_a_second_and_the_standby_fol
             assert daemon.engine.state is State.IDLE
 
 
-async def test_a_visitor_is_served_at_once_when_the_route_is_back_but_the_keeper_hangs(
-    tmp_path: Path,
-) -> None:
-    """A pulled cable plugged back in: the standby keeper's attempts hang (on a real route,
-    on SYN retransmits); the visitor's own fresh attempt gets through at once."""
+@asynccontextmanager
+async def route_back_while_attempts_hang(
+    tmp_path: Path, hang_s: float
+) -> AsyncIterator[tuple[Daemon, Seen, Emulator]]:
+    """The network goes (connections refused), then a server comes back whose handshakes
+    hang (as attempts on a dropped route sit on SYN retransmits) for ``hang_s``; then new
+    handshakes get through at once (the route is back), while the hung ones stay hung."""
     async with (
         Emulator(one_turn(), on_event=validate) as emu,
-        serving(tmp_path, emu) as (
-            daemon,
-            seen,
-        ),
-    ):
-        await wait_for(lambda: daemon._manager().standby is not None)
-        port = emu.port
-        await emu.stop()  # the network is gone: connections refused
-        await wait_for(lambda: daemon.engine.state is State.OFFLINE)
-        hanging = Emulator(one_turn(), on_event=validate, port=port)
-        hanging.configure(handshake_delay_ms=60_000)  # attempts that never get through
-        async with hanging:
-            await asyncio.sleep(3.5)  # the keeper retries within 1 s: all 3 attempts hang
-            hanging.configure(handshake_delay_ms=0)  # the route is back
-            t0 = asyncio.get_running_loop().time()
-            daemon.trigger(START)
-            await wait_for(lambda: daemon.engine.state is State.LISTENING, 5)
-            assert asyncio.get_running_loop().time() - t0 < 0.9  # before the offline prompt
-            await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
-            assert "offline" not in seen.prompts()
-            hanging.heal()  # let the hung handshakes end
-
-
-async def test_the_standby_comes_back_by_itself_beside_an_attempt_that_hangs(
-    tmp_path: Path,
-) -> None:
-    async with (
-        Emulator(one_turn(), on_event=validate) as emu,
-        serving(tmp_path, emu) as (
-            daemon,
-            _seen,
-        ),
+        serving(tmp_path, emu) as (daemon, seen),
     ):
         await wait_for(lambda: daemon._manager().standby is not None)
         port = emu.port
@@ -232,13 +203,33 @@ async def test_the_standby_comes_back_by_itself_beside_an_attempt_that_hangs(
         hanging = Emulator(one_turn(), on_event=validate, port=port)
         hanging.configure(handshake_delay_ms=60_000)
         async with hanging:
-            await asyncio.sleep(1.2)  # an attempt now hangs (connect_timeout_s is 10 s)
+            await asyncio.sleep(hang_s)  # the keeper retries within 1 s: its attempts hang
             hanging.configure(handshake_delay_ms=0)  # the route is back
-            t0 = asyncio.get_running_loop().time()
-            await wait_for(lambda: daemon._manager().standby is not None, 5)
-            assert daemon.engine.state is State.IDLE
-            assert asyncio.get_running_loop().time() - t0 < 2.5  # not the 10 s timeout
-            hanging.heal()
+            yield daemon, seen, hanging
+            hanging.heal()  # let the hung handshakes end
+
+
+async def test_a_visitor_is_served_at_once_when_the_route_is_back_but_the_keeper_hangs(
+    tmp_path: Path,
+) -> None:
+    """All 3 of the keeper's attempts hang: the visitor's own fresh one gets through."""
+    async with route_back_while_attempts_hang(tmp_path, 3.5) as (daemon, seen, _emu):
+        t0 = asyncio.get_running_loop().time()
+        daemon.trigger(START)
+        await wait_for(lambda: daemon.engine.state is State.LISTENING, 5)
+        assert asyncio.get_running_loop().time() - t0 < 0.9  # before the offline prompt
+        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        assert "offline" not in seen.prompts()
+
+
+async def test_the_standby_comes_back_by_itself_beside_an_attempt_that_hangs(
+    tmp_path: Path,
+) -> None:
+    async with route_back_while_attempts_hang(tmp_path, 1.2) as (daemon, _seen, _emu):
+        t0 = asyncio.get_running_loop().time()
+        await wait_for(lambda: daemon._manager().standby is not None, 5)
+        assert daemon.engine.state is State.IDLE
+        assert asyncio.get_running_loop().time() - t0 < 2.5  # not connect_timeout_s (10 s)
 
 
 async def test_a_busy_service_is_said_never_silence(tmp_path: Path) -> None:

@@ -177,18 +177,25 @@ def back_to_idle(mark: int) -> Any:
     return lambda x: isinstance(x, StateChanged) and x.old is State.OFFLINE and x.new is State.IDLE
 
 
+async def refused_for(r: Rig, refusal_s: float) -> tuple[int, float]:
+    """The standby dies and the server refuses new sessions (503) for ``refusal_s``; then
+    it heals. Returns the report mark and the loop time of the heal."""
+    await r.settle()
+    r.emu.configure(refuse=503)
+    await r.emu.inject({"close": 1011})  # the standby dies; its replacement is refused
+    await r.wait(lambda: r.daemon.engine.state is State.OFFLINE)
+    await asyncio.sleep(refusal_s)
+    mark = r.seen.mark()
+    t0 = r.loop.time()
+    r.emu.heal()
+    return mark, t0
+
+
 async def restore_after_refusals(repeats: int, refusal_s: float) -> list[float]:
     out = []
     async with rig(scenario(SHORT), continuous=False) as r:
         for _ in range(repeats):
-            await r.settle()
-            r.emu.configure(refuse=503)
-            await r.emu.inject({"close": 1011})  # the standby dies; its replacement is refused
-            await r.wait(lambda: r.daemon.engine.state is State.OFFLINE)
-            await asyncio.sleep(refusal_s)
-            mark = r.seen.mark()
-            t0 = r.loop.time()
-            r.emu.heal()
+            mark, t0 = await refused_for(r, refusal_s)
             t = await r.seen.until(back_to_idle(mark), mark, timeout_s=120)
             if r.daemon._manager().standby is None:
                 raise RuntimeError("back to IDLE without a standby")
@@ -200,15 +207,8 @@ async def visitor_after_refusals(repeats: int, refusal_s: float) -> list[float]:
     out = []
     async with rig(scenario(SHORT), continuous=False) as r:
         for _ in range(repeats):
-            await r.settle()
-            r.emu.configure(refuse=503)
-            await r.emu.inject({"close": 1011})
-            await r.wait(lambda: r.daemon.engine.state is State.OFFLINE)
-            await asyncio.sleep(refusal_s)
-            mark = r.seen.mark()
-            t0 = r.loop.time()
-            r.emu.heal()
-            r.daemon.trigger(START)
+            mark, t0 = await refused_for(r, refusal_s)
+            r.daemon.trigger(START)  # a visitor comes just as the server is healthy again
             t = await r.seen.until(entered(State.LISTENING), mark, timeout_s=10)
             out.append(ms(t0, t))
             await end_conversation(r)
