@@ -71,7 +71,9 @@ def vad_cpu(quick: bool) -> dict[str, Any]:
     def reference() -> None:  # the recording as the reference of its own 40 ms echo
         model.reset()
         echo = EchoReference(max_delay_ms=500)
-        detector = SpeechDetector(model.probability, BargeInSettings(), echo=echo)
+        detector = SpeechDetector(
+            model.probability, BargeInSettings(), echo=echo, reset=model.reset
+        )
         mic = np.concatenate([np.zeros(640, np.int16), (audio // 4).astype(np.int16)])
         for i, f in enumerate(frames):
             echo.add_played(f, i * 320)

@@ -10,7 +10,10 @@ decisions those windows complete:
   what is left once the echo of the device's own voice, raised by ``margin_db``, is
   suppressed (``EchoReference.suppress``), and what is left must not be more than
   half ``margin_db`` under the echo (a faint residue of the echo is not a caller); until the
-  echo's delay is known the whole window must be ``margin_db`` above the estimated echo;
+  echo's delay is known the whole window must be ``margin_db`` above the estimated echo.
+  Windows the echo explains are not speech; with ``reset`` (the model's own reset) the model
+  is reset after three of them in a row and not run again until one is not explained
+  (``_probability``: why);
 - ``SpeechStarted(start_sample)`` once ``min_speech_ms`` of speech windows came with no gap
   of ``min_silence_ms`` between them (``start_sample``: the first of them, counted from the
   first sample fed since the last ``reset()``);
@@ -71,11 +74,15 @@ class SpeechDetector:
         *,
         echo: EchoReference | None = None,
         margin_db: float = 10.0,
+        reset: Callable[[], None] | None = None,
     ) -> None:
         self.score = score
         self.settings = settings
         self.echo = echo
         self.margin_db = margin_db
+        self.reset_model = reset
+        self._explained = 0  # windows in a row the echo explains
+        self._previous: np.ndarray | None = None  # the last window judged (for a warm-up)
         self.min_speech = _windows(settings.min_speech_ms)
         self.min_silence = _windows(settings.min_silence_ms)
         self.trace: list[WindowScore] | None = None
@@ -84,6 +91,8 @@ class SpeechDetector:
 
     def reset(self, position: int = 0) -> None:
         """A new stream; its first sample will be ``position`` (the echo clock's mic index)."""
+        self._explained = 0
+        self._previous = None
         self._pending = np.zeros(0, dtype=np.float32)
         self.position = position  # index of the first sample in _pending
         self._candidate: int | None = None  # start of the run of speech windows
@@ -110,16 +119,16 @@ class SpeechDetector:
         # the whole window must be margin_db above the (pessimistic) echo estimate
         cleaned = None if self.echo is None else self.echo.suppress(window, start, self.margin_db)
         heard = window if cleaned is None else cleaned
-        probability = self.score(heard)
-        level = power_db(float(np.mean(np.square(heard))))
+        level = power_db(float(np.dot(heard, heard)) / len(heard))
+        explained = echo is not None and not (
+            (level - echo >= self.margin_db)
+            or (cleaned is not None and level >= echo - self.margin_db / 2)
+        )
+        probability = self._probability(heard, explained)
         speech = (
-            probability >= self.settings.threshold
+            not explained
+            and probability >= self.settings.threshold
             and level >= self.settings.min_level_dbfs
-            and (
-                echo is None
-                or (level - echo >= self.margin_db)
-                or (cleaned is not None and level >= echo - self.margin_db / 2)
-            )
         )
         if self.trace is not None:
             self.trace.append(WindowScore(start, probability, level, echo, speech))
@@ -141,6 +150,34 @@ class SpeechDetector:
         was_speaking = self.speaking
         self._candidate, self._speech, self._gap, self.speaking = None, 0, 0, False
         return SpeechStopped(end) if was_speaking else None
+
+    def _probability(self, heard: np.ndarray, explained: bool) -> float:
+        """The model's speech probability of ``heard``, where it can matter.
+
+        While the echo explains window after window, what it leaves (the device's own voice,
+        faint) keeps the model's recurrent state in "speech": a door slam or a cough then
+        scores as speech. So after ``_RESET_AFTER`` explained windows in a row the model is
+        reset and no longer run (which also saves its CPU while the device talks alone);
+        the first window the echo does not explain is judged after a warm-up on the one
+        before it, as a fresh stream's start would be.
+        """
+        previous, self._previous = self._previous, heard
+        if self.reset_model is None:  # no way to reset: judge every window
+            return self.score(heard)
+        if explained:
+            self._explained += 1
+            if self._explained < _RESET_AFTER:
+                return self.score(heard)
+            if self._explained == _RESET_AFTER:
+                self.reset_model()
+            return 0.0
+        if self._explained >= _RESET_AFTER and previous is not None:
+            self.score(previous)
+        self._explained = 0
+        return self.score(heard)
+
+
+_RESET_AFTER = 3  # explained windows in a row (96 ms) after which the model is reset
 
 
 def _windows(ms: int) -> int:

@@ -42,8 +42,8 @@ import numpy as np
 RATE_HZ = 16000
 BLOCK = 160  # 10 ms
 _FLOOR = 1e-12  # power (of float samples in [-1, 1]) below -120 dBFS
-_FOLLOWS = 0.5  # envelope correlation from which a new estimate replaces the last one
-_FOLLOWS_FIRST = 0.8  # the first one must be clearer: a wrong delay is worse than none
+_FOLLOWS = 0.5  # envelope correlation from which a new estimate near the last one replaces it
+_FOLLOWS_FIRST = 0.8  # the first one, or a jump, must be clearer: a wrong delay is worse than none
 _LOUD_DB = -55.0  # reference blocks quieter than this say nothing about the echo path
 _SILENT = 1e-9  # reference power (-90 dBFS) under which nothing can echo above the floor
 _SLACK = 4  # blocks (40 ms) either side of the delay: it wanders, and jumps when a
@@ -171,6 +171,8 @@ class EchoReference:
     # -- the echo path --------------------------------------------------------------------
 
     def _estimate(self) -> None:
+        if self._played_until < self._mic_end - self.estimate_every - self.max_lag * BLOCK:
+            return  # nothing played lately: nothing new to learn (and no work while quiet)
         last = self._mic_end // BLOCK  # the block being filled is left out
         first = last - self.analysis
         mic = _block_power(self._mic, first, last)
@@ -188,7 +190,10 @@ class EchoReference:
         best = float(corr[best_lag])
         self.correlation = best
         self.estimates += 1
-        if best < (_FOLLOWS if self.delay_blocks is not None else _FOLLOWS_FIRST):
+        # a first delay, or a jump away from the known one, must be clear: over a barge-in
+        # the caller and the cut-off reply correlate at some odd lag now and then
+        small_move = self.delay_blocks is not None and abs(best_lag - self.delay_blocks) <= _SLACK
+        if best < (_FOLLOWS if small_move else _FOLLOWS_FIRST):
             return
         aligned = ref[self.max_lag - best_lag : self.max_lag - best_lag + self.analysis]
         use = aligned > 10 ** (_LOUD_DB / 10)

@@ -74,7 +74,11 @@ class VadListener:
             else None
         )
         self.detector = SpeechDetector(
-            self._model.probability, barge_in, echo=self.echo, margin_db=echo.margin_db
+            self._model.probability,
+            barge_in,
+            echo=self.echo,
+            margin_db=echo.margin_db,
+            reset=self._model.reset,
         )
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_items)
         self._mic_index = 0  # samples given to consumer() so far

@@ -133,7 +133,9 @@ def test_reference_mode_ignores_the_echo_and_hears_the_caller_over_it(
     played = pcm(np.pad(reply.astype(np.float64), (0, RATE)))
     # nobody speaks: the echo, 45 ms late, peaking at -12 dBFS
     echo = EchoReference(max_delay_ms=400)
-    detector = SpeechDetector(model.probability, BargeInSettings(), echo=echo, margin_db=10)
+    detector = SpeechDetector(
+        model.probability, BargeInSettings(), echo=echo, margin_db=10, reset=model.reset
+    )
     model.reset()
     assert feed(detector, pcm(echo_of(reply, n, 45, -12) + room(n)), echo, played, 0) == []
     assert echo.delay_ms == pytest.approx(45, abs=10)
