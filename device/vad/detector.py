@@ -82,7 +82,7 @@ class SpeechDetector:
         self.margin_db = margin_db
         self.reset_model = reset
         self._explained = 0  # windows in a row the echo explains
-        self._previous: np.ndarray | None = None  # the last window judged (for a warm-up)
+        self._previous: list[np.ndarray] = []  # the last windows seen (for a warm-up)
         self.min_speech = _windows(settings.min_speech_ms)
         self.min_silence = _windows(settings.min_silence_ms)
         self.trace: list[WindowScore] | None = None
@@ -92,7 +92,7 @@ class SpeechDetector:
     def reset(self, position: int = 0) -> None:
         """A new stream; its first sample will be ``position`` (the echo clock's mic index)."""
         self._explained = 0
-        self._previous = None
+        self._previous = []
         self._pending = np.zeros(0, dtype=np.float32)
         self.position = position  # index of the first sample in _pending
         self._candidate: int | None = None  # start of the run of speech windows
@@ -158,10 +158,11 @@ class SpeechDetector:
         faint) keeps the model's recurrent state in "speech": a door slam or a cough then
         scores as speech. So after ``_RESET_AFTER`` explained windows in a row the model is
         reset and no longer run (which also saves its CPU while the device talks alone);
-        the first window the echo does not explain is judged after a warm-up on the one
-        before it, as a fresh stream's start would be.
+        the first window the echo does not explain is judged after a warm-up on the
+        ``_WARM_UP`` windows before it (a cold model scores a caller's first sounds low).
         """
-        previous, self._previous = self._previous, heard
+        previous = self._previous
+        self._previous = [*previous[1 - _WARM_UP :], heard] if _WARM_UP > 1 else [heard]
         if self.reset_model is None:  # no way to reset: judge every window
             return self.score(heard)
         if explained:
@@ -171,13 +172,15 @@ class SpeechDetector:
             if self._explained == _RESET_AFTER:
                 self.reset_model()
             return 0.0
-        if self._explained >= _RESET_AFTER and previous is not None:
-            self.score(previous)
+        if self._explained >= _RESET_AFTER:
+            for window in previous:
+                self.score(window)
         self._explained = 0
         return self.score(heard)
 
 
 _RESET_AFTER = 3  # explained windows in a row (96 ms) after which the model is reset
+_WARM_UP = 3  # windows before the first unexplained one the reset model hears first
 
 
 def _windows(ms: int) -> int:

@@ -5,7 +5,7 @@ The rig (tests/pulse.py): the device plays to ``ec_spk``, which reaches the virt
 about -12 dBFS there, a speaker a hand's width from the mic). Callers and noises are played
 into the room (both mics) on top of the echo. One playback feeds a detector per mode:
 
-- ``software``: on ``ec_mic``, PulseAudio's module-echo-cancel (WebRTC, its defaults) over
+- ``software``: on ``ec_mic``, PulseAudio's module-echo-cancel (WebRTC, ``EC_ARGS``) over
   the raw mic;
 - ``hardware``: on ``hw_mic``, a second mic standing for a mic array's processed channel:
   the room in full, the speaker only ``HW_CANCEL_DB`` down (its own canceller's residual);
@@ -80,7 +80,12 @@ FRAME = 320  # 20 ms
 LOUD = 600  # |sample| above this is sound, not the silence around it (about -35 dBFS)
 ECHO_TAIL_S = 0.3  # after the speaker's last sample, the echo path still rings this long
 CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset places it
-EC_ARGS: tuple[str, ...] = ()  # module-echo-cancel's defaults
+# module-echo-cancel: WebRTC's gain control off (it turned the raw mic down and a reply's
+# residue up, and held back a caller's first syllables: software stop p50 about 350 ms with
+# it, 200 ms without), the extended filter on (a steadier stop time); as in the README
+EC_ARGS: tuple[str, ...] = (
+    'aec_args="analog_gain_control=0 digital_gain_control=0 extended_filter=1"',
+)
 
 
 class Capture:
@@ -101,6 +106,7 @@ class Capture:
         self.frame = frame
         self.frames: list[np.ndarray] = []
         self.adc_s: list[float] = []  # PortAudio clock time of each frame's first sample
+        self.got_s: list[float] = []  # the same clock when the frame reached this process
         self._arrived = asyncio.Event()
         self._pa: pyaudio.PyAudio | None = None
         self._stream: Any = None
@@ -119,13 +125,15 @@ class Capture:
         if data is None:
             return None, pyaudio.paComplete
         samples = np.frombuffer(data, dtype="<i2").copy()
+        adc_s, now_s = info["input_buffer_adc_time"], info["current_time"]
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._deliver, samples, info["input_buffer_adc_time"])
+            self.loop.call_soon_threadsafe(self._deliver, samples, adc_s, now_s)
         return None, pyaudio.paContinue
 
-    def _deliver(self, samples: np.ndarray, adc_s: float) -> None:
+    def _deliver(self, samples: np.ndarray, adc_s: float, now_s: float) -> None:
         self.frames.append(samples)
         self.adc_s.append(adc_s)
+        self.got_s.append(now_s)
         self.handler(samples)
         self._arrived.set()
 
@@ -397,6 +405,29 @@ class EchoRig:
             0.0 if lo <= heard <= hi else min(abs(heard - lo), abs(heard - hi))
         )
         return trial
+
+    async def canceller_delay_ms(self, click: Path) -> tuple[float, float]:
+        """A click played into the room while the device is quiet: how much later it
+        reaches this process through the canceller (``ec_mic``) than from the raw mic,
+        (by the sources' ADC times, by arrival). The first is what PulseAudio accounts
+        for; the second is what a barge-in waits for."""
+        ec = self.detectors["software"].capture
+        marks = self.raw.samples, ec.samples
+        player = self.pulse.play_into_room(click)
+        await asyncio.to_thread(player.wait, 10)
+        await self.raw.until_adc(self.raw.now() + ECHO_TAIL_S)
+        await ec.until_adc(self.raw.now())
+        found = []
+        for capture, mark in zip((self.raw, ec), marks, strict=True):
+            heard = capture.audio(mark, capture.samples)
+            loud = np.flatnonzero(np.abs(heard) > LOUD)
+            if not len(loud):
+                raise RuntimeError("the click did not reach a microphone")
+            index = mark + int(loud[0])
+            frame = index // capture.frame
+            found.append((capture.time_of(index), capture.got_s[frame]))
+        (raw_adc, raw_got), (ec_adc, ec_got) = found
+        return (ec_adc - raw_adc) * 1000.0, (ec_got - raw_got) * 1000.0
 
     def _caller_onset(self, mark: int) -> int:
         """Sample index in the raw mic where the caller's first sound arrived."""

@@ -5,7 +5,7 @@
   peaking at ``CALLER_PEAK_DBFS`` at the microphone;
 - noises that are not speech: a door slam (a brown-noise thump with a fast decay), a cough
   (two band-passed pink-noise bursts) and a passing trolley (rumbling brown noise, 2.5 s),
-  16 kHz, peaking at ``NOISE_PEAK_DBFS``.
+  16 kHz, peaking at ``NOISE_PEAK_DBFS``; and a click (30 ms at 1.5 kHz) to time a path by.
 
 Example::
 
@@ -36,7 +36,7 @@ REPLY_PEAK_DBFS = -1.0
 class Sounds:
     replies: tuple[Path, ...]  # 24 kHz mono
     caller: Path  # 16 kHz mono
-    noises: dict[str, Path]  # 16 kHz mono: door_slam, cough, trolley
+    noises: dict[str, Path]  # 16 kHz mono: door_slam, cough, trolley, click
 
 
 def _run(*cmd: str) -> None:
@@ -79,6 +79,7 @@ def make_sounds(folder: Path) -> Sounds:
         str(CALLER_PEAK_DBFS),
     )
     noises = {
+        "click": ["synth", "0.03", "sine", "1500", "pad", "0.1", "0.3"],  # times the canceller
         "door_slam": ["synth", "0.4", "brownnoise", "fade", "q", "0.002", "0.4", "0.38"],
         "cough": [
             "synth",

@@ -168,3 +168,31 @@ def test_a_missing_model_file_is_one_line_naming_it(tmp_path: Path) -> None:
     with pytest.raises(VadModelError) as err:
         SileroModel(bad)
     assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["door_slam", "cough", "trolley"])
+def test_reference_mode_ignores_a_noise_over_the_echo(
+    model: SileroModel, sounds: Sounds, name: str
+) -> None:
+    reply24, _ = read_wav_mono(sounds.replies[1])
+    reply = soxr.resample(reply24.astype(np.float32), 24000, RATE).astype(np.int16)
+    noise, _ = read_wav_mono(sounds.noises[name])
+    n = len(reply) + RATE
+    played = pcm(np.pad(reply.astype(np.float64), (0, RATE)))
+    audio = echo_of(reply, n, 45, -12) + room(n, 2)
+    at = int(1.2 * RATE)  # as loud as the echo, over the device's voice
+    audio[at : at + len(noise)] += at_peak(noise, -12.0)[: n - at]
+    echo = EchoReference(max_delay_ms=400)
+    detector = SpeechDetector(
+        model.probability, BargeInSettings(), echo=echo, margin_db=10, reset=model.reset
+    )
+    model.reset()
+    assert feed(detector, pcm(echo_of(reply, n, 45, -12) + room(n)), echo, played, 0) == []
+    assert echo.delay_ms is not None  # the echo path is known from the first reply
+    model.reset()
+    detector.reset()
+    detector.trace = []
+    decisions = feed(detector, pcm(audio), echo, played, 0)
+    assert not [d for d in decisions if isinstance(d, SpeechStarted)]
+    loud = [w for w in detector.trace if at <= w.start_sample < at + len(noise)]
+    assert any(w.level_dbfs >= (w.echo_dbfs or 0) - 5 for w in loud)  # it was not hidden
