@@ -211,6 +211,8 @@ class Daemon(LinkWiring, AudioWiring):
         else:
             self._listening.clear()
         self._speaking_changed()
+        if self.pipeline is not None:  # nobody here: capture in 80 ms batches (cheaper)
+            self.pipeline.set_batching(not self.engine.active)
         self._changed.set()
 
     def _visitor_left(self) -> None:

@@ -202,10 +202,12 @@ class AudioWiring:
             if self.uploading and self.link is not None:
                 for chunk in chunks:
                     self._put_chunk(chunk)
-            elif chunks:
+            elif chunks:  # kept for the words after a wake phrase, each with its end time
                 end_ms = frame.t_ms + pcm_ms(len(frame.pcm), frame.rate_hz, frame.channels)
-                for chunk in chunks:
-                    self._kept.append((end_ms, chunk))
+                end_ms -= self.pipeline.pending_ms  # the last chunk's end (batches: 80 ms)
+                chunk_ms = audio.upload_chunk_ms
+                for i, chunk in enumerate(chunks):
+                    self._kept.append((end_ms - (len(chunks) - 1 - i) * chunk_ms, chunk))
         self._input_ended = True
         self._changed.set()
 

@@ -228,3 +228,41 @@ def test_uploads_equal_the_baseline_with_a_mic_array_hold_open_and_reset() -> No
         ), f"frame {n}"
         i, n = i + step, n + 1
     assert new.trace == old.trace and len(new.trace) > 1000
+
+
+def test_idle_batching_uploads_and_fans_out_the_same_audio_per_80_ms() -> None:
+    """Batched while idle: the same bytes up (gate decisions included) and the same 16 kHz
+    audio, in calls of 80 ms (one wake-word frame); switched off, nothing is held back."""
+    samples = shop_floor_24k()[: 24000 * 20]
+    plain = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    batched = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    heard_plain: list[np.ndarray] = []
+    heard_batched: list[np.ndarray] = []
+    plain.subscribe_16k(heard_plain.append)
+    batched.subscribe_16k(heard_batched.append)
+    batched.set_batching(True)
+    half = len(samples) // 2
+    got = feed_frames(batched, samples[:half], 24000)
+    assert all(chunks == [] for i, chunks in enumerate(got) if i % 4 != 3)  # gathered
+    calls_while_batched = len(heard_batched)
+    assert calls_while_batched <= len(got) / 4 + 1  # one resampling call per 80 ms
+    assert batched.pending_ms >= 0.0
+    batched.set_batching(False)
+    got += feed_frames(batched, samples[half:], 24000)
+    expected = feed_frames(plain, samples, 24000)
+    assert sum(map(len, expected)) > 100
+    assert b"".join(itertools.chain(*got)) == b"".join(itertools.chain(*expected))
+    a, b = np.concatenate(heard_batched), np.concatenate(heard_plain)
+    assert len(a) == len(b)  # the resampler rounds a little differently per call size:
+    assert np.abs(a.astype(np.int32) - b).max() <= 2  # the same audio within 2 LSB
+
+
+def test_pending_ms_places_the_chunks_of_a_batch_in_time() -> None:
+    pipe = CapturePipeline(24000, 1, 0, None, 40, upload_rate_hz=SPEECH_RATE_HZ)  # no gate
+    pipe.set_batching(True)
+    frame = AudioFrame(tone(24000, 20).tobytes(), 24000, 1, 0.0)
+    assert pipe.process(frame) == [] and pipe.pending_ms == 20.0  # gathered, not yet cut
+    for _ in range(3):
+        chunks = pipe.process(frame)
+    assert len(chunks) == 2 and pipe.pending_ms == 0.0  # 80 ms: two 40 ms chunks at once
+    assert pipe.process(frame) == [] and pipe.pending_ms == 20.0  # the next batch begins

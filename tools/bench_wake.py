@@ -297,6 +297,7 @@ def listening_path_rtf(frames: list[Any], audio_s: float, wake: bool = True) -> 
     rate = frames[0].rate_hz
     pipe = CapturePipeline(rate, 1, 0, GateSettings(), 40, upload_rate_hz=24000)
     pipe.subscribe_16k(listener.consumer if wake else lambda samples: None)
+    pipe.set_batching(True)  # as the daemon captures while nobody is in a conversation
     listener.start()
     assert listener._thread is not None and listener._thread.native_id is not None
     worker = listener._thread.native_id

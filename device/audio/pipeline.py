@@ -31,6 +31,14 @@ on the capture path, before the frame's upload: it must be fast (hand the work t
 thread). One that raises is logged once by name and counted (``consumer_errors``, by
 name); capture goes on. Subscribe and unsubscribe on the thread that calls ``process``.
 
+Batching while idle: with ``set_batching(True)`` (the daemon sets it while nobody is in a
+conversation) frames are gathered until ``BATCH_MS`` (80 ms: one wake-word frame, so the wake
+word gets its audio no later) and processed as one: per-call costs are paid once per 80 ms
+instead of once per frame, which is most of the capture path's CPU in a quiet room. The
+local speech detector and the upload never run batched. Switched off, the gathered frames
+go with the next frame. ``pending_ms`` (audio after the last chunk returned) lets a caller
+place each chunk of a batch in time.
+
 Example::
 
     pipe = CapturePipeline(48000, 4, 0, GateSettings(), chunk_ms=40, upload_rate_hz=24000)
@@ -58,6 +66,7 @@ from device.audio.settings import GateSettings
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 10
+BATCH_MS = 80  # idle batches: one wake-word frame
 WAKE_RATE_HZ = 16000  # the fan-out rate: wake word and local speech detector
 _OPEN_ALL = GateSettings(enabled=False)
 _BUFFER_BLOCKS = 100  # the stream buffer's length (1 s); it grows for longer frames
@@ -126,6 +135,9 @@ class CapturePipeline:
         self.captured_bytes = 0
         self.uploaded_bytes = 0
         self.trace: list[tuple[int, int]] | None = None
+        self._batching = False
+        self._batch: list[AudioFrame] = []
+        self._batch_ms = 0.0
         # the server heard the caller start and not yet stop: upload even when the gate is
         # closed, or the server never hears the silence that ends the turn (semantic VAD
         # waits longer than any hangover)
@@ -147,6 +159,15 @@ class CapturePipeline:
         """The noise floor the gate currently assumes (about dBFS)."""
         return self._gate.floor_db
 
+    @property
+    def pending_ms(self) -> float:
+        """Upload-stream audio after the last complete chunk (ms), gathered frames included."""
+        return self._pending_n * 1000.0 / self.upload_rate_hz + self._batch_ms
+
+    def set_batching(self, on: bool) -> None:
+        """Gather frames into 80 ms batches (on) or process each as it comes (off)."""
+        self._batching = on
+
     def set_hold_open(self, on: bool) -> None:
         """Upload everything (on) or only what the gate lets through (off): ``hold_open``."""
         self.hold_open = on
@@ -157,6 +178,10 @@ class CapturePipeline:
         The noise floor is kept: the room did not change. Nothing heard before the reset is
         uploaded after it. The 16 kHz consumers stay subscribed.
         """
+        if self._batch:  # heard before the reset: its 16 kHz audio still goes out
+            batching, self._batching = self._batching, False
+            self.process(self._batch.pop())
+            self._batching = batching
         self._to_upload.reset()
         if self._to_16k is not None:
             self._to_16k.reset()
@@ -209,7 +234,20 @@ class CapturePipeline:
     # -- the hot path ---------------------------------------------------------------------
 
     def process(self, frame: AudioFrame) -> list[bytes]:
-        """The complete upload chunks this frame finishes (often none or one)."""
+        """The complete upload chunks this frame finishes (often none or one; batching:
+        none until a batch is complete)."""
+        if self._batching or self._batch:
+            self._batch.append(frame)
+            self._batch_ms += frame.duration_ms
+            if self._batching and self._batch_ms < BATCH_MS - 0.5:
+                return []
+            frames, self._batch, self._batch_ms = self._batch, [], 0.0
+            if len(frames) > 1:
+                pcm = b"".join(f.pcm for f in frames)
+                frame = AudioFrame(pcm, frame.rate_hz, frame.channels, frames[0].t_ms)
+        return self._process(frame)
+
+    def _process(self, frame: AudioFrame) -> list[bytes]:
         self.captured_bytes += len(frame.pcm)
         mono = pick_channel(frame.pcm, self.channels, self.channel)
         if self._consumers:
