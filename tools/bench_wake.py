@@ -26,8 +26,10 @@ the detector and listens through the WakeListener).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import ctypes
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -185,46 +187,68 @@ def accuracy(
     """True and false accepts and latency of both engines, each clip run once per offset
     (``offsets``: samples of silence put before it, so the 80 ms frames fall elsewhere in
     the speech: a score is sampled once per frame, and whether a narrow peak is caught is
-    luck of the grid, for both engines alike; the counts add up over the offsets)."""
-    result: dict[str, Any] = {"wake_frame_offsets": list(offsets)}
-    ours = detector_from_settings(settings())
+    luck of the grid, for both engines alike; the counts add up over the offsets).
 
-    def scores(engine: str, samples: Samples) -> list[float]:
-        return _ours_scores(samples, ours)[0] if engine == "ours" else _peer_scores(peer, samples)
+    The two engines run in two processes at once (counts, not timings: the bench's wall
+    time halves on two cores); ``peer`` is the parent's, rebuilt alike in its process."""
+    del peer  # each process makes its own (not picklable: an interpreter in a library)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        jobs = [pool.submit(_engine_accuracy, e, folder, manifest, offsets) for e in ENGINES]
+        result: dict[str, Any] = {"wake_frame_offsets": list(offsets)}
+        for job in jobs:
+            result.update(job.result())
+    return result
 
-    for engine in ("ours", "peer"):
-        accepted: dict[str, list[bool]] = {}
-        per_offset: list[int] = []
-        latencies = []
-        false = 0
-        negative_s = 0.0
-        for offset in offsets:
-            lead = np.zeros(offset, dtype=np.int16)
-            woke = 0
-            for clip in manifest["positives"]:
-                fired = _detections(
-                    scores(engine, np.concatenate([lead, read_wav(folder / clip["file"])]))
-                )
-                accepted.setdefault(clip["condition"], []).append(bool(fired))
-                woke += bool(fired)
-                if fired:
-                    latencies.append((fired[0] - offset - clip["phrase_end_sample"]) / 16.0)
-            per_offset.append(woke)
-            for clip in manifest["negatives"]:
-                samples = np.concatenate([lead, read_wav(folder / clip["file"])])
-                false += len(_detections(scores(engine, samples)))
-                negative_s += samples.size / 16000
-        suffix = "" if engine == "ours" else "_peer"
-        result[f"wake_true_accepts{suffix}"] = sum(per_offset)
-        result[f"wake_true_accepts_by_offset{suffix}"] = per_offset
-        result[f"wake_true_accepts_by_condition{suffix}"] = {
-            k: f"{sum(v)}/{len(v)}" for k, v in accepted.items()
-        }
-        result[f"wake_false_accepts{suffix}"] = false
-        result[f"wake_false_accepts_per_hour{suffix}"] = round(false * 3600 / negative_s, 2)
-        result[f"wake_latency_ms{suffix}"] = round(statistics.median(latencies), 1)
-        result["wake_positives"] = len(manifest["positives"]) * len(offsets)
-        result["wake_negative_minutes"] = round(negative_s / 60, 1)
+
+ENGINES = ("ours", "peer")
+
+
+def _engine_accuracy(
+    engine: str, folder: Path, manifest: dict[str, Any], offsets: tuple[int, ...]
+) -> dict[str, Any]:
+    if engine == "ours":
+        ours = detector_from_settings(settings())
+
+        def scores(samples: Samples) -> list[float]:
+            return _ours_scores(samples, ours)[0]
+    else:
+        peer = Peer(single_thread=True)
+
+        def scores(samples: Samples) -> list[float]:
+            return _peer_scores(peer, samples)
+
+    result: dict[str, Any] = {}
+    accepted: dict[str, list[bool]] = {}
+    per_offset: list[int] = []
+    latencies = []
+    false = 0
+    negative_s = 0.0
+    for offset in offsets:
+        lead = np.zeros(offset, dtype=np.int16)
+        woke = 0
+        for clip in manifest["positives"]:
+            fired = _detections(scores(np.concatenate([lead, read_wav(folder / clip["file"])])))
+            accepted.setdefault(clip["condition"], []).append(bool(fired))
+            woke += bool(fired)
+            if fired:
+                latencies.append((fired[0] - offset - clip["phrase_end_sample"]) / 16.0)
+        per_offset.append(woke)
+        for clip in manifest["negatives"]:
+            samples = np.concatenate([lead, read_wav(folder / clip["file"])])
+            false += len(_detections(scores(samples)))
+            negative_s += samples.size / 16000
+    suffix = "" if engine == "ours" else "_peer"
+    result[f"wake_true_accepts{suffix}"] = sum(per_offset)
+    result[f"wake_true_accepts_by_offset{suffix}"] = per_offset
+    result[f"wake_true_accepts_by_condition{suffix}"] = {
+        k: f"{sum(v)}/{len(v)}" for k, v in accepted.items()
+    }
+    result[f"wake_false_accepts{suffix}"] = false
+    result[f"wake_false_accepts_per_hour{suffix}"] = round(false * 3600 / negative_s, 2)
+    result[f"wake_latency_ms{suffix}"] = round(statistics.median(latencies), 1)
+    result["wake_positives"] = len(manifest["positives"]) * len(offsets)
+    result["wake_negative_minutes"] = round(negative_s / 60, 1)
     return result
 
 
@@ -598,10 +622,13 @@ def run(quick: bool) -> dict[str, Any]:
     result.update(engine_rtfs(speech, 1 if quick else 3, peer, shipped))
     if not quick:
         result.update(spinning_rtf(speech[: 60 * 16000]))
-    result.update(accuracy(folder, manifest, peer, QUICK_OFFSETS if quick else FULL_OFFSETS))
+    # memory beside the accuracy runs (peak RSS, not timings: the wall time is shared)
+    with concurrent.futures.ThreadPoolExecutor(1) as memory:
+        peaks = memory.submit(rss, folder / manifest["quiet_room"]["file"], folder, manifest)
+        result.update(accuracy(folder, manifest, peer, QUICK_OFFSETS if quick else FULL_OFFSETS))
+        result.update(peaks.result())
     if not quick:
         result.update(openwakeword_latency(folder, manifest))
-    result.update(rss(folder / manifest["quiet_room"]["file"], folder, manifest))
     result["wake_targets_met"] = check_targets(result)
     return result
 
