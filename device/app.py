@@ -222,7 +222,7 @@ class Daemon(LinkWiring, AudioWiring):
         the resampler are warm when they do, so their first words go up at once).
         """
         if self.pipeline is not None:
-            self.pipeline.reset()
+            self.pipeline.reset(keep_gate=True)
         self._kept.clear()
         forget = getattr(self.speaker, "forget", None)
         if forget is not None:  # the playback clock's per-item counts of that visitor

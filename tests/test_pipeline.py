@@ -266,3 +266,23 @@ def test_pending_ms_places_the_chunks_of_a_batch_in_time() -> None:
         chunks = pipe.process(frame)
     assert len(chunks) == 2 and pipe.pending_ms == 0.0  # 80 ms: two 40 ms chunks at once
     assert pipe.process(frame) == [] and pipe.pending_ms == 20.0  # the next batch begins
+
+
+def test_a_reset_that_keeps_the_gate_sends_ongoing_speech_at_once_and_nothing_before() -> None:
+    """A visitor leaves while someone talks on: the next start gets their words at once
+    (no new attack wait), and nothing heard before the reset."""
+    speech = np.concatenate([np.zeros(24000, dtype="<i2"), tone(24000, 1000, amp=8000)])
+    kept = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    fresh = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    for pipe in (kept, fresh):
+        feed(pipe, speech[:31200], 24000, 1)  # 1 s of quiet, then 300 ms of sound
+        assert pipe.gate_open
+    kept.reset(keep_gate=True)
+    fresh.reset()
+    kept.trace, fresh.trace = [], []
+    frame = AudioFrame(speech[31200:31680].tobytes(), 24000, 1, 0.0)  # the next 20 ms
+    assert kept.gate_open and not fresh.gate_open
+    kept.process(frame)
+    fresh.process(frame)
+    assert kept.trace and min(pos for pos, _ in kept.trace) >= kept._position - 480
+    assert fresh.trace == []  # waits for the attack again

@@ -295,7 +295,7 @@ def quiet_logs() -> Iterator[None]:
 
 def latency(quick: bool) -> dict[str, Any]:
     """The latency figures (the ``link`` section of tools/bench.py)."""
-    n = 6 if quick else 40
+    n = 12 if quick else 40  # a p95 of 6 repeats is their max: too few
     few = 4 if quick else 20
     slow = 3 if quick else 20  # the repeats that wait out a refusal period
     refusal_s = 3.0

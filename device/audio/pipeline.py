@@ -172,11 +172,13 @@ class CapturePipeline:
         """Upload everything (on) or only what the gate lets through (off): ``hold_open``."""
         self.hold_open = on
 
-    def reset(self) -> None:
+    def reset(self, *, keep_gate: bool = False) -> None:
         """Start afresh (a new conversation): drop partial audio, pre-roll and gate state.
 
         The noise floor is kept: the room did not change. Nothing heard before the reset is
-        uploaded after it. The 16 kHz consumers stay subscribed.
+        uploaded after it. The 16 kHz consumers stay subscribed. ``keep_gate``: the gate
+        stays open if it is (someone is talking now, in a room whose floor has risen with
+        the talk: a new start must not wait for the gate to open on them again).
         """
         if self._batch:  # heard before the reset: its 16 kHz audio still goes out
             batching, self._batching = self._batching, False
@@ -185,7 +187,8 @@ class CapturePipeline:
         self._to_upload.reset()
         if self._to_16k is not None:
             self._to_16k.reset()
-        self._gate.reset()
+        if not keep_gate:
+            self._gate.reset()
         self._preroll.clear()
         self._fill = self._read + self._block_samples  # the last block stays, for its level window
         self._pending_n = 0
