@@ -132,49 +132,19 @@ class LinkWiring:
             return session
         if not self.settings.realtime.standby:
             return await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
-        waiter: asyncio.Future[LiveSession] = self.loop.create_future()
-        self._waiters.append(waiter)
         self._standby_wanted.set()
         self._probe.set()
-        # while the link is down the keeper may be stuck in an attempt on a dead route, or
-        # waiting out a back-off: the visitor's own attempt beside it
-        own = asyncio.ensure_future(manager.open_ready()) if self._link_down else None
+        if self._link_down:  # the keeper may sit on a dead route: the visitor's own attempt
+            async with asyncio.timeout(budget_s):
+                return await self._open_hedged()
+        waiter: asyncio.Future[LiveSession] = self.loop.create_future()
+        self._waiters.append(waiter)
         try:
             async with asyncio.timeout(budget_s):
-                return await self._first_of(waiter, own)
+                return await waiter
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
-            if own is not None and not own.done():
-                own.cancel()
-
-    async def _first_of(
-        self, waiter: asyncio.Future[LiveSession], own: asyncio.Future[LiveSession] | None
-    ) -> LiveSession:
-        """The keeper's session or the visitor's own attempt, whichever is ready first; the
-        other one, if it succeeds too, is closed (the keeper opens the next standby)."""
-        pending: set[asyncio.Future[LiveSession]] = {waiter} if own is None else {waiter, own}
-        failure: BaseException | None = None
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() is None:
-                    for other in pending:
-                        other.add_done_callback(self._spare_session)
-                    for other in done - {task}:
-                        self._spare_session(other)
-                    return task.result()
-                failure = task.exception()
-        assert failure is not None
-        raise failure
-
-    def _spare_session(self, task: asyncio.Future[LiveSession]) -> None:
-        """A session nobody waits for any more: closed."""
-        if task.cancelled() or task.exception() is not None:
-            return
-        session = task.result()
-        manager = self._manager()
-        self._spawn("closing a spare session", lambda: manager.close(session))
 
     async def _open_link(self) -> None:
         timeout_s = self.settings.realtime.connect_timeout_s + 1.0

@@ -181,9 +181,7 @@ class CapturePipeline:
         the talk: a new start must not wait for the gate to open on them again).
         """
         if self._batch:  # heard before the reset: its 16 kHz audio still goes out
-            batching, self._batching = self._batching, False
-            self.process(self._batch.pop())
-            self._batching = batching
+            self._process(self._joined_batch())
         self._to_upload.reset()
         if self._to_16k is not None:
             self._to_16k.reset()
@@ -244,11 +242,17 @@ class CapturePipeline:
             self._batch_ms += frame.duration_ms
             if self._batching and self._batch_ms < BATCH_MS - 0.5:
                 return []
-            frames, self._batch, self._batch_ms = self._batch, [], 0.0
-            if len(frames) > 1:
-                pcm = b"".join(f.pcm for f in frames)
-                frame = AudioFrame(pcm, frame.rate_hz, frame.channels, frames[0].t_ms)
+            frame = self._joined_batch()
         return self._process(frame)
+
+    def _joined_batch(self) -> AudioFrame:
+        """The gathered frames as one (the batch emptied)."""
+        frames, self._batch, self._batch_ms = self._batch, [], 0.0
+        if len(frames) == 1:
+            return frames[0]
+        last = frames[-1]
+        pcm = b"".join(f.pcm for f in frames)
+        return AudioFrame(pcm, last.rate_hz, last.channels, frames[0].t_ms)
 
     def _process(self, frame: AudioFrame) -> list[bytes]:
         self.captured_bytes += len(frame.pcm)
