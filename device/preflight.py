@@ -87,6 +87,12 @@ def _prompts(settings: Settings) -> list[str]:
                 f"tools.items[{i}].prompt: no prompt {prompt}.wav in {folder} "
                 "(make it with python -m tools.make_prompts, or set prompt: null)"
             )
+    chime = settings.wake.chime
+    if settings.wake.enabled and chime is not None and chime not in names:
+        problems.append(
+            f"wake.chime: no prompt {chime}.wav in {folder} "
+            "(voice-kiosk make-prompts copies chime.wav there, or set chime: null)"
+        )
     return problems
 
 

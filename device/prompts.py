@@ -48,6 +48,8 @@ CATALOGUE: dict[str, PromptRole] = {
     "busy": PromptRole("the service is overloaded (429, rate limits)", True, 3.0),
 }
 REQUIRED_PROMPTS: tuple[str, ...] = tuple(n for n, r in CATALOGUE.items() if r.required)
+# Sounds, not words: copied into a site's folder beside the spoken prompts (name: what for)
+SOUNDS: dict[str, str] = {"chime": "a wake (wake.chime; made by tools/make_chime.py)"}
 
 
 def to_speech_format(pcm: bytes, rate_hz: int, channels: int) -> bytes:

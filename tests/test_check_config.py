@@ -264,6 +264,11 @@ CASES: list[tuple[str, str | Make, str]] = [
         r"4: tools.items\[0\].prompt: no prompt nosuch.wav",
     ),
     (
+        "chime-missing",
+        "wake:\n  enabled: true\n  chime: nosuch\n",
+        r"3: wake.chime: no prompt nosuch.wav",
+    ),
+    (
         "prompt-outside",
         "tools:\n  allow_hosts: [h.example.com]\n  items:\n    - kind: escalate\n"
         "      webhook_url: https://h.example.com/x\n      prompt: ../../etc/passwd\n",

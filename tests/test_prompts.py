@@ -102,9 +102,10 @@ def test_make_prompts_writes_the_site_folder_with_its_own_offline_words(
     assert abs(len(offline) - len(default)) > SPEECH_RATE_HZ // 2  # other, shorter words
     assert speech_fraction(vad, offline) > 0.5
     assert np.sqrt(np.mean(offline.astype(np.float64) ** 2)) > 1000  # loud enough to hear
-    for name in CATALOGUE.keys() - {"offline"}:
+    for name in (CATALOGUE.keys() | {"chime"}) - {"offline"}:
         assert (site / f"{name}.wav").read_bytes() == (DEFAULTS / f"{name}.wav").read_bytes()
     assert load_prompts(site / "prompts.yaml")["offline"] == PHARMACY
+    assert "chime" not in load_prompts(site / "prompts.yaml")  # a sound: no words to list
     library = PromptLibrary.load(site)
     assert library.missing() == [] and library.missing_line() is None
     out = capsys.readouterr().out

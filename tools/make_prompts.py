@@ -39,7 +39,7 @@ import yaml
 
 from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.wav import AudioFileError, read_wav
-from device.prompts import CATALOGUE
+from device.prompts import CATALOGUE, SOUNDS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "firmware_config/prompts/prompts.yaml"
@@ -221,24 +221,28 @@ def make_site_prompts(
 def _fill_folder(
     folder: Path, defaults: dict[str, str], *, replace: bool, stdout: TextIO
 ) -> dict[str, str]:
-    """Copy the committed default WAVs in (keeping what is there unless ``replace``)."""
+    """Copy the committed default WAVs in, the spoken prompts and the ``SOUNDS`` (keeping
+    what is there unless ``replace``); returns the texts of the spoken ones."""
     try:
         existing = load_prompts(folder / "prompts.yaml")
     except PromptError:
         existing = {}
     texts: dict[str, str] = {}
-    for name, text in defaults.items():
+    for name, text in [*defaults.items(), *SOUNDS.items()]:
         if name == SITE_PROMPT:
             continue
+        spoken = name not in SOUNDS
         target = folder / f"{name}.wav"
         if target.exists() and not replace:
-            texts[name] = existing.get(name, text)
+            if spoken:
+                texts[name] = existing.get(name, text)
             print(f"{target}: kept (already there; --replace overwrites it)", file=stdout)
             continue
         partial = folder / f".{name}.wav.part"
         shutil.copyfile(DEFAULTS_DIR / f"{name}.wav", partial)
         os.replace(partial, target)
-        texts[name] = text
+        if spoken:
+            texts[name] = text
         print(f"{target}: the default  {text}", file=stdout)
     return texts
 
