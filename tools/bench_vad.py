@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import sys
@@ -93,7 +94,11 @@ def vad_cpu(quick: bool) -> dict[str, Any]:
     return result
 
 
-async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
+def _resumed(rig: Any) -> dict[str, int]:
+    return {m: d.listener.holds_resumed for m, d in rig.detectors.items()}
+
+
+async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[str, Any]:
     from tests.pulse import PulseServer
     from tests.vad.rig import MODES, EchoRig
     from tests.vad.sounds import make_sounds
@@ -104,17 +109,26 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
     first_s, step_s = (0.8, 0.25) if quick else (1.0, 0.37)
     sounds = make_sounds(workdir / "sounds")
     with PulseServer() as pulse:
-        async with EchoRig(pulse, sounds, workdir=workdir) as rig:
+        async with EchoRig(pulse, sounds, workdir=workdir, barge_in=barge_in) as rig:
             delays = [await rig.canceller_delay_ms(sounds.noises["click"]) for _ in range(3)]
+            before = _resumed(rig)
             self_hits = await rig.replies(replies)
+            middle = _resumed(rig)
             noise_hits = await rig.replies(replies, NOISES)
+            after = _resumed(rig)
+            self_hiccups = {m: middle[m] - before[m] for m in MODES}
+            noise_hiccups = {m: after[m] - middle[m] for m in MODES}
+            trial_hiccups: dict[str, int] = dict.fromkeys(MODES, 0)
             stops: dict[str, list[float]] = {m: [] for m in MODES}
             errors: list[float] = []
             missed: dict[str, int] = dict.fromkeys(MODES, 0)
             early: dict[str, int] = dict.fromkeys(MODES, 0)
             for k in range(trials):
                 for mode in MODES:
+                    resumed = rig.speaker.holds_resumed if rig.speaker is not None else 0
                     trial = await rig.barge_in(mode, k, first_s + step_s * (k % 4))
+                    if rig.speaker is not None:
+                        trial_hiccups[mode] += rig.speaker.holds_resumed - resumed
                     if trial.early:
                         early[mode] += 1
                         continue
@@ -128,6 +142,18 @@ async def _rig(quick: bool, workdir: Path) -> dict[str, Any]:
     return {
         "self_interrupts": self_hits,
         "false_barge_ins_noise": noise_hits,
+        # suspicions that paused a reply and let it go on (a pause the listener hears):
+        # over the replies above (detector level), and in the barge-in trials (the armed
+        # mode pausing the real speaker: before the caller, or unconfirmed in time)
+        "barge_in_hiccups": {
+            "self": self_hiccups,
+            "noise": noise_hiccups,
+            "trials": trial_hiccups,
+            # the longest such pause in the whole run (by the detector's windows, per mode)
+            "longest_ms": {
+                m: round(d.listener.longest_hiccup_ms) for m, d in rig.detectors.items()
+            },
+        },
         "barge_in_replies": replies,
         "barge_in_stop_ms": {
             m: {"p50": _pct(v, 50), "p95": _pct(v, 95), "n": len(v)} for m, v in stops.items()
@@ -160,10 +186,11 @@ def targets_met(result: dict[str, Any]) -> dict[str, bool]:
     return met
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, barge_in: BargeInSettings | None = None) -> dict[str, Any]:
+    barge_in = barge_in or BargeInSettings()
     result = vad_cpu(quick)
     with tempfile.TemporaryDirectory(prefix="bench-vad-") as tmp:
-        result.update(asyncio.run(_rig(quick, Path(tmp))))
+        result.update(asyncio.run(_rig(quick, Path(tmp), barge_in)))
     result["vad_targets_met"] = targets_met(result)
     return result
 
@@ -173,8 +200,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="3 replies per count, 8 interruptions per mode"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an audio.barge_in setting to measure instead of its default (tuning)",
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.quick), sort_keys=True))
+    fields = {f.name: f.type for f in dataclasses.fields(BargeInSettings)}
+    changes: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in fields or not value:
+            parser.error(f"--set {item}: not KEY=VALUE of audio.barge_in ({', '.join(fields)})")
+        kind = str(fields[key])
+        try:
+            number = float(value) if kind != "bool" else 0.0
+        except ValueError:
+            parser.error(f"--set {item}: {value!r} is not a number")
+        changes[key] = (
+            value.lower() == "true" if kind == "bool" else int(number) if kind == "int" else number
+        )
+    print(json.dumps(run(args.quick, BargeInSettings(**changes)), sort_keys=True))
     return 0
 
 

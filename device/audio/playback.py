@@ -16,6 +16,11 @@ have heard when the sound stops (all that was handed out), the truncation point.
   or once audio has waited ``prebuffer_ms`` of device time (a short reply's tail still
   plays, no later than the prebuffer).
 - ``flush()`` drops everything queued; the next ``pull`` is silence.
+- ``hold(max_samples)`` pauses: pulls give silence while the queue and the clock stay as
+  they are (what was handed out before counts as heard, as after a flush), for at most
+  ``max_samples`` of device time; then, or on ``resume()``, playback goes on where it
+  paused. A ``flush()`` ends a hold too (a barge-in confirmed). ``holds`` counts holds,
+  ``holds_resumed`` those that ended with audio still to play (a pause the caller heard).
 
 Not thread-safe by itself: the adapter holds a lock around every call.
 
@@ -64,8 +69,11 @@ class PlaybackBuffer:
         self._in_flight: deque[_InFlight] = deque()  # handed out, maybe not yet heard
         self._playing = False
         self._waited = 0  # samples of silence pulled while audio waited for the prebuffer
+        self._held = 0  # samples of device time the hold still lasts (0: not held)
         self.underruns = 0
         self.flushes = 0
+        self.holds = 0
+        self.holds_resumed = 0
 
     # -- writer side ----------------------------------------------------------------------
 
@@ -83,9 +91,33 @@ class PlaybackBuffer:
         self._queued = 0
         self._playing = False
         self._waited = 0
+        self._held = 0
         self.flushes += 1
         self._settle(None)  # what the card holds will play: it counts as heard
         return dropped
+
+    def hold(self, max_samples: int) -> None:
+        """Pause for at most ``max_samples`` of device time (a hold on: extended, never
+        shortened); see the module docstring."""
+        if max_samples <= 0:
+            return
+        if self._held == 0:
+            self.holds += 1
+        self._held = max(self._held, max_samples)
+
+    def resume(self) -> None:
+        """End a hold now: the next pull goes on where playback paused."""
+        if self._held:
+            self._end_hold()
+
+    def _end_hold(self) -> None:
+        self._held = 0
+        if self._queued:
+            self.holds_resumed += 1
+
+    @property
+    def is_held(self) -> bool:
+        return self._held > 0
 
     # -- clock ----------------------------------------------------------------------------
 
@@ -145,6 +177,11 @@ class PlaybackBuffer:
 
         ``dac_s``: when the first of them reaches the speaker (None: at once, as heard).
         """
+        if self._held:
+            self._held = max(0, self._held - n)
+            if not self._held:
+                self._end_hold()  # the hold ran out: the next pull plays on
+            return bytes(n * SAMPLE_BYTES)
         if not self._playing:
             if self._queued == 0:
                 self._waited = 0

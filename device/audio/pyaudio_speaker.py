@@ -189,6 +189,28 @@ class PyAudioSpeaker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
+    def hold(self, max_ms: float) -> None:
+        """Pause playback from the next device period on, for at most ``max_ms`` of device
+        time (then it goes on by itself): the queue and the clock stay, ``heard_ms`` counts
+        what was handed out before. Any thread; returns at once. ``resume()`` ends it
+        sooner, ``flush()`` ends it with the queue dropped (the barge-in confirmed)."""
+        with self._lock:
+            self._buffer.hold(int(max_ms * self.settings.rate_hz / 1000.0))
+
+    def resume(self) -> None:
+        """End a hold now: playback goes on where it paused (any thread)."""
+        with self._lock:
+            self._buffer.resume()
+
+    @property
+    def holds(self) -> int:
+        """Holds so far; ``holds_resumed``: those that ended with the reply going on."""
+        return self._buffer.holds
+
+    @property
+    def holds_resumed(self) -> int:
+        return self._buffer.holds_resumed
+
     @property
     def sound_end_s(self) -> float:
         """When the last sample handed to the card leaves the speaker (stream clock; 0: never)."""

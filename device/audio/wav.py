@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import wave
 from collections import deque
@@ -139,6 +140,8 @@ class WavSpeaker:
         # reference tap (echo mode reference): (mono int16, 24000, clock s it starts playing)
         self.on_played: Callable[[np.ndarray, int, float], None] | None = None
         self._head_at = self._clock()  # when the head of the queue started playing
+        self._held_until: float | None = None  # clock time a hold ends by itself
+        self._lock = threading.RLock()  # hold()/resume() come from the VAD's thread
         self.written_bytes = 0
         self._closed = False
 
@@ -147,7 +150,16 @@ class WavSpeaker:
 
     def _advance(self) -> None:
         """Move what the simulated clock has played from the queue into the file."""
+        with self._lock:
+            self._advance_locked()
+
+    def _advance_locked(self) -> None:
         now = self._clock()
+        if self._held_until is not None:
+            if now < self._held_until:
+                return  # held: nothing plays, the head waits
+            self._head_at = max(self._head_at, self._held_until)
+            self._held_until = None
         budget = (
             None if self.settings.speed == 0 else int((now - self._head_at) * self._bytes_per_s())
         )
@@ -177,17 +189,41 @@ class WavSpeaker:
     def write(self, item_id: str, pcm: bytes) -> None:
         if self._closed:
             return
-        self._advance()
-        if not self._queue:
-            self._head_at = self._clock()
-        self._queue.append(_Segment(item_id, pcm))
-        self.written_bytes += len(pcm)
-        self._received[item_id] = self._received.get(item_id, 0) + len(pcm)
-        self._advance()
+        with self._lock:
+            self._advance_locked()
+            if not self._queue:
+                self._head_at = self._clock()
+            self._queue.append(_Segment(item_id, pcm))
+            self.written_bytes += len(pcm)
+            self._received[item_id] = self._received.get(item_id, 0) + len(pcm)
+            self._advance_locked()
 
     def flush(self) -> None:
-        self._advance()
-        self._queue.clear()
+        with self._lock:
+            self._advance_locked()
+            self._queue.clear()
+            self._held_until = None
+
+    def hold(self, max_ms: float) -> None:
+        """Pause for at most ``max_ms`` of playback time (see PyAudioSpeaker.hold; any
+        thread)."""
+        if self.settings.speed == 0 or max_ms <= 0:
+            return
+        with self._lock:
+            self._advance_locked()
+            until = self._clock() + max_ms / 1000.0 / self.settings.speed
+            self._held_until = max(until, self._held_until or until)
+
+    def resume(self) -> None:
+        """End a hold now: playback goes on where it paused (any thread)."""
+        with self._lock:
+            if self._held_until is None:
+                return
+            now = self._clock()
+            if now < self._held_until:
+                self._head_at = max(self._head_at, now)
+                self._held_until = None
+            self._advance_locked()
 
     def played_ms(self, item_id: str) -> float:
         self._advance()

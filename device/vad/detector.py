@@ -17,7 +17,17 @@ decisions those windows complete:
 - ``SpeechStarted(start_sample)`` once ``min_speech_ms`` of speech windows came with no gap
   of ``min_silence_ms`` between them (``start_sample``: the first of them, counted from the
   first sample fed since the last ``reset()``);
-- ``SpeechStopped(end_sample)`` after ``min_silence_ms`` without speech following a start.
+- ``SpeechStopped(end_sample)`` after ``min_silence_ms`` without speech following a start;
+- with ``hold_ms`` > 0, ``SpeechSuspected(start_sample)`` on the first window that looks
+  like speech by a lower bar while no speech has started: probability at least
+  ``hold_threshold``, the level as above, and (reference mode) what the echo leaves up to
+  ``_NEAR_ECHO`` of ``margin_db`` under it. The caller of the detector pauses the reply at
+  once. Then either ``SpeechStarted`` confirms it (the barge-in), or
+  ``SuspicionCleared(end_sample, expired)`` says the reply may go on: after
+  ``_CLEAR_AFTER`` windows in a row well under the lower bar (``_CLEAR_BELOW`` of it), or
+  (``expired``) once the hold has lasted ``hold_ms`` unconfirmed. A suspicion that
+  expired is not raised again until such a run of calm windows (no stutter through a
+  long noise).
 
 Example::
 
@@ -50,7 +60,18 @@ class SpeechStopped:
     end_sample: int  # first sample after the last speech window
 
 
-Decision = SpeechStarted | SpeechStopped
+@dataclass(frozen=True, slots=True)
+class SpeechSuspected:
+    start_sample: int  # first sample of the window that looked like speech
+
+
+@dataclass(frozen=True, slots=True)
+class SuspicionCleared:
+    end_sample: int  # first sample after the window that cleared it
+    expired: bool  # the hold ran out (hold_ms) rather than the sound ending
+
+
+Decision = SpeechStarted | SpeechStopped | SpeechSuspected | SuspicionCleared
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +83,7 @@ class WindowScore:
     level_dbfs: float
     echo_dbfs: float | None
     speech: bool
+    explained: bool = False  # the echo explains the window (reference mode)
 
 
 class SpeechDetector:
@@ -85,6 +107,7 @@ class SpeechDetector:
         self._previous: list[np.ndarray] = []  # the last windows seen (for a warm-up)
         self.min_speech = _windows(settings.min_speech_ms)
         self.min_silence = _windows(settings.min_silence_ms)
+        self.hold_windows = _windows(settings.hold_ms) if settings.hold_ms > 0 else 0
         self.trace: list[WindowScore] | None = None
         self.windows = 0
         self.reset()
@@ -99,6 +122,14 @@ class SpeechDetector:
         self._speech = 0  # speech windows in the run
         self._gap = 0  # non-speech windows since the last speech window
         self.speaking = False
+        self._suspected = 0  # windows since the suspicion (0: none)
+        self._calm = 0  # windows in a row well under the hold bar
+        self._spent = False  # a suspicion expired: none again until a quiet run
+
+    @property
+    def suspected(self) -> bool:
+        """A suspicion is on (raised, neither confirmed nor cleared yet)."""
+        return self._suspected > 0
 
     def feed(self, samples: np.ndarray) -> list[Decision]:
         self._pending = np.concatenate([self._pending, as_float(samples)])
@@ -107,12 +138,10 @@ class SpeechDetector:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
             start = self.position
             self.position += WINDOW
-            decision = self._step(start, window)
-            if decision is not None:
-                decisions.append(decision)
+            decisions.extend(self._step(start, window))
         return decisions
 
-    def _step(self, start: int, window: np.ndarray) -> Decision | None:
+    def _step(self, start: int, window: np.ndarray) -> list[Decision]:
         self.windows += 1
         echo = None if self.echo is None else self.echo.echo_level_db(start, start + WINDOW)
         # with an echo reference: judge what the echo leaves; before its delay is known,
@@ -124,14 +153,63 @@ class SpeechDetector:
             (level - echo >= self.margin_db)
             or (cleaned is not None and level >= echo - self.margin_db / 2)
         )
-        probability = self._probability(heard, explained)
+        # a suspicion takes less: what the echo leaves may be up to _NEAR_ECHO of margin_db
+        # under it (in the rig the device's own residue never came within 10 dB of it)
+        near = (
+            self.hold_windows > 0
+            and explained
+            and cleaned is not None
+            and echo is not None
+            and level >= echo - self.margin_db * _NEAR_ECHO
+        )
+        probability = self._probability(heard, explained and not near)
         speech = (
             not explained
             and probability >= self.settings.threshold
             and level >= self.settings.min_level_dbfs
         )
         if self.trace is not None:
-            self.trace.append(WindowScore(start, probability, level, echo, speech))
+            self.trace.append(WindowScore(start, probability, level, echo, speech, explained))
+        suspect = (
+            (near or not explained)
+            and probability >= self.settings.hold_threshold
+            and level >= self.settings.min_level_dbfs
+        )
+        decision = self._speech_step(start, speech)
+        out = (
+            [] if self.hold_windows == 0 else self._hold_step(start, suspect, probability, decision)
+        )
+        if decision is not None:
+            out.append(decision)
+        return out
+
+    def _hold_step(
+        self, start: int, suspect: bool, probability: float, decision: Decision | None
+    ) -> list[Decision]:
+        """The suspicion's decisions of this window (they come before ``decision``)."""
+        calm = probability < self.settings.hold_threshold * _CLEAR_BELOW
+        self._calm = self._calm + 1 if calm else 0
+        started = isinstance(decision, SpeechStarted)
+        if self._suspected:
+            if started:  # confirmed: the barge-in takes over
+                self._suspected = 0
+                return []
+            self._suspected += 1
+            if self._calm >= _CLEAR_AFTER:
+                self._suspected = 0
+                return [SuspicionCleared(start + WINDOW, expired=False)]
+            if self._suspected > self.hold_windows:
+                self._suspected, self._spent = 0, True
+                return [SuspicionCleared(start + WINDOW, expired=True)]
+            return []
+        if self._spent and self._calm >= _CLEAR_AFTER:
+            self._spent = False
+        if suspect and not started and not self.speaking and not self._spent:
+            self._suspected = 1
+            return [SpeechSuspected(start)]
+        return []
+
+    def _speech_step(self, start: int, speech: bool) -> Decision | None:
         if speech:
             if self._candidate is None:
                 self._candidate = start
@@ -180,6 +258,9 @@ class SpeechDetector:
 
 
 _RESET_AFTER = 3  # explained windows in a row (96 ms) after which the model is reset
+_CLEAR_AFTER = 2  # windows in a row well under the hold bar that end a suspicion
+_CLEAR_BELOW = 0.6  # "well under": this fraction of hold_threshold
+_NEAR_ECHO = 0.8  # reference mode: a suspicion's bar, this much of margin_db under the echo
 _WARM_UP = 3  # windows before the first unexplained one the reset model hears first
 
 

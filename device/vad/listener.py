@@ -8,7 +8,15 @@ The worker thread runs Silero (one onnxruntime thread) and the ``SpeechDetector`
 of this class makes that callback thread-safe (``loop.call_soon_threadsafe``).
 
 Detection runs only between ``start()`` and ``stop()`` (the daemon calls them when the
-device starts and stops speaking); each ``start()`` begins a fresh stream. In
+device starts and stops speaking); each ``start()`` begins a fresh stream.
+``start(playback=speaker)`` also lets the worker pause the reply on a suspicion (the
+detector's ``SpeechSuspected``: a window that looks like speech by ``hold_threshold``):
+``playback.hold(max_ms)`` at once from the worker thread, ``playback.resume()`` when the
+suspicion clears, and the barge-in (``on_speech``) when it is confirmed, whose flush ends
+the hold. The speaker bounds the hold by itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a
+stalled worker cannot leave a reply paused. ``holds`` counts suspicions, ``holds_resumed``
+those that cleared unconfirmed (the reply paused and went on: a hiccup), with or without
+a playback to pause. In
 ``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
 In ``reference`` mode the speaker reports what it plays through ``reference(samples,
 rate_hz, play_at_s)`` (any thread; ``play_at_s`` on ``time.monotonic``'s clock), and the
@@ -32,15 +40,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from device.audio.resample import StreamResampler
-from device.vad.detector import SpeechDetector, SpeechStarted
+from device.vad.detector import (
+    SpeechDetector,
+    SpeechStarted,
+    SpeechSuspected,
+    SuspicionCleared,
+)
 from device.vad.echo import EchoReference
 from device.vad.settings import BargeInSettings, EchoSettings
-from device.vad.silero import RATE_HZ, SileroModel
+from device.vad.silero import RATE_HZ, WINDOW_SAMPLES, SileroModel
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +61,17 @@ log = logging.getLogger(__name__)
 # they were heard), so the echo can show up in the mic index before the reference would
 # place it: the reference is laid this much early, and the delay search starts from there.
 REFERENCE_LEAD_MS = 100
+# The detector sees a window some ms after the speaker paused for it (the capture path):
+# the speaker's own bound on a hold is this much longer than the detector's hold_ms.
+HOLD_SLACK_MS = 64
+
+
+class Pausable(Protocol):
+    """A speaker the worker can pause (PyAudioSpeaker, WavSpeaker): both thread-safe."""
+
+    def hold(self, max_ms: float) -> None: ...
+
+    def resume(self) -> None: ...
 
 
 class VadListener:
@@ -89,6 +113,10 @@ class VadListener:
         self._ref_next: int | None = None  # where the next reference sample goes
         self.dropped = 0
         self.detections = 0
+        self.holds = 0  # suspicions (the reply paused, if a playback was given)
+        self.holds_resumed = 0  # suspicions that cleared unconfirmed (a hiccup)
+        self.longest_hiccup_ms = 0.0  # the longest of those pauses
+        self._suspected_at = 0  # sample the current suspicion began at
         self.cpu_s = 0.0  # worker thread CPU time
         self.audio_s = 0.0  # mic audio the worker analysed
         self._thread = threading.Thread(target=self._work, name="local-vad", daemon=True)
@@ -124,12 +152,13 @@ class VadListener:
         except queue.Full:
             self.dropped += 1
 
-    def start(self) -> None:
-        """The device starts speaking: detect from the next frame on (not in half_duplex)."""
+    def start(self, playback: Pausable | None = None) -> None:
+        """The device starts speaking: detect from the next frame on (not in half_duplex);
+        ``playback``: the speaker to pause on a suspicion (None: no pauses)."""
         if self.mode == "half_duplex" or self._active or self._closed:
             return
         self._active = True
-        self._put(("start", self._mic_index))
+        self._put(("start", self._mic_index, playback))
 
     def stop(self) -> None:
         """The device stopped speaking: no more detection until ``start()``."""
@@ -178,9 +207,29 @@ class VadListener:
         self.echo.add_played(out, self._ref_next)
         self._ref_next += len(out)
 
+    def _decide(self, samples: np.ndarray, playback: Pausable | None) -> None:
+        """Feed one frame to the detector and act on its decisions."""
+        for decision in self.detector.feed(samples):
+            match decision:
+                case SpeechSuspected(start_sample):
+                    self.holds += 1
+                    self._suspected_at = start_sample + WINDOW_SAMPLES
+                    if playback is not None:
+                        playback.hold(self.barge_in.hold_ms + HOLD_SLACK_MS)
+                case SuspicionCleared(end_sample):
+                    self.holds_resumed += 1
+                    pause_ms = (end_sample - self._suspected_at) * 1000.0 / RATE_HZ
+                    self.longest_hiccup_ms = max(self.longest_hiccup_ms, pause_ms)
+                    if playback is not None:
+                        playback.resume()
+                case SpeechStarted(start_sample):
+                    self.detections += 1
+                    self.on_speech(start_sample)
+
     def _work(self) -> None:
         running = False
         expected = 0  # the mic index the detector expects next
+        playback: Pausable | None = None
         while True:
             item = self._queue.get()
             if item is None:
@@ -188,26 +237,28 @@ class VadListener:
             started = time.thread_time()
             try:
                 match item:
-                    case ("start", index):
-                        running, expected = True, index
+                    case ("start", index, pausable):
+                        running, expected, playback = True, index, pausable
                         self._model.reset()
                         self.detector.reset(index)
                     case ("stop",):
                         running = False
+                        if self.detector.suspected and playback is not None:
+                            playback.resume()  # the device stopped speaking for its own reasons
+                        playback = None
                     case ("sync", done):
                         done.set()
                     case ("mic", samples, index) if running:
                         if index != expected:  # frames were dropped: a new stream from here
+                            if self.detector.suspected and playback is not None:
+                                playback.resume()
                             self._model.reset()
                             self.detector.reset(index)
                         expected = index + len(samples)
                         if self.echo is not None:
                             self.echo.add_mic(samples, index)
                         self.audio_s += len(samples) / RATE_HZ
-                        for decision in self.detector.feed(samples):
-                            if isinstance(decision, SpeechStarted):
-                                self.detections += 1
-                                self.on_speech(decision.start_sample)
+                        self._decide(samples, playback)
                     case ("ref", samples, rate_hz, at_sample) if self.echo is not None:
                         self._reference(samples, rate_hz, at_sample)
             except Exception:  # a detector bug must not end detection for the day

@@ -39,6 +39,18 @@ class BargeInSettings:
         min=-100,
         max=0,
     )
+    hold_threshold: float = option(
+        0.5,
+        doc="A window this likely speech pauses the reply at once, until confirmed.",
+        min=0.05,
+        max=0.99,
+    )
+    hold_ms: int = option(
+        160,
+        doc="Longest pause on a suspicion before the reply goes on (0: no pause).",
+        min=0,
+        max=1000,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -311,8 +311,8 @@ class EchoRig:
         reply = self.reply_audio[index % len(self.reply_audio)]
         for i in range(0, len(reply), 2400):  # 100 ms deltas, faster than real time
             self.speaker.write(item, reply[i : i + 2400].tobytes())
-        for d in self.detectors.values():
-            d.listener.start()
+        for mode, d in self.detectors.items():  # the armed detector may pause the reply
+            d.listener.start(playback=self.speaker if mode == self._armed else None)
         return item
 
     async def _reply_over(self, *players: subprocess.Popen[bytes]) -> None:
@@ -454,14 +454,41 @@ def best_lag(signal: np.ndarray, template: np.ndarray) -> int:
 def recorded_cut_ms(played: np.ndarray, rate_hz: int, reply: np.ndarray) -> tuple[float, float]:
     """Where the reply stopped in a recording of the speaker, as ms into the reply.
 
-    The recording is aligned on the reply; the cut lies between the last loud sample that
-    played and the next loud sample of the reply that did not (a cut in a pause between
-    words cannot be placed closer than that pause).
+    The recording is aligned on the reply's start. A pause that let the reply go on (a
+    hold that was not confirmed) shows as a run of digital silence the reply does not have
+    there: each such run's excess over the reply's own silence at that point is taken out.
+    The cut lies between the last loud sample that played and the next loud sample of the
+    reply that did not (a cut in a pause between words cannot be placed closer than that
+    pause).
     """
     offset = best_lag(played.astype(np.float64), reply.astype(np.float64))
-    played = played[offset : offset + len(reply)]
-    loud = np.flatnonzero(np.abs(played) > LOUD)
-    last = int(loud[-1]) if len(loud) else 0
+    heard = played[offset:]
+    loud = np.flatnonzero(np.abs(heard) > LOUD)
+    end = int(loud[-1]) if len(loud) else 0
+    min_run, slack = rate_hz * 30 // 1000, rate_hz // 200  # 30 ms; runs' edges wander 5 ms
+    reply_runs = _quiet_runs(np.abs(reply) <= _SILENT, min_run // 2)
+    inserted = 0
+    for start, length in _quiet_runs(np.abs(heard[:end]) <= _SILENT, min_run):
+        at = start - inserted  # where the reply would be, had nothing been inserted before
+        own = sum(  # the reply's own silence there
+            n for a, n in reply_runs if a < at + length + slack and a + n > at - slack
+        )
+        if length - own > rate_hz // 100:
+            inserted += length - own
+    last = max(0, end - inserted)
     later = np.flatnonzero(np.abs(reply[last + 1 :]) > LOUD)
     following = last + 1 + int(later[0]) if len(later) else len(reply)
     return last * 1000.0 / rate_hz, following * 1000.0 / rate_hz
+
+
+_SILENT = 4  # |sample| at most this: the digital silence of a pause (the reply's too)
+
+
+def _quiet_runs(quiet: np.ndarray, min_length: int) -> list[tuple[int, int]]:
+    """(start, length) of the runs of True at least ``min_length`` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    return [
+        (int(a), int(b - a))
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+        if b - a >= min_length
+    ]

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import soxr
 
-from device.vad.detector import SpeechDetector, SpeechStarted, SpeechStopped
+from device.vad.detector import (
+    SpeechDetector,
+    SpeechStarted,
+    SpeechStopped,
+    SpeechSuspected,
+    SuspicionCleared,
+)
 from device.vad.echo import EchoReference
 from device.vad.settings import BargeInSettings
 from device.vad.silero import SileroModel, VadModelError
@@ -88,7 +94,11 @@ def test_noises_are_not_speech(model: SileroModel, sounds: Sounds, name: str) ->
         audio[start : start + len(noise)] += at_peak(noise, -6.0)[: len(audio) - start]
     model.reset()
     decisions = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
-    assert decisions == []
+    # a noise may pause the reply for a moment (a suspicion) but never cuts it off, and
+    # every pause ends
+    assert not [d for d in decisions if isinstance(d, SpeechStarted | SpeechStopped)]
+    suspected = [d for d in decisions if isinstance(d, SpeechSuspected)]
+    assert len(suspected) == len([d for d in decisions if isinstance(d, SuspicionCleared)])
 
 
 def test_far_away_speech_under_min_level_does_not_count(model: SileroModel, sounds: Sounds) -> None:
@@ -110,7 +120,8 @@ def test_min_speech_ms_ignores_a_blip(model: SileroModel, sounds: Sounds) -> Non
     audio[RATE : RATE + len(blip)] += blip
     model.reset()
     slow = BargeInSettings(min_speech_ms=300)
-    assert feed(SpeechDetector(model.probability, slow), pcm(audio)) == []
+    decisions = feed(SpeechDetector(model.probability, slow), pcm(audio))
+    assert not [d for d in decisions if isinstance(d, SpeechStarted)]
     model.reset()
     fast = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
     assert any(isinstance(d, SpeechStarted) for d in fast)  # the default hears it
