@@ -132,7 +132,11 @@ class AudioWiring:
             return
         speaking = self.engine.state is State.SPEAKING
         if speaking and not self.local_vad.active:
-            self.local_vad.start()
+            # a suspected barge-in pauses the speaker from the detector's thread at once
+            # (speakers with hold()/resume(): both thread-safe); the confirmation comes
+            # through on_local_speech as before and its flush ends the pause
+            pausable = hasattr(self.speaker, "hold") and hasattr(self.speaker, "resume")
+            self.local_vad.start(playback=self.speaker if pausable else None)
         elif not speaking and self.local_vad.active:
             self.local_vad.stop()
 
