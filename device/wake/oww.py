@@ -15,11 +15,15 @@ Python list per frame. The feature buffers start from the features of digital si
 (openWakeWord seeds them from unseeded random noise), so runs are reproducible.
 
 Idle: with a ``QuietTracker``, a frame in a quiet stretch (see device/wake/quiet.py) runs
-no model. The last embedding is repeated (the window it saw was quiet already) and the raw
-audio is kept, so when the models start again the mel window is recomputed from the audio
-kept (one melspectrogram run per 80 ms, 0.3 ms each), the frames since the sound began are
-caught up (an embedding and a score each, in order) and the models see what they would have
-seen had they never stopped.
+no model. The last embedding is repeated (the window it saw was the room's, as the models
+stopped) and the raw audio is kept (about 2.7 s), so when the models start again the mel
+windows are recomputed from the audio kept (frame by frame, as streaming computes them), the
+frames since the sound began are caught up (an embedding and a score each, in order) and the
+models see what they would have seen had they never stopped. On the first start after
+``reset`` the whole of the models' windows is recomputed: the features held then are those
+of digital silence, which in steady noise (babble in a busy hall) are not what the models
+would have seen (9 of 512 bench phrases in babble were lost that way; now every score while
+the models run equals continuous inference's on the bench's positives).
 """
 
 from __future__ import annotations
@@ -46,9 +50,14 @@ EMBEDDING_SIZE = 96
 HISTORY_FRAMES = 10
 # the most frames caught up when the models start (the QuietTracker's window_frames)
 CATCH_UP_FRAMES = HISTORY_FRAMES
-# audio kept for recomputing the mel windows after a quiet stretch
-HISTORY_SAMPLES = (HISTORY_FRAMES + CATCH_UP_FRAMES - 1) * FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
 _HISTORY_SPARE_FRAMES = 64
+
+
+def history_samples(n_embeddings: int) -> int:
+    """Audio kept to recompute, after a quiet stretch, the ``n_embeddings`` embeddings of a
+    model's window for each of ``CATCH_UP_FRAMES`` frames (each from its own mel window)."""
+    frames = n_embeddings + CATCH_UP_FRAMES - 1
+    return (HISTORY_FRAMES + frames - 1) * FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
 
 
 class _Model:
@@ -99,6 +108,7 @@ class OpenWakeWordDetector:
         self._models = [_Model(m, threads, spinning) for m in models]
         self._idle = idle
         self._n_embeddings = max(m.n_embeddings for m in self._models)
+        self._history_samples = history_samples(self._n_embeddings)
         self._position = 0
         self._pending = np.zeros(0, dtype=np.int16)
         self.frames = 0
@@ -154,15 +164,16 @@ class OpenWakeWordDetector:
     # -- the pipeline ---------------------------------------------------------------------
 
     def _init_state(self) -> None:
-        # the audio kept: the latest HISTORY_SAMPLES end at _history_end (appended in place,
+        # the audio kept: the latest _history_samples end at _history_end (appended in place,
         # moved to the front once every _HISTORY_SPARE_FRAMES frames)
-        self._history = np.zeros(
-            HISTORY_SAMPLES + _HISTORY_SPARE_FRAMES * FRAME_SAMPLES, np.float32
-        )
-        self._history_end = HISTORY_SAMPLES
+        kept_samples = self._history_samples
+        self._history = np.zeros(kept_samples + _HISTORY_SPARE_FRAMES * FRAME_SAMPLES, np.float32)
+        self._history_end = kept_samples
         self._mels = np.repeat(self._silence_mels[-1:], EMBEDDING_WINDOW, axis=0)
         kept = self._n_embeddings + CATCH_UP_FRAMES - 1
         self._embeddings = np.repeat(self._silence_embedding[None, :], kept, 0)
+        self._frames_since_reset = 0
+        self._ran_since_reset = False  # whether a restart has computed real embeddings
         self._stale_mels = False
         self._running = True
 
@@ -179,7 +190,8 @@ class OpenWakeWordDetector:
     def _backfill_mels(self, history: npt.NDArray[np.float32], frames: int) -> list[Any]:
         """The mel windows of the last ``frames`` frames (oldest first) as streaming would
         have built them: frame by frame, because the melspectrogram model clips each input's
-        quietest bands relative to its loudest."""
+        quietest bands relative to its loudest. (Frames before the first since ``reset`` see
+        the zeros the history starts with: digital silence, as streaming's initial state.)"""
         step, span = FRAME_SAMPLES, FRAME_SAMPLES + MEL_CONTEXT_SAMPLES
         needed = HISTORY_FRAMES + frames - 1  # melspectrogram runs
         windows = np.lib.stride_tricks.sliding_window_view(history, span)[::step][-needed:]
@@ -194,6 +206,7 @@ class OpenWakeWordDetector:
 
     def _frame(self, frame: npt.NDArray[np.int16], found: list[Detection]) -> None:
         self.frames += 1
+        self._frames_since_reset += 1
         self._position += FRAME_SAMPLES
         history = self._append_history(frame)
         frames = self._idle.update(frame) if self._idle is not None else 1
@@ -207,23 +220,38 @@ class OpenWakeWordDetector:
                 m.rule.update(0.0, self._position)
             return
         if self._stale_mels:  # back from a quiet stretch: the windows from the audio kept
-            frames = min(frames, self.frames, CATCH_UP_FRAMES)
-            windows = self._backfill_mels(history, frames)
-            self._stale_mels = False
-            # the frames skipped since the sound began: their embeddings and scores again
-            # (the rules saw 0 there; they were idle, so nothing fired)
-            self._pop_embeddings(frames - 1)
-            self.skipped_frames -= frames - 1
-            for k, mels in enumerate(windows):
-                end = self._position - (frames - 1 - k) * FRAME_SAMPLES
-                self._step(mels, end, found)
-            self._mels = windows[-1]
+            self._restart(history, min(frames, self._frames_since_reset, CATCH_UP_FRAMES), found)
             return
         new_mels = self._melspectrogram(history[-(FRAME_SAMPLES + MEL_CONTEXT_SAMPLES) :])
         mels = self._mels
         mels[:-MEL_FRAMES_PER_FRAME] = mels[MEL_FRAMES_PER_FRAME:]
         mels[-MEL_FRAMES_PER_FRAME:] = new_mels
         self._step(mels, self._position, found)
+
+    def _restart(
+        self, history: npt.NDArray[np.float32], frames: int, found: list[Detection]
+    ) -> None:
+        """The models start again on this frame and the ``frames - 1`` skipped before it
+        (since the sound began): each is embedded and scored in order. On the first start
+        since ``reset`` the embeddings before those, which the models' windows still hold,
+        are recomputed too (pushed, not scored: quiet frames fire nothing): they are the
+        state of digital silence, not the room's. Later the repeated embedding is the room's
+        as of the last run, as the models would have seen it (the counts of the bench's
+        babble phrases behind 6 s of babble are those of continuous inference)."""
+        self._stale_mels = False
+        older = 0
+        if not self._ran_since_reset:
+            older = max(0, min(self._n_embeddings - 1, self._frames_since_reset - frames))
+            self._ran_since_reset = True
+        windows = self._backfill_mels(history, older + frames)
+        self._pop_embeddings(older + frames - 1)
+        self.skipped_frames -= frames - 1
+        for mels in windows[:older]:
+            self._push_embedding(self._embed(mels))
+        for k, mels in enumerate(windows[older:]):
+            end = self._position - (frames - 1 - k) * FRAME_SAMPLES
+            self._step(mels, end, found)
+        self._mels = windows[-1]
 
     def _step(self, mels: npt.NDArray[np.float32], end: int, found: list[Detection]) -> None:
         """One frame's embedding (from its mel window) and scores; ``end``: its end sample."""
@@ -237,15 +265,15 @@ class OpenWakeWordDetector:
                 found.append(Detection(m.spec.label, fired_score, first_end, end))
 
     def _append_history(self, frame: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-        """Keep ``frame``; the latest ``HISTORY_SAMPLES`` of audio, as a view."""
-        buffer, end = self._history, self._history_end
+        """Keep ``frame``; the latest ``_history_samples`` of audio, as a view."""
+        buffer, end, kept = self._history, self._history_end, self._history_samples
         if end + FRAME_SAMPLES > buffer.size:
-            buffer[:HISTORY_SAMPLES] = buffer[end - HISTORY_SAMPLES : end]
-            end = HISTORY_SAMPLES
+            buffer[:kept] = buffer[end - kept : end]
+            end = kept
         buffer[end : end + FRAME_SAMPLES] = frame
         end += FRAME_SAMPLES
         self._history_end = end
-        return buffer[end - HISTORY_SAMPLES : end]
+        return buffer[end - kept : end]
 
     def _push_embedding(self, embedding: npt.NDArray[np.float32]) -> None:
         e = self._embeddings
@@ -253,8 +281,8 @@ class OpenWakeWordDetector:
         e[-1] = embedding
 
     def _pop_embeddings(self, count: int) -> None:
-        """Take back the latest ``count`` pushes (the buffer keeps ``CATCH_UP_FRAMES - 1``
-        embeddings more than the models read, so the older ones are still there)."""
+        """Take back the latest ``count`` pushes (to be pushed again, recomputed; the
+        entries moved into the oldest slots are overwritten or never read)."""
         if count > 0:
             e = self._embeddings
             e[count:] = e[:-count].copy()
