@@ -24,7 +24,7 @@ decisions those windows complete:
   ``_NEAR_ECHO`` of ``margin_db`` under it. The caller of the detector pauses the reply at
   once. Then either ``SpeechStarted`` confirms it (the barge-in), or
   ``SuspicionCleared(end_sample, expired)`` says the reply may go on: after
-  ``_CLEAR_AFTER`` windows in a row well under the lower bar (``_CLEAR_BELOW`` of it), or
+  ``min_silence_ms`` of windows well under the lower bar (``_CLEAR_BELOW`` of it), or
   (``expired``) once the hold has lasted ``hold_ms`` unconfirmed. A suspicion that
   expired is not raised again until such a run of calm windows (no stutter through a
   long noise).
@@ -195,14 +195,14 @@ class SpeechDetector:
                 self._suspected = 0
                 return []
             self._suspected += 1
-            if self._calm >= _CLEAR_AFTER:
+            if self._calm >= self.min_silence:
                 self._suspected = 0
                 return [SuspicionCleared(start + WINDOW, expired=False)]
             if self._suspected > self.hold_windows:
                 self._suspected, self._spent = 0, True
                 return [SuspicionCleared(start + WINDOW, expired=True)]
             return []
-        if self._spent and self._calm >= _CLEAR_AFTER:
+        if self._spent and self._calm >= self.min_silence:
             self._spent = False
         if suspect and not started and not self.speaking and not self._spent:
             self._suspected = 1
@@ -258,9 +258,8 @@ class SpeechDetector:
 
 
 _RESET_AFTER = 3  # explained windows in a row (96 ms) after which the model is reset
-_CLEAR_AFTER = 2  # windows in a row well under the hold bar that end a suspicion
 _CLEAR_BELOW = 0.6  # "well under": this fraction of hold_threshold
-_NEAR_ECHO = 0.8  # reference mode: a suspicion's bar, this much of margin_db under the echo
+_NEAR_ECHO = 1.0  # reference mode: a suspicion may be this much of margin_db under the echo
 _WARM_UP = 3  # windows before the first unexplained one the reset model hears first
 
 

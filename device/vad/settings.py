@@ -17,7 +17,9 @@ class BargeInSettings:
     A window of 32 ms counts as speech when the model's probability reaches ``threshold``
     and its level ``min_level_dbfs``; speech starts once ``min_speech_ms`` of such windows
     came with no gap of ``min_silence_ms``. The server's own speech_started interrupts too,
-    whichever comes first.
+    whichever comes first. Before that, the first window reaching ``hold_threshold``
+    pauses the reply (for at most ``hold_ms``): confirmed, the reply is cut there;
+    not, it goes on where it paused.
     """
 
     local_vad: bool = option(True, doc="Detect the caller's speech on the device while it speaks.")
@@ -25,8 +27,8 @@ class BargeInSettings:
         0.7, doc="Speech probability a 32 ms window needs to count as speech.", min=0.05, max=0.99
     )
     min_speech_ms: int = option(
-        64,
-        doc="Speech this long interrupts (shorter: faster, more false alarms).",
+        128,
+        doc="Speech this long interrupts (the pause on a suspicion comes first).",
         min=32,
         max=2000,
     )
@@ -46,7 +48,7 @@ class BargeInSettings:
         max=0.99,
     )
     hold_ms: int = option(
-        160,
+        240,
         doc="Longest pause on a suspicion before the reply goes on (0: no pause).",
         min=0,
         max=1000,

@@ -79,6 +79,7 @@ RATE_HZ = 16000
 FRAME = 320  # 20 ms
 LOUD = 600  # |sample| above this is sound, not the silence around it (about -35 dBFS)
 ECHO_TAIL_S = 0.3  # after the speaker's last sample, the echo path still rings this long
+TRIAL_TAIL_S = 0.15  # after a barge-in trial, before the next (PulseAudio's latency is less)
 CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset places it
 # module-echo-cancel's own defaults. With WebRTC's gain control off ('aec_args="analog_gain_
 # control=0 digital_gain_control=0"') a barge-in is faster (stop p50 about 200 ms, not 350:
@@ -202,7 +203,8 @@ class Trial:
 
 
 class EchoRig:
-    """See the module docstring. ``ec_args``: extra module-echo-cancel arguments."""
+    """See the module docstring. ``ec_args``: extra module-echo-cancel arguments;
+    ``barge_in_for``: a mode's own barge-in settings instead of ``barge_in``."""
 
     def __init__(
         self,
@@ -210,6 +212,7 @@ class EchoRig:
         sounds: Sounds,
         *,
         barge_in: BargeInSettings | None = None,
+        barge_in_for: dict[EchoMode, BargeInSettings] | None = None,
         echo: EchoSettings | None = None,
         workdir: Path,
         ec_args: tuple[str, ...] = EC_ARGS,
@@ -217,6 +220,7 @@ class EchoRig:
         self.pulse = pulse
         self.sounds = sounds
         self.barge_in_settings = barge_in or BargeInSettings()
+        self.barge_in_for = barge_in_for or {}  # a mode's own settings (as a site sets them)
         self.echo_settings = echo or EchoSettings()
         self.workdir = workdir
         self.ec_args = ec_args
@@ -251,7 +255,7 @@ class EchoRig:
             )
             holder: dict[str, Detector] = {}
             listener = VadListener(
-                self.barge_in_settings,
+                self.barge_in_for.get(mode, self.barge_in_settings),
                 echo,
                 self._on_speech_from(loop, mode, holder),
                 model=model_for[mode],
@@ -315,7 +319,9 @@ class EchoRig:
             d.listener.start(playback=self.speaker if mode == self._armed else None)
         return item
 
-    async def _reply_over(self, *players: subprocess.Popen[bytes]) -> None:
+    async def _reply_over(
+        self, *players: subprocess.Popen[bytes], tail_s: float = ECHO_TAIL_S
+    ) -> None:
         """The speaker and ``players`` went quiet and their sound died away in the mics;
         every detector has judged every frame up to there (detections are in ``fired``)."""
         assert self.speaker is not None
@@ -324,7 +330,7 @@ class EchoRig:
         for player in players:
             await asyncio.to_thread(player.wait, 10)
             quiet_s = max(quiet_s, self.raw.now())
-        await self.raw.until_adc(quiet_s + ECHO_TAIL_S)
+        await self.raw.until_adc(quiet_s + tail_s)
         for d in self.detectors.values():
             d.listener.stop()
         listeners = [d.listener for d in self.detectors.values()]
@@ -386,9 +392,11 @@ class EchoRig:
         heard = self.speaker.heard_ms(item)
         end_s = self.speaker.sound_end_s
         if detected:  # enough of the caller to find its onset by; the rest need not play
-            await self.raw.until_samples(mark + self.caller_onset + CALLER_FOUND_BY + RATE_HZ // 5)
+            await self.raw.until_samples(mark + self.caller_onset + CALLER_FOUND_BY + RATE_HZ // 20)
             player.terminate()
-        await self._reply_over(player)
+        # the reply was cut short and nobody counts what follows: what the room still holds
+        # (the caller's last ms in the sound server) need only die away before the next
+        await self._reply_over(player, tail_s=TRIAL_TAIL_S)
         self._armed = None
         trial = Trial(mode, detected)
         if not detected:
@@ -470,9 +478,9 @@ def recorded_cut_ms(played: np.ndarray, rate_hz: int, reply: np.ndarray) -> tupl
     inserted = 0
     for start, length in _quiet_runs(np.abs(heard[:end]) <= _SILENT, min_run):
         at = start - inserted  # where the reply would be, had nothing been inserted before
-        own = sum(  # the reply's own silence there
-            n for a, n in reply_runs if a < at + length + slack and a + n > at - slack
-        )
+        # the reply's own silence there: a run of it starting at the same place (a pause
+        # within or next to a gap between words lengthens that gap)
+        own = sum(n for a, n in reply_runs if abs(a - at) <= slack)
         if length - own > rate_hz // 100:
             inserted += length - own
     last = max(0, end - inserted)

@@ -123,8 +123,11 @@ def test_min_speech_ms_ignores_a_blip(model: SileroModel, sounds: Sounds) -> Non
     decisions = feed(SpeechDetector(model.probability, slow), pcm(audio))
     assert not [d for d in decisions if isinstance(d, SpeechStarted)]
     model.reset()
-    fast = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
-    assert any(isinstance(d, SpeechStarted) for d in fast)  # the default hears it
+    fast = feed(SpeechDetector(model.probability, BargeInSettings(min_speech_ms=64)), pcm(audio))
+    assert any(isinstance(d, SpeechStarted) for d in fast)  # a shorter one hears it
+    model.reset()
+    held = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
+    assert any(isinstance(d, SpeechSuspected) for d in held)  # the default pauses for it
 
 
 def echo_of(reply: np.ndarray, n: int, delay_ms: int, peak_dbfs: float) -> np.ndarray:
