@@ -12,10 +12,12 @@ through the capture pipeline's resampling and gate, then the wake detector, on c
 speech), ``wake_rtf_quiet`` (the same on a quiet-room recording), ``wake_vs_peer_rtf``
 (our detector's CPU over the peer's single-threaded, alternating runs on the same 16 kHz
 speech), ``wake_true_accepts`` / ``wake_false_accepts_per_hour`` and their ``_peer`` twins
-(the configured threshold and refractory period, for both; every clip once per frame
-offset, ``wake_frame_offsets``: one in --quick, eight in the full run), ``wake_latency_ms``
-(median, end of phrase to the end of the frame that fired; ``_openwakeword_0_6`` in the
-full run: the package itself, same rule), ``rss_mb`` (peak RSS, VmHWM, of the real daemon,
+(the configured threshold and refractory period, for both, on the same frame grids; every
+clip at each of eight frame offsets in the full run, at one of them in turn in --quick:
+``wake_frame_offsets``), the events only one engine had (``_only_ours``/``_only_peer``),
+``wake_latency_ms`` (median, end of phrase to the end of the frame that fired;
+``_openwakeword_0_6`` in the full run: the package itself, same rule, each clip at one
+offset in turn), ``rss_mb`` (peak RSS, VmHWM, of the real daemon,
 ``python -m device run`` with the wake word on, one model and a file microphone, against
 the local emulator, while it listens) and ``rss_mb_detector`` (a process that only loads
 the detector and listens through the WakeListener).
@@ -63,14 +65,21 @@ TARGETS = {
     "rss_mb": ("<=", 150.0),
 }
 Samples = npt.NDArray[np.int16]
-# Where the 80 ms frames fall: each clip is run behind this much silence, once per offset.
-# A score is sampled once per frame, so whether a narrow peak (a near miss, or a phrase
-# just over the threshold) is caught depends on the grid, and the peer's grid is ours
-# moved by 1440 samples (its features lag that much). Only all eight offsets of one mel
-# hop (160 samples) give both engines the same grids: the full run uses them; --quick
-# runs one grid (its counts are luck to +-2 events).
-QUICK_OFFSETS = (0,)
-FULL_OFFSETS = tuple(range(0, FRAME_SAMPLES, 160))
+# Where the 80 ms frames fall: each clip is run behind this much silence. A score is
+# sampled once per frame, so whether a narrow peak (a near miss, or a phrase just over the
+# threshold) is caught, and how long after the phrase's end a frame ends, depends on the
+# grid. The full run gives every clip all eight offsets of one mel hop (160 samples);
+# --quick gives each clip one of them in turn (clip i: offset i mod 8), so its latency
+# median is over all grids too (one grid for all clips put every phrase end of a voice at
+# the same place in its frame: 256 ms there where the eight grids give 242).
+OFFSETS = tuple(range(0, FRAME_SAMPLES, 160))
+# The peer's features lag ours by 1440 samples, so on the same audio its frames fall one
+# mel hop away from ours (1440 = 1280 + 160). It is run behind (offset + this) % 1280
+# samples of silence instead, so that both engines score the same audio windows: on the
+# bench corpus they then fire on 21 of the same 23 near misses and agree on all but 7 of
+# 512 phrases (on grids a hop apart, only 8 of the 23 near misses were the same ones: a
+# quick run's 2 against 1 was that). Its latency still counts from its own firing frame.
+PEER_GRID_SHIFT = (-1440) % FRAME_SAMPLES
 
 
 def settings() -> WakeSettings:
@@ -126,10 +135,26 @@ class Peer:
             self.model = OpenWakeWord.from_builtin(Model.HEY_JARVIS)
         finally:
             tflite_base.C = saved
-
-    def reset(self) -> None:
+        # Its reset makes the next chunk carry 8 s of zeros through the models first (its
+        # autofill): as much work again as a 4 s clip. That state is always the same, so it
+        # is computed once (with one frame of zeros after it) and put back on each reset.
         self.features.reset()
         self.model.reset()
+        list(self.scores(np.zeros(FRAME_SAMPLES, np.int16).tobytes()))
+        self._settled = self._state()
+
+    def _state(self) -> tuple[Any, ...]:
+        f, m = self.features, self.model
+        features = (f.audio.copy(), f.new_audio_samples, f.mels.copy(), f.new_mels)
+        return (*features, m.embeddings.copy(), m.new_embeddings)
+
+    def reset(self) -> None:
+        """As after its own reset and the autofill of 8 s of zeros (then one frame of
+        zeros: the frame grid is unchanged), without computing that again."""
+        audio, new_audio, mels, new_mels, embeddings, new_embeddings = self._settled
+        f, m = self.features, self.model
+        f.audio[:], f.new_audio_samples, f.mels[:], f.new_mels = audio, new_audio, mels, new_mels
+        m.embeddings[:], m.new_embeddings = embeddings, new_embeddings
 
     def scores(self, chunk: bytes) -> Iterator[float]:
         for embedding in self.features.process_streaming(chunk):
@@ -167,7 +192,7 @@ def _peer_scores(peer: Peer, samples: Samples) -> list[float]:
     out: list[float] = []
     for i in range(0, samples.size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
         out += peer.scores(samples[i : i + FRAME_SAMPLES].tobytes())
-    return out[-(samples.size // FRAME_SAMPLES) :]  # the peer's 8 s autofill comes first
+    return out[-(samples.size // FRAME_SAMPLES) :]
 
 
 def _detections(scores: list[float]) -> list[int]:
@@ -182,31 +207,63 @@ def _detections(scores: list[float]) -> list[int]:
 
 
 def accuracy(
-    folder: Path, manifest: dict[str, Any], peer: Peer, offsets: tuple[int, ...] = (0,)
+    folder: Path, manifest: dict[str, Any], peer: Peer, every_offset: bool = True
 ) -> dict[str, Any]:
-    """True and false accepts and latency of both engines, each clip run once per offset
-    (``offsets``: samples of silence put before it, so the 80 ms frames fall elsewhere in
-    the speech: a score is sampled once per frame, and whether a narrow peak is caught is
-    luck of the grid, for both engines alike; the counts add up over the offsets).
+    """True and false accepts and latency of both engines: each clip behind each of
+    ``OFFSETS`` (``every_offset``; the counts add up over the offsets) or behind one of them
+    in turn (--quick); the peer's grid aligned with ours (``PEER_GRID_SHIFT``). Beside the
+    counts, the events only one engine had (``wake_false_accepts_only_ours`` /
+    ``_only_peer``, ``wake_true_accepts_only_ours`` / ``_only_peer``): the same counts on
+    different events would be noise, not a difference between the engines.
 
     The two engines run in two processes at once (counts, not timings: the bench's wall
     time halves on two cores); ``peer`` is the parent's, rebuilt alike in its process."""
     del peer  # each process makes its own (not picklable: an interpreter in a library)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-        jobs = [pool.submit(_engine_accuracy, e, folder, manifest, offsets) for e in ENGINES]
-        result: dict[str, Any] = {"wake_frame_offsets": list(offsets)}
-        for job in jobs:
-            result.update(job.result())
+        jobs = [pool.submit(_engine_accuracy, e, folder, manifest, every_offset) for e in ENGINES]
+        results = [job.result() for job in jobs]
+    result: dict[str, Any] = {
+        "wake_frame_offsets": list(OFFSETS) if every_offset else "one per clip, in turn"
+    }
+    (ours, ours_events), (theirs, peer_events) = results
+    result.update(ours)
+    result.update(theirs)
+    result.update(_discordant(ours_events, peer_events))
     return result
 
 
 ENGINES = ("ours", "peer")
+Events = dict[str, Any]  # "accepted": {(clip, offset)}, "false": [(clip, offset, sample)]
+SAME_EVENT_SAMPLES = 16000  # two firings within 1 s of each other are the same event
+
+
+def _discordant(ours: Events, peer: Events) -> dict[str, int]:
+    def unmatched(a: list[tuple[str, int, int]], b: list[tuple[str, int, int]]) -> int:
+        return sum(
+            1
+            for clip, offset, at in a
+            if not any(
+                (c, o) == (clip, offset) and abs(x - at) < SAME_EVENT_SAMPLES for c, o, x in b
+            )
+        )
+
+    return {
+        "wake_true_accepts_only_ours": len(ours["accepted"] - peer["accepted"]),
+        "wake_true_accepts_only_peer": len(peer["accepted"] - ours["accepted"]),
+        "wake_false_accepts_only_ours": unmatched(ours["false"], peer["false"]),
+        "wake_false_accepts_only_peer": unmatched(peer["false"], ours["false"]),
+    }
+
+
+def _offsets(index: int, every_offset: bool) -> tuple[int, ...]:
+    return OFFSETS if every_offset else (OFFSETS[index % len(OFFSETS)],)
 
 
 def _engine_accuracy(
-    engine: str, folder: Path, manifest: dict[str, Any], offsets: tuple[int, ...]
-) -> dict[str, Any]:
+    engine: str, folder: Path, manifest: dict[str, Any], every_offset: bool
+) -> tuple[dict[str, Any], Events]:
+    shift = 0
     if engine == "ours":
         ours = detector_from_settings(settings())
 
@@ -214,42 +271,49 @@ def _engine_accuracy(
             return _ours_scores(samples, ours)[0]
     else:
         peer = Peer(single_thread=True)
+        shift = PEER_GRID_SHIFT
 
         def scores(samples: Samples) -> list[float]:
             return _peer_scores(peer, samples)
 
+    def run(clip: dict[str, Any], offset: int) -> tuple[list[int], int]:
+        """Firings (end samples in the clip's own count) and the samples run."""
+        lead = (offset + shift) % FRAME_SAMPLES
+        samples = np.concatenate([np.zeros(lead, np.int16), read_wav(folder / clip["file"])])
+        return [end - lead for end in _detections(scores(samples))], samples.size
+
     result: dict[str, Any] = {}
+    events: Events = {"accepted": set(), "false": []}
     accepted: dict[str, list[bool]] = {}
-    per_offset: list[int] = []
+    by_offset = dict.fromkeys(OFFSETS, 0)
     latencies = []
-    false = 0
     negative_s = 0.0
-    for offset in offsets:
-        lead = np.zeros(offset, dtype=np.int16)
-        woke = 0
-        for clip in manifest["positives"]:
-            fired = _detections(scores(np.concatenate([lead, read_wav(folder / clip["file"])])))
+    for i, clip in enumerate(manifest["positives"]):
+        for offset in _offsets(i, every_offset):
+            fired, _ = run(clip, offset)
             accepted.setdefault(clip["condition"], []).append(bool(fired))
-            woke += bool(fired)
             if fired:
-                latencies.append((fired[0] - offset - clip["phrase_end_sample"]) / 16.0)
-        per_offset.append(woke)
-        for clip in manifest["negatives"]:
-            samples = np.concatenate([lead, read_wav(folder / clip["file"])])
-            false += len(_detections(scores(samples)))
-            negative_s += samples.size / 16000
+                by_offset[offset] += 1
+                events["accepted"].add((clip["file"], offset))
+                latencies.append((fired[0] - clip["phrase_end_sample"]) / 16.0)
+    for i, clip in enumerate(manifest["negatives"]):
+        for offset in _offsets(i, every_offset):
+            fired, n_samples = run(clip, offset)
+            events["false"] += [(clip["file"], offset, end) for end in fired]
+            negative_s += n_samples / 16000
+    false = len(events["false"])
     suffix = "" if engine == "ours" else "_peer"
-    result[f"wake_true_accepts{suffix}"] = sum(per_offset)
-    result[f"wake_true_accepts_by_offset{suffix}"] = per_offset
+    result[f"wake_true_accepts{suffix}"] = len(events["accepted"])
+    result[f"wake_true_accepts_by_offset{suffix}"] = list(by_offset.values())
     result[f"wake_true_accepts_by_condition{suffix}"] = {
         k: f"{sum(v)}/{len(v)}" for k, v in accepted.items()
     }
     result[f"wake_false_accepts{suffix}"] = false
     result[f"wake_false_accepts_per_hour{suffix}"] = round(false * 3600 / negative_s, 2)
     result[f"wake_latency_ms{suffix}"] = round(statistics.median(latencies), 1)
-    result["wake_positives"] = len(manifest["positives"]) * len(offsets)
+    result["wake_positives"] = sum(len(v) for v in accepted.values())
     result["wake_negative_minutes"] = round(negative_s / 60, 1)
-    return result
+    return result, events
 
 
 def openwakeword_latency(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -267,8 +331,9 @@ def openwakeword_latency(folder: Path, manifest: dict[str, Any]) -> dict[str, An
         embedding_model_path=str(r.embedding),
     )
     latencies, accepted = [], 0
-    for clip in manifest["positives"]:
-        samples = read_wav(folder / clip["file"])
+    for index, clip in enumerate(manifest["positives"]):
+        (offset,) = _offsets(index, every_offset=False)  # each clip one grid, in turn
+        samples = np.concatenate([np.zeros(offset, np.int16), read_wav(folder / clip["file"])])
         model.reset()
         scores = [
             float(next(iter(model.predict(samples[i : i + FRAME_SAMPLES]).values())))
@@ -277,7 +342,7 @@ def openwakeword_latency(folder: Path, manifest: dict[str, Any]) -> dict[str, An
         fired = _detections(scores)
         if fired:
             accepted += 1
-            latencies.append((fired[0] - clip["phrase_end_sample"]) / 16.0)
+            latencies.append((fired[0] - offset - clip["phrase_end_sample"]) / 16.0)
     return {
         "wake_latency_ms_openwakeword_0_6": round(statistics.median(latencies), 1),
         "wake_true_accepts_openwakeword_0_6": accepted,
@@ -360,11 +425,9 @@ def engine_rtfs(samples: Samples, pairs: int, peer: Peer, shipped: Peer) -> dict
     for _ in range(pairs):
         detector = detector_from_settings(settings())
         ours_runs.append(_cpu_s(partial(_feed, detector, chunks)) / audio_s)
-        peer.reset()
-        list(peer.scores(np.zeros(FRAME_SAMPLES, np.int16).tobytes()))  # its autofill
+        peer.reset()  # its autofill done: not timed
         peer_runs.append(_cpu_s(lambda: [list(peer.scores(c.tobytes())) for c in chunks]) / audio_s)
     shipped.reset()
-    list(shipped.scores(np.zeros(FRAME_SAMPLES, np.int16).tobytes()))
     shipped_runs.append(
         _cpu_s(lambda: [list(shipped.scores(c.tobytes())) for c in chunks]) / audio_s
     )
@@ -625,7 +688,7 @@ def run(quick: bool) -> dict[str, Any]:
     # memory beside the accuracy runs (peak RSS, not timings: the wall time is shared)
     with concurrent.futures.ThreadPoolExecutor(1) as memory:
         peaks = memory.submit(rss, folder / manifest["quiet_room"]["file"], folder, manifest)
-        result.update(accuracy(folder, manifest, peer, QUICK_OFFSETS if quick else FULL_OFFSETS))
+        result.update(accuracy(folder, manifest, peer, every_offset=not quick))
         result.update(peaks.result())
     if not quick:
         result.update(openwakeword_latency(folder, manifest))
