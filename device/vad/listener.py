@@ -13,10 +13,10 @@ device starts and stops speaking); each ``start()`` begins a fresh stream.
 detector's ``SpeechSuspected``: a window that looks like speech by ``hold_threshold``):
 ``playback.hold(max_ms)`` at once from the worker thread, ``playback.resume()`` when the
 suspicion clears, and the barge-in (``on_speech``) when it is confirmed, whose flush ends
-the hold. The speaker bounds the hold by itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a
-stalled worker cannot leave a reply paused. ``holds`` counts suspicions, ``holds_resumed``
-those that cleared unconfirmed (the reply paused and went on: a hiccup), with or without
-a playback to pause. In
+the hold (after which this stream pauses nothing more). The speaker bounds the hold by
+itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a stalled worker cannot leave a reply
+paused. ``holds`` counts suspicions, ``holds_resumed`` those that cleared unconfirmed
+(the reply paused and went on: a hiccup), with or without a playback to pause. In
 ``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
 In ``reference`` mode the speaker reports what it plays through ``reference(samples,
 rate_hz, play_at_s)`` (any thread; ``play_at_s`` on ``time.monotonic``'s clock), and the
@@ -117,6 +117,7 @@ class VadListener:
         self.holds_resumed = 0  # suspicions that cleared unconfirmed (a hiccup)
         self.longest_hiccup_ms = 0.0  # the longest of those pauses
         self._suspected_at = 0  # sample the current suspicion began at
+        self._interrupted = False  # this stream has reported speech (worker thread)
         self.cpu_s = 0.0  # worker thread CPU time
         self.audio_s = 0.0  # mic audio the worker analysed
         self._thread = threading.Thread(target=self._work, name="local-vad", daemon=True)
@@ -214,7 +215,7 @@ class VadListener:
                 case SpeechSuspected(start_sample):
                     self.holds += 1
                     self._suspected_at = start_sample + WINDOW_SAMPLES
-                    if playback is not None:
+                    if playback is not None and not self._interrupted:
                         playback.hold(self.barge_in.hold_ms + HOLD_SLACK_MS)
                 case SuspicionCleared(end_sample):
                     self.holds_resumed += 1
@@ -224,6 +225,9 @@ class VadListener:
                         playback.resume()
                 case SpeechStarted(start_sample):
                     self.detections += 1
+                    # interrupted: no more pauses in this stream (its flush ended this one;
+                    # a later one would only delay the next reply)
+                    self._interrupted = True
                     self.on_speech(start_sample)
 
     def _work(self) -> None:
@@ -239,6 +243,7 @@ class VadListener:
                 match item:
                     case ("start", index, pausable):
                         running, expected, playback = True, index, pausable
+                        self._interrupted = False
                         self._model.reset()
                         self.detector.reset(index)
                     case ("stop",):

@@ -133,3 +133,19 @@ def test_a_listener_stopped_during_a_hold_resumes_the_reply() -> None:
     assert vad.sync()
     vad.close()
     assert speaker.calls == [("hold", 160 + HOLD_SLACK_MS), ("resume", None)]
+
+
+def test_after_the_barge_in_a_stream_pauses_nothing_more() -> None:
+    """Its flush ended the pause; one more (the caller's next word) would only hold back
+    the next reply."""
+    speaker, starts = Speaker(), list[int]()
+    model = Scripted([0.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.6, 0.6])
+    vad = VadListener(SETTINGS, EchoSettings(mode="hardware"), starts.append, model=model)
+    vad.start(playback=speaker)
+    audio = loud(8)
+    for i in range(0, len(audio), 320):
+        vad.consumer(audio[i : i + 320])
+    assert vad.sync()
+    vad.close()
+    assert starts == [0] and vad.holds == 2  # suspected twice
+    assert speaker.calls == [("hold", 160 + HOLD_SLACK_MS)]  # paused once
