@@ -61,7 +61,8 @@ class WakeDetector(Protocol):
         ...
 
     def reset(self) -> None:
-        """Forget what was heard (scores, runs, refractory), keep the position count."""
+        """Forget what was heard (scores, runs, refractory, the room's noise floor), keep
+        the position count."""
         ...
 
 

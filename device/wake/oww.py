@@ -154,8 +154,12 @@ class OpenWakeWordDetector:
         self._pending = np.zeros(0, dtype=np.int16)
 
     def reset(self) -> None:
+        """Also forgets the room (the quiet tracker's noise floor): the next audio may be
+        another recording (the bench runs clip after clip)."""
         self._position += len(self._pending)
         self._pending = np.zeros(0, dtype=np.int16)
+        if self._idle is not None:
+            self._idle.reset()
         self._init_state()
         for m in self._models:
             m.rule.reset()

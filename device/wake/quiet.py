@@ -85,6 +85,12 @@ class QuietTracker:
         self.quiet_frames = window_frames + 1  # no loud frame yet: idle
         self._recent: deque[bool] = deque(maxlen=max(start_window, window_frames))
 
+    def reset(self) -> None:
+        """Forget the room (noise floor, recent frames): as new, idle."""
+        self._gate = NoiseGate(self._gate.settings, block_ms=self._gate.block_ms)
+        self.quiet_frames = self.window_frames + 1
+        self._recent.clear()
+
     @property
     def level_db(self) -> float:
         return self._gate.level_db

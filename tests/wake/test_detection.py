@@ -163,6 +163,29 @@ def test_idle_skipping_in_steady_noise_scores_as_continuous_inference(
         np.testing.assert_allclose(traces[0][running], traces[1][running], atol=1e-4)
 
 
+def test_after_a_reset_a_recording_scores_as_on_a_fresh_detector(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """The bench runs clip after clip on one detector: the noise floor of the clip before
+    (here 5 s of pink noise) must not decide which frames the next one skips."""
+    folder, manifest = corpus
+    before = next(c for c in manifest["negatives"] if c["file"] == "neg-noise-pink.wav")
+    clip = next(c for c in manifest["positives"] if c["snr_db"] == 10.0)
+    used = make_detector(resolved)
+    used.process(read_wav(folder / before["file"])[: 5 * 16000])
+    used.reset()
+    traces = []
+    for det in (used, make_detector(resolved)):
+        samples = read_wav(folder / clip["file"])
+        trace = []
+        for i in range(0, samples.size - 1279, 1280):
+            det.process(samples[i : i + 1280])
+            trace.append(det.last_scores["hey_jarvis"])
+        traces.append(np.array(trace))
+    assert traces[1].max() > 0.75
+    np.testing.assert_array_equal(traces[0], traces[1])
+
+
 def test_a_quiet_room_runs_the_models_on_few_frames(resolved: ResolvedModels) -> None:
     rng = np.random.default_rng(0)
     room = (rng.standard_normal(16000 * 20) * 20).astype(np.int16)  # about -64 dBFS
