@@ -55,9 +55,6 @@ from device.vad.silero import SileroModel  # noqa: E402
 
 RECORDING = ROOT / "tools/bench_audio/shop60.wav"
 NOISES = [("door_slam", 1.0), ("cough", 1.5), ("trolley", 0.8)]
-# software mode as the README has it set: a shorter confirmation (the canceller's gain
-# control holds a caller under min_level_dbfs for a while, so 128 ms came too late)
-SOFTWARE_BARGE_IN: dict[str, Any] = {"min_speech_ms": 64}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -126,10 +123,8 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
         clock = time.monotonic()
 
     with PulseServer() as pulse:
-        software = dataclasses.replace(barge_in, **SOFTWARE_BARGE_IN)
-        async with EchoRig(
-            pulse, sounds, workdir=workdir, barge_in=barge_in, barge_in_for={"software": software}
-        ) as rig:
+        # software with SOFTWARE_BARGE_IN over barge_in (the rig's default, as the README says)
+        async with EchoRig(pulse, sounds, workdir=workdir, barge_in=barge_in) as rig:
             lap("setup")
             clicks = 1 if quick else 3
             delays = [await rig.canceller_delay_ms(sounds.noises["click"]) for _ in range(clicks)]
@@ -139,9 +134,18 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
             middle = _resumed(rig)
             noise_hits = await rig.replies(replies, NOISES)
             after = _resumed(rig)
-            lap("replies")
             self_hiccups = {m: middle[m] - before[m] for m in MODES}
             noise_hiccups = {m: after[m] - middle[m] for m in MODES}
+            paused: dict[str, int] = {}
+            if not quick:  # reference mode judges a noise differently once the reply pauses
+                assert rig.speaker is not None
+                resumed = rig.speaker.holds_resumed
+                hits = await rig.replies(replies, NOISES, armed="reference")
+                paused = {
+                    "reference": hits["reference"],
+                    "hiccups": rig.speaker.holds_resumed - resumed,
+                }
+            lap("replies")
             trial_hiccups: dict[str, int] = dict.fromkeys(MODES, 0)
             stops: dict[str, list[float]] = {m: [] for m in MODES}
             errors: list[float] = []
@@ -167,6 +171,9 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
     return {
         "self_interrupts": self_hits,
         "false_barge_ins_noise": noise_hits,
+        # (full run) the same noises with reference mode pausing and flushing the real
+        # speaker as the daemon does: replies cut off, and pauses that went on
+        **({"false_barge_ins_noise_paused": paused} if paused else {}),
         # suspicions that paused a reply and let it go on (a pause the listener hears):
         # over the replies above (detector level), and in the barge-in trials (the armed
         # mode pausing the real speaker: before the caller, or unconfirmed in time)
@@ -204,7 +211,8 @@ def targets_met(result: dict[str, Any]) -> dict[str, bool]:
     if "self_interrupts" in result:
         met["self_interrupts"] = all(v == 0 for v in result["self_interrupts"].values())
         noise = result["false_barge_ins_noise"]
-        met["false_barge_ins_noise"] = all(v <= 1 for v in noise.values())
+        paused = result.get("false_barge_ins_noise_paused", {}).get("reference", 0)
+        met["false_barge_ins_noise"] = all(v <= 1 for v in noise.values()) and paused <= 1
         met["barge_in_stop_ms"] = all(
             v["p95"] <= 150 for v in result["barge_in_stop_ms"].values() if v["n"]
         )
@@ -235,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     fields = {f.name: f.type for f in dataclasses.fields(BargeInSettings)}
-    changes: dict[str, Any] = {}  # (software keeps SOFTWARE_BARGE_IN's on top)
+    changes: dict[str, Any] = {}  # (software keeps tests/vad/rig.py's SOFTWARE_BARGE_IN on top)
     for item in args.set:
         key, _, value = item.partition("=")
         if key not in fields or not value:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,10 @@ CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset pl
 # the gain control turns the raw mic down, a caller's first syllables with it), but the
 # echo's residue then reaches the detector at full level: 1 self-interruption in 3 replies
 EC_ARGS: tuple[str, ...] = ()
+# software mode as the README has it set: a shorter confirmation (the canceller's gain
+# control holds a caller near min_level_dbfs for a while: with 128 ms it came too late or,
+# in one test run, not at all)
+SOFTWARE_BARGE_IN: dict[str, Any] = {"min_speech_ms": 64}
 
 
 class Capture:
@@ -204,7 +209,8 @@ class Trial:
 
 class EchoRig:
     """See the module docstring. ``ec_args``: extra module-echo-cancel arguments;
-    ``barge_in_for``: a mode's own barge-in settings instead of ``barge_in``."""
+    ``barge_in_for``: a mode's own barge-in settings instead of ``barge_in`` (by default
+    ``software`` with ``SOFTWARE_BARGE_IN`` over it, as the README recommends)."""
 
     def __init__(
         self,
@@ -220,7 +226,12 @@ class EchoRig:
         self.pulse = pulse
         self.sounds = sounds
         self.barge_in_settings = barge_in or BargeInSettings()
-        self.barge_in_for = barge_in_for or {}  # a mode's own settings (as a site sets them)
+        # a mode's own settings, as a site sets them (the README: software with 64 ms)
+        self.barge_in_for = (
+            barge_in_for
+            if barge_in_for is not None
+            else {"software": dataclasses.replace(self.barge_in_settings, **SOFTWARE_BARGE_IN)}
+        )
         self.echo_settings = echo or EchoSettings()
         self.workdir = workdir
         self.ec_args = ec_args
@@ -340,17 +351,23 @@ class EchoRig:
         await asyncio.sleep(0)  # the detections they reported run on the loop first
 
     async def replies(
-        self, count: int, noises: list[tuple[str, float]] | None = None
+        self,
+        count: int,
+        noises: list[tuple[str, float]] | None = None,
+        *,
+        armed: EchoMode | None = None,
     ) -> dict[EchoMode, int]:
         """Play ``count`` replies with nobody speaking: replies with a detection, per mode.
 
         ``noises``: (name, seconds into the reply) played into the mic, one per reply in turn.
+        ``armed``: that mode's detector pauses and flushes the real speaker as the daemon
+        would (what the other modes hear then changes too); None: detector level only.
         """
         assert self.speaker is not None
-        self._armed = None
-        self._flushed.clear()
         hits: dict[EchoMode, int] = dict.fromkeys(MODES, 0)
         for k in range(count):
+            self._armed = armed
+            self._flushed.clear()
             before = {m: len(d.fired) for m, d in self.detectors.items()}
             item = self._start_reply(k)
             player = None
@@ -361,6 +378,7 @@ class EchoRig:
             await self._reply_over(*([player] if player is not None else []))
             for m, d in self.detectors.items():
                 hits[m] += len(d.fired) > before[m]
+        self._armed = None
         return hits
 
     async def _until_heard(self, item: str, ms: float, timeout_s: float = 15) -> None:
