@@ -356,12 +356,15 @@ class EchoRig:
         noises: list[tuple[str, float]] | None = None,
         *,
         armed: EchoMode | None = None,
+        cut_after_noise_s: float | None = None,
     ) -> dict[EchoMode, int]:
         """Play ``count`` replies with nobody speaking: replies with a detection, per mode.
 
         ``noises``: (name, seconds into the reply) played into the mic, one per reply in turn.
         ``armed``: that mode's detector pauses and flushes the real speaker as the daemon
         would (what the other modes hear then changes too); None: detector level only.
+        ``cut_after_noise_s``: end the reply this long after its noise ended (shorter runs;
+        the echo alone is what the replies without noises are for).
         """
         assert self.speaker is not None
         hits: dict[EchoMode, int] = dict.fromkeys(MODES, 0)
@@ -375,6 +378,10 @@ class EchoRig:
                 name, at_s = noises[k % len(noises)]
                 await self._until_heard(item, at_s * 1000)
                 player = self.pulse.play_into_room(self.sounds.noises[name])
+                if cut_after_noise_s is not None:
+                    await asyncio.to_thread(player.wait, 10)
+                    await self.raw.until_adc(self.raw.now() + cut_after_noise_s)
+                    self.speaker.flush()
             await self._reply_over(*([player] if player is not None else []))
             for m, d in self.detectors.items():
                 hits[m] += len(d.fired) > before[m]
