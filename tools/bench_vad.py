@@ -114,7 +114,7 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
     self_replies, replies = (2, 3) if quick else (20, 20)
     trials = 8 if quick else 20
     first_s, step_s = (0.5, 0.2) if quick else (1.0, 0.37)
-    sounds = make_sounds(workdir / "sounds")
+    sounds = make_sounds(workdir / "sounds", repeatable=False)  # a new draw of noises per run
     took: dict[str, float] = {}
     clock = time.monotonic()
 

@@ -43,7 +43,9 @@ def _run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
-def make_sounds(folder: Path) -> Sounds:
+def make_sounds(folder: Path, *, repeatable: bool = True) -> Sounds:
+    """``repeatable``: the same noises every time (sox ``-R``: tests must not depend on the
+    draw); False: a new draw of each noise (the bench samples more of them run by run)."""
     folder.mkdir(parents=True, exist_ok=True)
     replies = []
     for i, text in enumerate(REPLIES):
@@ -120,6 +122,7 @@ def make_sounds(folder: Path) -> Sounds:
         path = folder / f"{name}.wav"
         _run(
             "sox",
+            *(["-R"] if repeatable else []),
             "-n",
             "-r",
             "16000",
