@@ -124,7 +124,7 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
         clock = time.monotonic()
 
     with PulseServer() as pulse:
-        # software with SOFTWARE_BARGE_IN over barge_in (the rig's default, as the README says)
+        # each mode's own default confirmation (BargeInSettings.confirm_ms: software 64 ms)
         async with EchoRig(pulse, sounds, workdir=workdir, barge_in=barge_in) as rig:
             lap("setup")
             clicks = 1 if quick else 3
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     fields = {f.name: f.type for f in dataclasses.fields(BargeInSettings)}
-    changes: dict[str, Any] = {}  # (software keeps tests/vad/rig.py's SOFTWARE_BARGE_IN on top)
+    changes: dict[str, Any] = {}  # (a --set min_speech_ms is every mode's, software's too)
     for item in args.set:
         key, _, value = item.partition("=")
         if key not in fields or not value:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.vad.echo import EchoReference, as_float, power_db
-from device.vad.settings import BargeInSettings
+from device.vad.settings import BargeInSettings, EchoMode
 
 RATE_HZ = 16000
 WINDOW = 512
@@ -97,6 +97,7 @@ class SpeechDetector:
         echo: EchoReference | None = None,
         margin_db: float = 10.0,
         reset: Callable[[], None] | None = None,
+        echo_mode: EchoMode | None = None,
     ) -> None:
         self.score = score
         self.settings = settings
@@ -105,7 +106,7 @@ class SpeechDetector:
         self.reset_model = reset
         self._explained = 0  # windows in a row the echo explains
         self._previous: list[np.ndarray] = []  # the last windows seen (for a warm-up)
-        self.min_speech = _windows(settings.min_speech_ms)
+        self.min_speech = _windows(settings.confirm_ms(echo_mode))
         self.min_silence = _windows(settings.min_silence_ms)
         self.hold_windows = _windows(settings.hold_ms) if settings.hold_ms > 0 else 0
         self.trace: list[WindowScore] | None = None

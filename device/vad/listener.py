@@ -103,6 +103,7 @@ class VadListener:
             echo=self.echo,
             margin_db=echo.margin_db,
             reset=self._model.reset,
+            echo_mode=echo.mode,
         )
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_items)
         self._mic_index = 0  # samples given to consumer() so far

@@ -26,9 +26,10 @@ class BargeInSettings:
     threshold: float = option(
         0.7, doc="Speech probability a 32 ms window needs to count as speech.", min=0.05, max=0.99
     )
-    min_speech_ms: int = option(
-        128,
-        doc="Speech this long interrupts (the pause on a suspicion comes first).",
+    min_speech_ms: int | None = option(
+        None,
+        doc="Speech this long interrupts (the pause on a suspicion comes first; "
+        "null: 64 with echo.mode software, else 128).",
         min=32,
         max=2000,
     )
@@ -53,6 +54,22 @@ class BargeInSettings:
         min=0,
         max=1000,
     )
+
+    def confirm_ms(self, echo_mode: EchoMode | None = None) -> int:
+        """``min_speech_ms``, or when it is null the default for ``echo_mode``.
+
+        Through the sound server's canceller (software) a caller's first syllables stay
+        under the level bar while the device speaks, so 128 ms of them comes late or never;
+        64 ms does. Elsewhere the pause on a suspicion already stopped the sound, and the
+        longer confirmation costs the caller nothing but spares a noise a truncated reply.
+        """
+        if self.min_speech_ms is not None:
+            return self.min_speech_ms
+        return SOFTWARE_CONFIRM_MS if echo_mode == "software" else CONFIRM_MS
+
+
+CONFIRM_MS = 128
+SOFTWARE_CONFIRM_MS = 64
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,10 +87,10 @@ CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset pl
 # the gain control turns the raw mic down, a caller's first syllables with it), but the
 # echo's residue then reaches the detector at full level: 1 self-interruption in 3 replies
 EC_ARGS: tuple[str, ...] = ()
-# software mode as the README has it set: a shorter confirmation (the canceller's gain
-# control holds a caller near min_level_dbfs for a while: with 128 ms it came too late or,
-# in one test run, not at all)
-SOFTWARE_BARGE_IN: dict[str, Any] = {"min_speech_ms": 64}
+# software mode by default confirms after 64 ms, not 128 (BargeInSettings.confirm_ms: the
+# canceller's gain control holds a caller near min_level_dbfs for a while: with 128 ms it
+# came too late or, in one test run, not at all); a site's own min_speech_ms goes over it
+SOFTWARE_BARGE_IN: dict[str, Any] = {}
 
 
 class Capture:

@@ -128,6 +128,11 @@ def test_min_speech_ms_ignores_a_blip(model: SileroModel, sounds: Sounds) -> Non
     model.reset()
     held = feed(SpeechDetector(model.probability, BargeInSettings()), pcm(audio))
     assert any(isinstance(d, SpeechSuspected) for d in held)  # the default pauses for it
+    assert not any(isinstance(d, SpeechStarted) for d in held)  # and asks for 128 ms
+    model.reset()
+    software = SpeechDetector(model.probability, BargeInSettings(), echo_mode="software")
+    # behind the sound server's canceller the default confirmation is the shorter one
+    assert any(isinstance(d, SpeechStarted) for d in feed(software, pcm(audio)))
 
 
 def echo_of(reply: np.ndarray, n: int, delay_ms: int, peak_dbfs: float) -> np.ndarray:

@@ -39,3 +39,15 @@ def test_bad_values_are_one_line_each_with_file_and_line(tmp_path: Path) -> None
         "half_duplex (got 'loud')" in lines
     )
     assert f"{path}:5: audio.barge_in.threshold: must be between 0.05 and 0.99 (got 2)" in lines
+
+
+def test_the_confirmation_defaults_by_echo_mode_and_a_site_value_wins(tmp_path: Path) -> None:
+    # through the sound server's canceller a caller's first syllables stay faint: 64 ms
+    software = load_settings(config(tmp_path, "audio:\n  echo: {mode: software}\n")).audio
+    assert software.barge_in.min_speech_ms is None
+    assert software.barge_in.confirm_ms(software.echo.mode) == 64
+    reference = load_settings(config(tmp_path, "audio: {}\n")).audio
+    assert reference.barge_in.confirm_ms(reference.echo.mode) == 128
+    text = "audio:\n  echo: {mode: software}\n  barge_in: {min_speech_ms: 96}\n"
+    own = load_settings(config(tmp_path, text)).audio
+    assert own.barge_in.confirm_ms(own.echo.mode) == 96
