@@ -68,7 +68,7 @@ async def with_button(
     assert isinstance(settings.audio.input, FileInput)
     assert isinstance(settings.audio.output, FileOutput)
     holder: dict[str, Daemon] = {}
-    button = GpioButton(
+    gpio = GpioButton(
         settings.button, lambda e, t: holder["d"].on_button(e, t), pin_factory=factory
     )
     daemon = Daemon(
@@ -76,13 +76,13 @@ async def with_button(
         mic=WavMic(settings.audio.input),
         speaker=WavSpeaker(settings.audio.output),
         connect=connect,
-        button=button,
+        button=gpio,
     )
     holder["d"] = daemon
     task = asyncio.create_task(daemon.run())
     try:
         await wait_for(lambda: daemon._links is not None and daemon._manager().standby)
-        yield daemon, button.pin
+        yield daemon, gpio.pin
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 15)
