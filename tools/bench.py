@@ -1,5 +1,5 @@
 """Benchmarks: prints one JSON object (medians over repeats); --quick also writes
-bench-output/bench.json and finishes in under 2 minutes.
+bench-output/bench.json and finishes in about 4 minutes.
 
 Sections, each a function ``(quick) -> dict`` in a group; main merges their keys.
 ``--only NAME`` (repeatable) runs the sections of that group or that section alone, e.g.
