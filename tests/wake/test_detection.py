@@ -157,11 +157,16 @@ def scores_of(
     """hey_jarvis's score after every 80 ms frame of a fresh detector, and the frames it
     skipped."""
     det = make_detector(resolved, idle=idle)
+    return trace_of(det, samples), det.skipped_frames
+
+
+def trace_of(det: OpenWakeWordDetector, samples: np.ndarray) -> np.ndarray:
+    """hey_jarvis's score after every 80 ms frame ``det`` processes of ``samples``."""
     trace = []
     for i in range(0, samples.size - 1279, 1280):
         det.process(samples[i : i + 1280])
         trace.append(det.last_scores["hey_jarvis"])
-    return np.array(trace), det.skipped_frames
+    return np.array(trace)
 
 
 def test_after_a_reset_a_recording_scores_as_on_a_fresh_detector(
@@ -175,14 +180,8 @@ def test_after_a_reset_a_recording_scores_as_on_a_fresh_detector(
     used = make_detector(resolved)
     used.process(read_wav(folder / before["file"])[: 5 * 16000])
     used.reset()
-    traces = []
-    for det in (used, make_detector(resolved)):
-        samples = read_wav(folder / clip["file"])
-        trace = []
-        for i in range(0, samples.size - 1279, 1280):
-            det.process(samples[i : i + 1280])
-            trace.append(det.last_scores["hey_jarvis"])
-        traces.append(np.array(trace))
+    samples = read_wav(folder / clip["file"])
+    traces = [trace_of(det, samples) for det in (used, make_detector(resolved))]
     assert traces[1].max() > 0.75
     np.testing.assert_array_equal(traces[0], traces[1])
 
@@ -221,13 +220,6 @@ def test_a_click_just_before_the_phrase_changes_nothing(
     folder, manifest = corpus
     clip = next(c for c in manifest["positives"] if c["condition"] == "clean")
     samples = _click(read_wav(folder / clip["file"]), clip["phrase_start_sample"] - 6400)
-    traces = []
-    for idle in (True, False):
-        det = make_detector(resolved, idle=idle)
-        trace = []
-        for i in range(0, samples.size - 1279, 1280):
-            det.process(samples[i : i + 1280])
-            trace.append(det.last_scores["hey_jarvis"])
-        traces.append(np.array(trace))
-    assert traces[1].max() > 0.75
-    np.testing.assert_allclose(traces[0], traces[1], atol=1e-4)
+    (idle, _), (continuous, _) = (scores_of(resolved, samples, idle=flag) for flag in (True, False))
+    assert continuous.max() > 0.75
+    np.testing.assert_allclose(idle, continuous, atol=1e-4)
