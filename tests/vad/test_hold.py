@@ -103,6 +103,12 @@ class Scripted(SileroModel):
         return self.script.pop(0) if self.script else 0.0
 
 
+def speak(vad: VadListener, audio: np.ndarray) -> None:
+    """``audio`` into the listener in 20 ms frames, as the capture fan-out gives it."""
+    for i in range(0, len(audio), 320):
+        vad.consumer(audio[i : i + 320])
+
+
 @pytest.mark.parametrize("mode", ["hardware", "reference"])
 def test_the_listener_pauses_the_speaker_and_lets_it_go_on(mode: str) -> None:
     speaker, starts = Speaker(), list[int]()
@@ -110,9 +116,7 @@ def test_the_listener_pauses_the_speaker_and_lets_it_go_on(mode: str) -> None:
     vad = VadListener(SETTINGS, EchoSettings(mode=mode), starts.append, model=model)  # type: ignore[arg-type]
     vad.consumer(np.zeros(320, np.int16))  # the mic clock starts
     vad.start(playback=speaker)
-    audio = loud(6)
-    for i in range(0, len(audio), 320):
-        vad.consumer(audio[i : i + 320])
+    speak(vad, loud(6))
     assert vad.sync()
     vad.close()
     assert speaker.calls == [("hold", 160 + HOLD_SLACK_MS), ("resume", None)]
@@ -142,9 +146,7 @@ def test_after_the_barge_in_a_stream_pauses_nothing_more() -> None:
     model = Scripted([0.9, 0.9, 0.0, 0.0, 0.0, 0.0, 0.6, 0.6])
     vad = VadListener(SETTINGS, EchoSettings(mode="hardware"), starts.append, model=model)
     vad.start(playback=speaker)
-    audio = loud(8)
-    for i in range(0, len(audio), 320):
-        vad.consumer(audio[i : i + 320])
+    speak(vad, loud(8))
     assert vad.sync()
     vad.close()
     assert starts == [0] and vad.holds == 2  # suspected twice
