@@ -139,7 +139,7 @@ def espeak(tmp_path: Path, name: str, text: str) -> Path:
     raw, out = tmp_path / f"{name}.raw.wav", tmp_path / f"{name}.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
     subprocess.run(
-        ["sox", "-q", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True
+        ["sox", "-q", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True
     )
     return out
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "wake-audio"
 RATE_HZ = 16000
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 TIMEOUT_S = 30
 
 PHRASE = "Hey Jarvis"
@@ -174,10 +174,27 @@ def _espeak_version() -> str:
 
 
 def speak(text: str, voice: str, wpm: int = 160) -> npt.NDArray[np.int16]:
-    """espeak-ng's rendering of ``text`` at 16 kHz, silence trimmed at both ends."""
+    """espeak-ng's rendering of ``text`` at 16 kHz, silence trimmed at both ends; the same
+    samples every run (sox ``-R``: its dither is random otherwise)."""
     wav = _run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text])
     raw = _run(
-        ["sox", "-t", "wav", "-", "-r", str(RATE_HZ), "-c", "1", "-b", "16", "-t", "raw", "-"], wav
+        [
+            "sox",
+            "-R",
+            "-t",
+            "wav",
+            "-",
+            "-r",
+            str(RATE_HZ),
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-t",
+            "raw",
+            "-",
+        ],
+        wav,
     )
     return trim(np.frombuffer(raw, dtype="<i2").astype(np.int16))
 

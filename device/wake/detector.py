@@ -73,8 +73,9 @@ class TriggerRule:
     Where did the phrase end? A model's score starts to rise as the end of the phrase comes
     into its window and crosses the threshold 0.1-0.4 s later. So a firing reports the start
     of the earliest of the last ``lookback_frames`` frames whose score reached ``rise_score``
-    (or half the threshold, if lower), one more frame earlier (80 ms of margin): audio from
-    there on holds all that was said after the phrase, and usually its last syllable.
+    (or half the threshold, if lower), two more frames earlier (160 ms of margin: where the
+    phrase falls on the frame grid moves the rise by up to a frame): audio from there on
+    holds all that was said after the phrase, and usually its last syllable.
 
     Example::
 
@@ -112,7 +113,7 @@ class TriggerRule:
         self._quiet_until = frame_end_sample + self.refractory_samples
         rise_end = next(end for s, end in self._recent if s >= self.rise_level)
         self._recent.clear()
-        return max(0, rise_end - 2 * FRAME_SAMPLES), score
+        return max(0, rise_end - 3 * FRAME_SAMPLES), score
 
     def reset(self) -> None:
         self._run = 0

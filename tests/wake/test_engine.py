@@ -137,5 +137,5 @@ def test_the_phrase_end_is_where_the_score_began_to_rise() -> None:
     for i, s in enumerate(trace):
         result = rule.update(s, (i + 1) * frame) or result
     assert result is not None
-    # first frame >= 0.1 ends at 4 frames; its start is 3, one frame of margin: 2
-    assert result == (2 * frame, 0.9)
+    # first frame >= 0.1 ends at 4 frames; its start is 3, two frames of margin: 1
+    assert result == (1 * frame, 0.9)
