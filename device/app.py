@@ -121,10 +121,12 @@ class Daemon(LinkWiring, AudioWiring):
         wake: Any = None,
         local_vad: Any = None,
         button: Any = None,
+        vad_mic: AudioInput | None = None,
     ) -> None:
         """``wake`` (a WakeListener), ``local_vad`` (a VadListener) and ``button`` (a
         GpioButton, built with ``on_event=daemon.on_button``) are optional adapters; the
-        listeners get the 16 kHz fan-out once the microphone runs."""
+        listeners get the 16 kHz fan-out once the microphone runs. ``vad_mic`` (the raw mic
+        of ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
         self.settings = settings
         self.mic = mic
         self.speaker = speaker
@@ -167,6 +169,7 @@ class Daemon(LinkWiring, AudioWiring):
         self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
         self.wake = wake
         self.local_vad = local_vad
+        self.vad_mic = vad_mic
         self.button = button
         b = settings.button
         self.ptt: PushToTalk | None = (
@@ -412,6 +415,8 @@ class Daemon(LinkWiring, AudioWiring):
             self.wake.start()
         self._spawn("sender", self._send_loop, restart=True)
         self._spawn("microphone", self._mic_loop, restart=True)
+        if self.vad_mic is not None:
+            self._spawn("barge-in microphone", self._vad_mic_loop, restart=True)
         try:
             if self.settings.conversation.start == "at_startup":
                 self._on_trigger(Trigger(TriggerAction.START, "start-up"))
@@ -425,6 +430,8 @@ class Daemon(LinkWiring, AudioWiring):
                 handle.cancel()
             self._timers.clear()
             await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
+            if self.vad_mic is not None:
+                await self.vad_mic.close()
             link, self.link = self.link, None
             standby = self._links.take_standby() if self._links else None
             await self._sup.close()
@@ -435,6 +442,8 @@ class Daemon(LinkWiring, AudioWiring):
                 async with asyncio.timeout(5.0):
                     await self.speaker.wait_idle()
             await self.mic.close()
+            if self.vad_mic is not None:
+                await self.vad_mic.close()
             await self.speaker.close()
             self._close_listeners(getattr(self.button, "close", None))
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):

@@ -7,7 +7,9 @@ A mixin of `Daemon` (device/app.py), split out by job.
   ``WAKE_KEEP_MS``: after a wake word, those after the phrase are sent first, so "hey
   jarvis what are your hours" in one breath reaches the server whole.
 - Listeners on the 16 kHz fan-out (the wake word, the local speech detector) run in their
-  own threads and reach the loop through `Daemon.trigger` (``call_soon_threadsafe``).
+  own threads and reach the loop through `Daemon.trigger` (``call_soon_threadsafe``). With
+  ``audio.echo.raw_input`` the local speech detector is fed from a second microphone, the
+  raw mic under the sound server's echo canceller, instead.
 - A push-to-talk button's events (gpiozero's thread) go through the pure push-to-talk
   state machine on the loop, whose actions become engine events.
 """
@@ -21,7 +23,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
-from device.audio.pipeline import CapturePipeline
+from device.audio.pipeline import WAKE_RATE_HZ, CapturePipeline
+from device.audio.resample import StreamResampler, pick_channel
 from device.audio.seam import AudioInput, AudioOutput
 from device.buttons.ptt import (
     ButtonEvent,
@@ -65,6 +68,7 @@ class AudioWiring:
     settings: Settings
     engine: Conversation
     mic: AudioInput
+    vad_mic: AudioInput | None
     speaker: AudioOutput
     prompts: PromptLibrary
     summary: RunSummary
@@ -174,10 +178,23 @@ class AudioWiring:
             upload_rate_hz=SPEECH_RATE_HZ,
         )
         pipeline.set_hold_open(self._hold_open)
-        for listener in (self.wake, self.local_vad):
+        for listener in (self.wake, None if self.vad_mic else self.local_vad):
             if listener is not None:
                 pipeline.subscribe_16k(listener.consumer)
         return pipeline
+
+    async def _vad_mic_loop(self) -> None:
+        """The raw mic (``audio.echo.raw_input``), at 16 kHz mono, into the local speech
+        detector: it judges a caller there against the reply (as in reference mode), before
+        the sound server's canceller would let them through."""
+        assert self.vad_mic is not None
+        to_16k: StreamResampler | None = None
+        async for frame in self.vad_mic.frames():
+            if to_16k is None:
+                to_16k = StreamResampler(frame.rate_hz, WAKE_RATE_HZ)
+            samples = to_16k.process(pick_channel(frame.pcm, frame.channels, 0))
+            if self.local_vad is not None and len(samples):
+                self.local_vad.consumer(samples)
 
     async def _mic_loop(self) -> None:
         """Microphone frames through the capture pipeline; gated chunks go up while listening.

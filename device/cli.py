@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +145,7 @@ async def _serve(args: argparse.Namespace) -> int:
     except _StartupProblem as exc:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    vad = listeners.get("local_vad")
-    if vad is not None and settings.audio.echo.mode == "reference":
-        speaker.on_played = vad.reference  # what the device plays, to weigh the mic against
+    listeners.update(wire_barge_in(settings, listeners.get("local_vad"), speaker, on_health))
     if isinstance(mic, WavMic) and isinstance(speaker, WavSpeaker):
         mic.hear(speaker)  # audio.input.echo_db: the file caller hears the file speaker
 
@@ -177,6 +177,27 @@ async def _serve(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return EXIT_FAILED if daemon.failed else 0
+
+
+def wire_barge_in(
+    settings: Any, vad: Any, speaker: Any, on_health: Callable[[bool, str], None]
+) -> dict[str, Any]:
+    """What the local speech detector ``vad`` (or None) needs of the other adapters: the
+    speaker's playback as its echo reference (judged as reference mode), and with
+    ``audio.echo.raw_input`` the raw mic it listens to (``{"vad_mic": PyAudioMic}``, for
+    the Daemon; opened mono: the sound server mixes the mic down)."""
+    echo = settings.audio.echo
+    if vad is None:
+        return {}
+    if echo.judged_mode == "reference":
+        speaker.on_played = vad.reference  # what the device plays, to weigh the mic against
+    if echo.raw_input is None:
+        return {}
+    from device.audio.pyaudio_io import PyAudioMic
+
+    inp = settings.audio.input  # a PyAudioInput: the config refuses raw_input otherwise
+    raw = dataclasses.replace(inp, device=echo.raw_input, channels=1, channel=0)
+    return {"vad_mic": PyAudioMic(raw, on_health=on_health)}
 
 
 class _StartupProblem(Exception):

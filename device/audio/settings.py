@@ -157,3 +157,10 @@ class AudioSettings:
     echo: EchoSettings = option(
         EchoSettings(), doc="How the device keeps from interrupting itself on its own voice."
     )
+
+    def __post_init__(self) -> None:
+        if self.echo.raw_input is not None and not isinstance(self.input, PyAudioInput):
+            raise ValueError(
+                "echo.raw_input needs a sound card input (input.type pyaudio): it is the "
+                "mic under the sound server's canceller"
+            )

@@ -18,9 +18,10 @@ itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a stalled worker cannot leave a 
 paused. ``holds`` counts suspicions, ``holds_resumed`` those that cleared unconfirmed
 (the reply paused and went on: a hiccup), with or without a playback to pause. In
 ``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
-In ``reference`` mode the speaker reports what it plays through ``reference(samples,
-rate_hz, play_at_s)`` (any thread; ``play_at_s`` on ``time.monotonic``'s clock), and the
-detector needs the mic clearly above the echo of it (device/vad/echo.py).
+In ``reference`` mode (and ``software`` with a ``raw_input``: ``EchoSettings.judged_mode``)
+the speaker reports what it plays through ``reference(samples, rate_hz, play_at_s)`` (any
+thread; ``play_at_s`` on ``time.monotonic``'s clock), and the detector needs the mic
+clearly above the echo of it (device/vad/echo.py).
 
 Example::
 
@@ -88,13 +89,13 @@ class VadListener:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.barge_in = barge_in
-        self.mode = echo.mode
+        self.mode = echo.judged_mode
         self.on_speech = on_speech
         self._clock = clock
         self._model = model if model is not None else SileroModel()
         self.echo = (
             EchoReference(max_delay_ms=echo.max_delay_ms + REFERENCE_LEAD_MS)
-            if echo.mode == "reference"
+            if self.mode == "reference"
             else None
         )
         self.detector = SpeechDetector(
@@ -103,7 +104,7 @@ class VadListener:
             echo=self.echo,
             margin_db=echo.margin_db,
             reset=self._model.reset,
-            echo_mode=echo.mode,
+            echo_mode=self.mode,
         )
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_items)
         self._mic_index = 0  # samples given to consumer() so far

@@ -80,7 +80,10 @@ class EchoSettings:
       USB array): the detector trusts it;
     - ``software``: the sound server's echo canceller (PulseAudio module-echo-cancel,
       PipeWire libpipewire-module-echo-cancel) and the device records from the cancelled
-      source: the detector trusts it;
+      source: the detector trusts it. With ``raw_input`` (the mic under the canceller, as
+      a second input) the detector listens there instead and judges as in ``reference``
+      (``judged_mode``): the canceller holds a caller's first syllables down while the
+      device talks, the raw mic does not; what is uploaded is still the cancelled source;
     - ``reference``: in-process: while the device plays, the detector weighs the microphone
       against the delayed playback and needs speech ``margin_db`` above the echo;
     - ``half_duplex``: no voice barge-in while the device speaks (the button and the wake
@@ -96,3 +99,22 @@ class EchoSettings:
     max_delay_ms: int = option(
         400, doc="reference: the longest speaker-to-mic delay looked for.", min=50, max=1000
     )
+    raw_input: str | None = option(
+        None,
+        doc="software: the mic under the canceller, as a PortAudio device name (e.g. an ALSA "
+        "pcm on the canceller's source_master, see the README); barge-in then listens there, "
+        "judged as in reference mode (null: on the cancelled source).",
+    )
+
+    def __post_init__(self) -> None:
+        if self.raw_input is not None and self.mode != "software":
+            raise ValueError(
+                f"raw_input is for mode software (the mic under the sound server's canceller); "
+                f"mode is {self.mode}"
+            )
+
+    @property
+    def judged_mode(self) -> EchoMode:
+        """How the local speech detector judges: ``software`` with a ``raw_input`` listens
+        to the raw mic and weighs it against the reply, as ``reference`` does."""
+        return "reference" if self.mode == "software" and self.raw_input else self.mode

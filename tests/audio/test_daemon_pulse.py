@@ -16,6 +16,7 @@ import dataclasses
 import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from device.app import Daemon, RunOptions
 from device.audio.pyaudio_io import PyAudioMic, PyAudioSpeaker
 from device.audio.settings import PyAudioInput, PyAudioOutput
+from device.cli import wire_barge_in
 from device.config import load_settings
 from device.conversation import State
 from device.prompts import PromptLibrary
@@ -116,8 +118,11 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(emu: Emulator, settings: Settings) -> AsyncIterator[Served]:
-    """Run a Daemon on the virtual devices (mic health forwarded like device/cli.py)."""
+async def serving(
+    emu: Emulator, settings: Settings, *, local_vad: Any = None
+) -> AsyncIterator[Served]:
+    """Run a Daemon on the virtual devices (mic health forwarded like device/cli.py);
+    ``local_vad`` (a VadListener) is wired as device/cli.py wires it."""
 
     async def connect() -> RealtimeLink:
         return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
@@ -139,6 +144,7 @@ async def serving(emu: Emulator, settings: Settings) -> AsyncIterator[Served]:
         write(item_id, pcm)
 
     speaker.write = recording_write  # type: ignore[method-assign]
+    adapters = wire_barge_in(settings, local_vad, speaker, on_health)
     daemon = Daemon(
         settings,
         mic=mic,
@@ -147,6 +153,8 @@ async def serving(emu: Emulator, settings: Settings) -> AsyncIterator[Served]:
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         options=RunOptions(),
         timeline=io.StringIO(),
+        local_vad=local_vad,
+        **adapters,
     )
     holder["daemon"] = daemon
     task = asyncio.create_task(daemon.run())

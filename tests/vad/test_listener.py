@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import soxr
 
 from device.vad.listener import VadListener
 from device.vad.settings import BargeInSettings, EchoSettings
@@ -108,3 +109,41 @@ def test_consumer_returns_at_once_and_drops_when_the_worker_falls_behind(
     assert vad.dropped > 0
     model.gate.set()
     vad.close()
+
+
+def _echo_only(sounds: Sounds, echo: EchoSettings) -> int:
+    """Speech reports while the mic hears only the device's own reply (12 dB down, 40 ms
+    late), the speaker telling the listener what it plays, as PyAudioSpeaker does."""
+    reply, rate = read_wav_mono(sounds.replies[0])
+    reply16 = soxr.resample(reply.astype(np.float32), rate, 16000)
+    lead, delay = np.zeros(16000, np.float32), np.zeros(640, np.float32)
+    mic = (np.concatenate([lead, delay, reply16 * 0.25, lead])).astype(np.int16)
+    now = [100.0]
+    heard = Heard()
+    vad = VadListener(BargeInSettings(), echo, heard, queue_items=1000, clock=lambda: now[0])
+    chunk = rate // 50  # the speaker hands over 20 ms at a time, 40 ms before it plays
+    played = [
+        (101.0 + k / 50, reply[k * chunk : (k + 1) * chunk]) for k in range(len(reply) // chunk)
+    ]
+    try:
+        vad.start()
+        for i, f in enumerate(frames(mic)):
+            now[0] = 100.0 + (i + 1) * 0.02  # each frame arrives as it ends
+            vad.consumer(f)
+            while played and played[0][0] - 0.04 <= now[0]:
+                at_s, samples = played.pop(0)  # the reply plays from 1 s into the mic stream
+                vad.reference(samples, rate, at_s)
+        vad.sync()
+        return vad.detections
+    finally:
+        vad.close()
+
+
+def test_software_with_the_raw_mic_is_not_fooled_by_the_device_s_own_voice(
+    sounds: Sounds,
+) -> None:
+    """``raw_input``: the detector listens to the mic under the canceller, which hears the
+    reply in full. Trusted as the cancelled source is, the echo would cut the reply off;
+    weighed against what the speaker plays (reference mode's judgement), it does not."""
+    assert _echo_only(sounds, EchoSettings(mode="software")) >= 1  # what trusting it would do
+    assert _echo_only(sounds, EchoSettings(mode="software", raw_input="kiosk_raw")) == 0

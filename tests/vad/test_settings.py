@@ -51,3 +51,33 @@ def test_the_confirmation_defaults_by_echo_mode_and_a_site_value_wins(tmp_path: 
     text = "audio:\n  echo: {mode: software}\n  barge_in: {min_speech_ms: 96}\n"
     own = load_settings(config(tmp_path, text)).audio
     assert own.barge_in.confirm_ms(own.echo.mode) == 96
+
+
+def test_software_with_the_raw_mic_is_judged_as_reference_and_misuse_is_named(
+    tmp_path: Path,
+) -> None:
+    text = "audio:\n  echo: {mode: software, raw_input: kiosk_raw}\n"
+    echo = load_settings(config(tmp_path, text)).audio.echo
+    assert echo.raw_input == "kiosk_raw" and echo.judged_mode == "reference"
+    plain = load_settings(config(tmp_path, "audio:\n  echo: {mode: software}\n")).audio.echo
+    assert plain.judged_mode == "software"
+    for text, where, why in [
+        (
+            "audio:\n  echo: {mode: hardware, raw_input: kiosk_raw}\n",
+            ":2: audio.echo: ",
+            "raw_input is for mode software (the mic under the sound server's canceller); "
+            "mode is hardware",
+        ),
+        (
+            "audio:\n  input: {type: file, path: caller.wav}\n"
+            "  echo: {mode: software, raw_input: kiosk_raw}\n",
+            ":1: audio: ",
+            "echo.raw_input needs a sound card input (input.type pyaudio): it is the mic "
+            "under the sound server's canceller",
+        ),
+    ]:
+        (tmp_path / "caller.wav").write_bytes(b"")
+        path = config(tmp_path, text)
+        with pytest.raises(ConfigError) as err:
+            load_settings(path)
+        assert str(err.value).splitlines() == [f"{path}{where}{why}"]

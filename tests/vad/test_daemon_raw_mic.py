@@ -1,0 +1,106 @@
+"""``echo.mode: software`` with ``raw_input``, through the daemon on the PulseAudio echo rig.
+
+The daemon records the WebRTC canceller's source (``ec_mic``) and plays through its sink
+(``ec_spk``), as a site set up from the README does; the speaker's sound reaches the mic
+12 dB down. ``raw_input: kiosk_raw`` names an ALSA pcm on the mic under the canceller (the
+README's asound.conf snippet, here in ``$XDG_CONFIG_HOME/alsa/asoundrc``): the local
+speech detector listens there, weighed against what the speaker plays, while what is
+uploaded is the cancelled source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from device.conversation import State
+from device.vad.listener import VadListener
+from device.vad.settings import EchoSettings
+from tests.audio.test_daemon_pulse import ASKED, answered, serving, settings_for_pulse
+from tests.pulse import EC_SINK, EC_SOURCE, MIC_SOURCE, PulseServer
+from tests.test_daemon import validate
+from tests.vad.rig import ECHO_GAIN_DB
+from tests.vad.sounds import Sounds, make_sounds
+from tools.realtime_emulator import Emulator, Scenario
+
+RAW_PCM = "kiosk_raw"
+# the README's recipe: the canceller's analog gain control turns its master source (the
+# raw mic, for every reader) down by up to 20 dB while the device talks; off, the raw mic
+# stays as the room is, and the cancelled source keeps its digital gain control
+RECIPE_EC_ARGS = 'aec_args="analog_gain_control=0"'
+
+LONG_REPLY = (
+    "Our opening hours are from nine in the morning to five in the afternoon on weekdays, "
+    "and from ten to four on Saturdays; on Sundays and public holidays we are closed."
+)
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Sounds:
+    return make_sounds(tmp_path_factory.mktemp("sounds"))
+
+
+@pytest.fixture
+def raw_mic_pcm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ALSA pcm on the raw mic, as the README's /etc/asound.conf snippet makes one."""
+    conf = tmp_path / "alsa" / "asoundrc"
+    conf.parent.mkdir()
+    conf.write_text(
+        f'pcm.{RAW_PCM} {{\n  type pulse\n  device "{MIC_SOURCE}"\n'
+        '  hint { show on description "Kiosk mic, not echo-cancelled" }\n}\n'
+    )
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    return RAW_PCM
+
+
+@pytest.mark.timeout(120)
+async def test_software_mode_on_the_raw_mic_ignores_its_own_voice_and_stops_for_a_caller(
+    pulse: PulseServer, sounds: Sounds, raw_mic_pcm: str
+) -> None:
+    base = settings_for_pulse()
+    echo = EchoSettings(mode="software", raw_input=raw_mic_pcm)
+    settings = dataclasses.replace(base, audio=dataclasses.replace(base.audio, echo=echo))
+    box: dict[str, object] = {}
+    vad = VadListener(
+        settings.audio.barge_in,
+        settings.audio.echo,
+        on_speech=lambda start: box["daemon"].on_local_speech(start),  # type: ignore[attr-defined]
+    )
+    assert vad.mode == "reference" and vad.echo is not None
+    scenario = Scenario.from_dict(
+        {"turns": [{"user": ASKED, "reply": LONG_REPLY}, {"user": ASKED, "reply": LONG_REPLY}]}
+    )
+    pulse.add_echo(ECHO_GAIN_DB)
+    pulse.add_echo_cancel(RECIPE_EC_ARGS)
+    try:
+        with pulse.use(source=EC_SOURCE, sink=EC_SINK):
+            async with (
+                Emulator(scenario, on_event=validate) as emu,
+                serving(emu, settings, local_vad=vad) as s,
+            ):
+                box["daemon"] = s.daemon
+                await s.ready_to_listen()
+                assert s.daemon.pipeline is not None
+                assert s.daemon.pipeline.subscribers_16k == 0  # the detector hears the raw mic
+                # nobody speaks over the first reply: it plays to its end
+                await s.ask(pulse)
+                await s.until(lambda: answered(s), 60, "the first reply played out")
+                assert s.summary.interruptions == 0, s.timeline_text()
+                assert vad.holds == 0  # not even a pause on its own voice
+                assert vad.audio_s > 3.0  # it listened to the raw mic while the device spoke
+                assert vad.echo.delay_ms is not None  # and found the echo in it
+                # the caller cuts in 1.5 s into the second reply: the local detector pauses
+                # it at once (the server's speech_started may be the one to interrupt)
+                await s.ask(pulse)
+                await s.until(lambda: s.state is State.SPEAKING, 30, "the second reply")
+                await asyncio.sleep(1.5)
+                caller = pulse.play_into_mic(sounds.caller)
+                await s.until(lambda: s.summary.interruptions == 1, 10, "the interruption")
+                await asyncio.to_thread(caller.wait, 10)
+                assert vad.holds >= 1 or vad.detections >= 1, s.timeline_text()
+    finally:
+        pulse.remove_echo()
+        vad.close()
