@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +144,7 @@ async def _serve(args: argparse.Namespace) -> int:
     except _StartupProblem as exc:
         print(f"voice-kiosk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    listeners.update(wire_barge_in(settings, listeners.get("local_vad"), speaker, on_health))
+    listeners.update(wire_barge_in(settings, listeners.get("local_vad"), speaker))
     if isinstance(mic, WavMic) and isinstance(speaker, WavSpeaker):
         mic.hear(speaker)  # audio.input.echo_db: the file caller hears the file speaker
 
@@ -179,13 +178,13 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_FAILED if daemon.failed else 0
 
 
-def wire_barge_in(
-    settings: Any, vad: Any, speaker: Any, on_health: Callable[[bool, str], None]
-) -> dict[str, Any]:
+def wire_barge_in(settings: Any, vad: Any, speaker: Any) -> dict[str, Any]:
     """What the local speech detector ``vad`` (or None) needs of the other adapters: the
     speaker's playback as its echo reference (judged as reference mode), and with
     ``audio.echo.raw_input`` the raw mic it listens to (``{"vad_mic": PyAudioMic}``, for
-    the Daemon; opened mono: the sound server mixes the mic down)."""
+    the Daemon; opened mono: the sound server mixes the mic down). The raw mic is not the
+    caller's microphone: when it is missing the daemon serves on (one log line, reopened
+    like the main mic), and barge-in is the server's alone meanwhile."""
     echo = settings.audio.echo
     if vad is None:
         return {}
@@ -197,7 +196,16 @@ def wire_barge_in(
 
     inp = settings.audio.input  # a PyAudioInput: the config refuses raw_input otherwise
     raw = dataclasses.replace(inp, device=echo.raw_input, channels=1, channel=0)
-    return {"vad_mic": PyAudioMic(raw, on_health=on_health)}
+    return {"vad_mic": PyAudioMic(raw, on_health=_raw_mic_health)}
+
+
+def _raw_mic_health(ok: bool, message: str) -> None:
+    if ok:
+        log.info("barge-in mic (audio.echo.raw_input): %s", message)
+    else:
+        log.error(
+            "barge-in mic (audio.echo.raw_input): %s; barge-in is left to the server", message
+        )
 
 
 class _StartupProblem(Exception):

@@ -222,6 +222,12 @@ SECTIONS: list[tuple[str, str, Section]] = [
     ("wake", "wake", lambda q: importlib.import_module("tools.bench_wake").run(q)),
     # barge-in and echo (tools/bench_vad.py; its targets: vad_targets_met)
     ("vad", "vad", lambda q: importlib.import_module("tools.bench_vad").run(q)),
+    # software mode with echo.raw_input, its barge-in on the raw mic (the README's recipe)
+    (
+        "vad",
+        "vad_software_raw",
+        lambda q: importlib.import_module("tools.bench_vad").run_software_raw(q),
+    ),
 ]
 
 

@@ -27,7 +27,14 @@ in earlier (about 60 s).
 real speaker), and the longest such pause. ``--set key=value`` measures another
 ``audio.barge_in`` setting (tuning).
 
-    python tools/bench_vad.py [--quick]
+``run_software_raw(quick)`` (``--software-raw`` for all of ``run``'s keys): ``software``
+mode with ``echo.raw_input``, the detector on the raw mic under the canceller (its master
+source, whose volume the canceller sets) weighed against the playback, the canceller with
+analog gain control off as the README says: ``barge_in_stop_ms_software_raw``,
+``self_interrupts_software_raw``, ``false_barge_ins_noise_software_raw``,
+``barge_in_missed_software_raw`` (trials of that mode only: about 30 s with ``--quick``).
+
+    python tools/bench_vad.py [--quick] [--software-raw]
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from device.vad.detector import SpeechDetector  # noqa: E402
 from device.vad.echo import EchoReference  # noqa: E402
-from device.vad.settings import BargeInSettings  # noqa: E402
+from device.vad.settings import BargeInSettings, EchoMode  # noqa: E402
 from device.vad.silero import SileroModel  # noqa: E402
 
 RECORDING = ROOT / "tools/bench_audio/shop60.wav"
@@ -104,7 +111,13 @@ def _resumed(rig: Any) -> dict[str, int]:
     return {m: d.listener.holds_resumed for m, d in rig.detectors.items()}
 
 
-async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[str, Any]:
+async def _rig(
+    quick: bool,
+    workdir: Path,
+    barge_in: BargeInSettings,
+    software_raw: bool = False,
+    trial_modes: tuple[EchoMode, ...] | None = None,
+) -> dict[str, Any]:
     from tests.pulse import PulseServer
     from tests.vad.rig import MODES, EchoRig
     from tests.vad.sounds import make_sounds
@@ -125,7 +138,9 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
 
     with PulseServer() as pulse:
         # each mode's own default confirmation (BargeInSettings.confirm_ms: software 64 ms)
-        async with EchoRig(pulse, sounds, workdir=workdir, barge_in=barge_in) as rig:
+        async with EchoRig(
+            pulse, sounds, workdir=workdir, barge_in=barge_in, software_raw=software_raw
+        ) as rig:
             lap("setup")
             clicks = 1 if quick else 3
             delays = [await rig.canceller_delay_ms(sounds.noises["click"]) for _ in range(clicks)]
@@ -156,7 +171,7 @@ async def _rig(quick: bool, workdir: Path, barge_in: BargeInSettings) -> dict[st
             missed: dict[str, int] = dict.fromkeys(MODES, 0)
             early: dict[str, int] = dict.fromkeys(MODES, 0)
             for k in range(trials):
-                for mode in MODES:
+                for mode in trial_modes or MODES:
                     resumed = rig.speaker.holds_resumed if rig.speaker is not None else 0
                     trial = await rig.barge_in(mode, k, first_s + step_s * (k % 4))
                     if rig.speaker is not None:
@@ -224,13 +239,29 @@ def targets_met(result: dict[str, Any]) -> dict[str, bool]:
     return met
 
 
-def run(quick: bool, barge_in: BargeInSettings | None = None) -> dict[str, Any]:
+def run(
+    quick: bool, barge_in: BargeInSettings | None = None, *, software_raw: bool = False
+) -> dict[str, Any]:
+    """``software_raw``: the software mode's figures are those of ``echo.raw_input`` (its
+    detector on the raw mic under the canceller, the canceller as the README sets it)."""
     barge_in = barge_in or BargeInSettings()
     result = vad_cpu(quick)
     with tempfile.TemporaryDirectory(prefix="bench-vad-") as tmp:
-        result.update(asyncio.run(_rig(quick, Path(tmp), barge_in)))
+        result.update(asyncio.run(_rig(quick, Path(tmp), barge_in, software_raw)))
+    result["software_raw"] = software_raw
     result["vad_targets_met"] = targets_met(result)
     return result
+
+
+def run_software_raw(quick: bool) -> dict[str, Any]:
+    """``software`` with ``echo.raw_input`` (the README's recipe), beside the plain modes of
+    ``run``: its own keys (``..._software_raw``), barge-in trials of that mode only."""
+    with tempfile.TemporaryDirectory(prefix="bench-vad-raw-") as tmp:
+        rig = asyncio.run(
+            _rig(quick, Path(tmp), BargeInSettings(), True, trial_modes=("software",))
+        )
+    keys = ("barge_in_stop_ms", "self_interrupts", "false_barge_ins_noise", "barge_in_missed")
+    return {f"{k}_software_raw": rig[k]["software"] for k in keys}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="an audio.barge_in setting to measure instead of its default (tuning)",
+    )
+    parser.add_argument(
+        "--software-raw",
+        action="store_true",
+        help="software mode with echo.raw_input: barge-in judged on the raw mic (README)",
     )
     args = parser.parse_args(argv)
     fields = {f.name: f.type for f in dataclasses.fields(BargeInSettings)}
@@ -260,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         changes[key] = (
             value.lower() == "true" if kind == "bool" else int(number) if kind == "int" else number
         )
-    print(json.dumps(run(args.quick, BargeInSettings(**changes)), sort_keys=True))
+    result = run(args.quick, BargeInSettings(**changes), software_raw=args.software_raw)
+    print(json.dumps(result, sort_keys=True))
     return 0
 
 

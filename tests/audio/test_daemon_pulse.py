@@ -144,7 +144,7 @@ async def serving(
         write(item_id, pcm)
 
     speaker.write = recording_write  # type: ignore[method-assign]
-    adapters = wire_barge_in(settings, local_vad, speaker, on_health)
+    adapters = wire_barge_in(settings, local_vad, speaker)
     daemon = Daemon(
         settings,
         mic=mic,

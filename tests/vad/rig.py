@@ -12,6 +12,11 @@ into the room (both mics) on top of the echo. One playback feeds a detector per 
 - ``reference``: on ``vmic.monitor``, the raw mic (the canceller's gain control does not
   turn it down), fed the speaker's playback as the reference.
 
+With ``software_raw=True`` the ``software`` detector is the daemon's ``software`` mode with
+``echo.raw_input``: on ``mic``, the canceller's master source (whose volume the canceller's
+analog gain control sets, for every reader, as on a device), fed the playback as reference
+mode is; and the canceller runs as the README's recipe for it says (``RAW_EC_ARGS``).
+
 Capture here is a PortAudio input stream of its own (16 kHz, 20 ms frames, handed to the
 event loop with ``call_soon_threadsafe`` like the daemon's), because it keeps each frame's
 ADC time: with the speaker's DAC times, on the same PortAudio clock, that times a barge-in
@@ -60,6 +65,7 @@ from tests.pulse import (
     EC_SOURCE,
     HW_SOURCE,
     MIC_SINK,
+    MIC_SOURCE,
     SPEAKER_RATE_HZ,
     SPEAKER_SINK,
     PulseServer,
@@ -87,6 +93,9 @@ CALLER_FOUND_BY = RATE_HZ * 2 // 5  # this much of the caller after its onset pl
 # the gain control turns the raw mic down, a caller's first syllables with it), but the
 # echo's residue then reaches the detector at full level: 1 self-interruption in 3 replies
 EC_ARGS: tuple[str, ...] = ()
+# the README's canceller for echo.raw_input: analog gain control off (on, it turned the
+# master, so the raw mic too, down by up to 20 dB and 4 of 8 callers were not heard)
+RAW_EC_ARGS: tuple[str, ...] = ('aec_args="analog_gain_control=0"',)
 # software mode by default confirms after 64 ms, not 128 (BargeInSettings.confirm_ms: the
 # canceller's gain control holds a caller near min_level_dbfs for a while: with 128 ms it
 # came too late or, in one test run, not at all); a site's own min_speech_ms goes over it
@@ -208,9 +217,10 @@ class Trial:
 
 
 class EchoRig:
-    """See the module docstring. ``ec_args``: extra module-echo-cancel arguments;
-    ``barge_in_for``: a mode's own barge-in settings instead of ``barge_in`` (by default
-    ``software`` with ``SOFTWARE_BARGE_IN`` over it, as the README recommends)."""
+    """See the module docstring. ``ec_args``: extra module-echo-cancel arguments (None:
+    ``EC_ARGS``, with ``software_raw`` ``RAW_EC_ARGS``); ``barge_in_for``: a mode's own
+    barge-in settings instead of ``barge_in`` (by default ``software`` with
+    ``SOFTWARE_BARGE_IN`` over it, as the README recommends)."""
 
     def __init__(
         self,
@@ -221,7 +231,8 @@ class EchoRig:
         barge_in_for: dict[EchoMode, BargeInSettings] | None = None,
         echo: EchoSettings | None = None,
         workdir: Path,
-        ec_args: tuple[str, ...] = EC_ARGS,
+        ec_args: tuple[str, ...] | None = None,
+        software_raw: bool = False,
     ) -> None:
         self.pulse = pulse
         self.sounds = sounds
@@ -234,7 +245,8 @@ class EchoRig:
         )
         self.echo_settings = echo or EchoSettings()
         self.workdir = workdir
-        self.ec_args = ec_args
+        self.software_raw = software_raw
+        self.ec_args = ec_args if ec_args is not None else RAW_EC_ARGS if software_raw else EC_ARGS
         self.reply_audio = [read_wav_mono(p)[0] for p in sounds.replies]
         self.caller, _ = read_wav_mono(sounds.caller)
         self.caller_onset = int(np.flatnonzero(np.abs(self.caller) > LOUD)[0])
@@ -258,11 +270,13 @@ class EchoRig:
         model_for = {mode: SileroModel() for mode in MODES}
         captures: dict[str, Capture] = {}
         for mode in MODES:
-            source = SOURCES[mode]
+            raw = self.software_raw and mode == "software"
+            source = MIC_SOURCE if raw else SOURCES[mode]
             echo = EchoSettings(
                 mode=mode,
                 margin_db=self.echo_settings.margin_db,
                 max_delay_ms=self.echo_settings.max_delay_ms,
+                raw_input=MIC_SOURCE if raw else None,
             )
             holder: dict[str, Detector] = {}
             listener = VadListener(
@@ -287,7 +301,8 @@ class EchoRig:
             self.speaker = PyAudioSpeaker(PyAudioOutput(rate_hz=48000, buffer_ms=10))
             if not await asyncio.to_thread(self.speaker.wait_open, 15):
                 raise RuntimeError(f"speaker did not start: {self.speaker.error}")
-        self.speaker.on_played = self.detectors["reference"].listener.reference
+        weighing = [d.listener for d in self.detectors.values() if d.listener.echo is not None]
+        self.speaker.on_played = _fan_out_played([v.reference for v in weighing])
         for capture in [*captures.values(), self.recorder]:  # every stream delivers audio
             await capture.until_samples(capture.samples + 10 * capture.frame, 15)
         return self
@@ -475,6 +490,18 @@ def _fan_out(consumers: list[Callable[[np.ndarray], None]]) -> Callable[[np.ndar
             consumer(samples)
 
     return handler
+
+
+def _fan_out_played(
+    references: list[Callable[[np.ndarray, int, float], None]],
+) -> Callable[[np.ndarray, int, float], None]:
+    """The speaker's ``on_played`` for every listener that weighs the mic against it."""
+
+    def played(samples: np.ndarray, rate_hz: int, play_at_s: float) -> None:
+        for reference in references:
+            reference(samples, rate_hz, play_at_s)
+
+    return played
 
 
 def best_lag(signal: np.ndarray, template: np.ndarray) -> int:

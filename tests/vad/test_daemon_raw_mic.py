@@ -104,3 +104,32 @@ async def test_software_mode_on_the_raw_mic_ignores_its_own_voice_and_stops_for_
     finally:
         pulse.remove_echo()
         vad.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_missing_raw_mic_is_one_line_and_the_daemon_serves_on(
+    pulse: PulseServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The raw mic is only for barge-in: without it the caller is still heard and
+    answered (not the error state of a missing microphone)."""
+    base = settings_for_pulse()
+    echo = EchoSettings(mode="software", raw_input="no-such-mic")
+    settings = dataclasses.replace(base, audio=dataclasses.replace(base.audio, echo=echo))
+    vad = VadListener(settings.audio.barge_in, settings.audio.echo, on_speech=lambda s: None)
+    try:
+        async with (
+            Emulator(
+                Scenario.from_dict({"turns": [{"user": ASKED, "reply": "Nine to five."}]}),
+                on_event=validate,
+            ) as emu,
+            serving(emu, settings, local_vad=vad) as s,
+        ):
+            await s.ready_to_listen()
+            await s.ask(pulse)
+            await s.until(lambda: answered(s), 30, "the answer")
+    finally:
+        vad.close()
+    lines = [r.getMessage() for r in caplog.records if "barge-in mic" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "'no-such-mic' not found" in lines[0] and "left to the server" in lines[0]
+    assert "\n" not in lines[0], lines
