@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -62,15 +63,36 @@ def _list(report: dict[str, Any]) -> bool:
     return bool(devices)
 
 
-async def _meter(
+async def _meters(
     settings: AudioSettings, seconds: float, out: TextIO, live: bool, report: dict[str, Any]
+) -> bool:
+    """The microphone, and at the same time the raw mic of ``echo.raw_input`` if set
+    (``report["raw_input_meter"]``: it should hear the room as the microphone does)."""
+    main = _meter(settings, seconds, out, live, report)
+    raw = settings.echo.raw_input
+    if raw is None or not isinstance(settings.input, PyAudioInput):
+        return await main
+    raw_inp = dataclasses.replace(settings.input, device=raw, channels=1, channel=0)
+    oks = await asyncio.gather(
+        main, _meter(settings, seconds, out, False, report, raw_inp, "raw_input_meter")
+    )
+    return all(oks)
+
+
+async def _meter(
+    settings: AudioSettings,
+    seconds: float,
+    out: TextIO,
+    live: bool,
+    report: dict[str, Any],
+    inp: PyAudioInput | None = None,
+    key: str = "meter",
 ) -> bool:
     from device.audio.pipeline import CapturePipeline
     from device.audio.pyaudio_io import PyAudioMic
 
-    inp = settings.input
-    if not isinstance(inp, PyAudioInput):
-        inp = PyAudioInput()
+    if inp is None:
+        inp = settings.input if isinstance(settings.input, PyAudioInput) else PyAudioInput()
     problems: list[str] = []
     mic = PyAudioMic(inp, on_health=lambda ok, m: problems.append(m) if not ok else None)
     pipe = CapturePipeline(
@@ -112,7 +134,7 @@ async def _meter(
         await asyncio.gather(task, return_exceptions=True)
     if live:
         out.write("\n")
-    report["meter"] = {
+    report[key] = {
         "device": mic.device_name,
         "seconds": round(time.monotonic() - start, 2),
         "frames": frames,
@@ -235,17 +257,20 @@ def run_audio_doctor(args: argparse.Namespace, out: TextIO) -> int:
                         f"{d['default_rate_hz']} Hz{mark}\n"
                     )
         if meter_s:
-            ok &= asyncio.run(_meter(settings, meter_s, out, not args.json, report))
+            ok &= asyncio.run(_meters(settings, meter_s, out, not args.json, report))
             if not args.json:
-                m = report["meter"]
-                out.write(
-                    f"microphone {m['device'] or '?'}: {m['frames']} frames,"
-                    f" peak {m['peak_db']} dB,"
-                    f" floor {m['floor_db']} dB, gate opened {m['gate_openings']}x,"
-                    f" overflows {m['overflows']}\n"
-                )
-                for p in m["problems"]:
-                    out.write(f"  problem: {p}\n")
+                for key, what in (("meter", "microphone"), ("raw_input_meter", "barge-in mic")):
+                    if key not in report:
+                        continue
+                    m = report[key]
+                    out.write(
+                        f"{what} {m['device'] or '?'}: {m['frames']} frames,"
+                        f" peak {m['peak_db']} dB,"
+                        f" floor {m['floor_db']} dB, gate opened {m['gate_openings']}x,"
+                        f" overflows {m['overflows']}\n"
+                    )
+                    for p in m["problems"]:
+                        out.write(f"  problem: {p}\n")
         if tone:
             ok &= asyncio.run(_tone(settings, report))
             if not args.json:

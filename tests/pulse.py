@@ -370,3 +370,15 @@ class PulseServer:
         )
         wait_until(lambda: self.source_outputs() > before, 10, f"parecord to record {source}")
         return proc
+
+
+def alsa_pulse_pcm(config_home: Path, name: str, source: str) -> None:
+    """An ALSA pcm ``name`` on the PulseAudio ``source`` (the README's asound.conf snippet
+    for ``audio.echo.raw_input``), in ``config_home``/alsa/asoundrc: set XDG_CONFIG_HOME to
+    ``config_home`` and PortAudio lists it as a device of that name."""
+    conf = config_home / "alsa" / "asoundrc"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(
+        f'pcm.{name} {{\n  type pulse\n  device "{source}"\n'
+        '  hint { show on description "Kiosk mic, not echo-cancelled" }\n}\n'
+    )

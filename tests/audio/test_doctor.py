@@ -7,8 +7,10 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from device.doctor import add_doctor_arguments, run_audio_doctor
-from tests.pulse import PulseServer
+from tests.pulse import MIC_SOURCE, PulseServer, alsa_pulse_pcm
 
 
 def doctor(*argv: str) -> tuple[int, str]:
@@ -34,6 +36,22 @@ def test_a_missing_configured_mic_fails_with_its_name(pulse: PulseServer, tmp_pa
     code, text = doctor("--config", str(config), "--meter", "0.5")
     assert code == 1
     assert "problem: microphone 'NoSuchCard' not found" in text
+
+
+def test_the_meter_also_meters_the_barge_in_mic_of_raw_input(
+    pulse: PulseServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alsa_pulse_pcm(tmp_path, "kiosk_raw", MIC_SOURCE)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    config = tmp_path / "kiosk.yaml"
+    config.write_text("audio:\n  echo: {mode: software, raw_input: kiosk_raw}\n")
+    code, text = doctor("--config", str(config), "--meter", "0.5")
+    assert code == 0, text
+    assert "barge-in mic kiosk_raw:" in text
+    config.write_text("audio:\n  echo: {mode: software, raw_input: NoSuchRaw}\n")
+    code, text = doctor("--config", str(config), "--meter", "0.5")
+    assert code == 1
+    assert "problem: microphone 'NoSuchRaw' not found" in text
 
 
 def test_bad_meter_and_bad_config_are_one_line_usage_errors(tmp_path: Path) -> None:
