@@ -186,6 +186,7 @@ class Daemon(LinkWiring, AudioWiring):
         self._kept: deque[tuple[float, bytes]] = deque()
         self._wake_end_ms: float | None = None
         self._first_frame_ms: float | None = None
+        self._vad_first_frame_ms: float | None = None  # the raw mic's (audio.echo.raw_input)
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
     # -- time and events ----------------------------------------------------------------

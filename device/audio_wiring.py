@@ -60,6 +60,7 @@ log = logging.getLogger("device.app")
 
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake
+HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
 
 
 class AudioWiring:
@@ -88,6 +89,7 @@ class AudioWiring:
     _kept: deque[tuple[float, bytes]]
     _wake_end_ms: float | None
     _first_frame_ms: float | None
+    _vad_first_frame_ms: float | None
     _ptt_timer: asyncio.TimerHandle | None
 
     if TYPE_CHECKING:
@@ -100,6 +102,8 @@ class AudioWiring:
         def emit(self, report: Report) -> None: ...
 
         def trigger(self, trigger: Trigger) -> None: ...
+
+        def _on_trigger(self, trigger: Trigger) -> None: ...
 
     # -- the speaker ---------------------------------------------------------------------
 
@@ -190,6 +194,8 @@ class AudioWiring:
         assert self.vad_mic is not None
         to_16k: StreamResampler | None = None
         async for frame in self.vad_mic.frames():
+            if self._vad_first_frame_ms is None:
+                self._vad_first_frame_ms = frame.t_ms
             if to_16k is None:
                 to_16k = StreamResampler(frame.rate_hz, WAKE_RATE_HZ)
             samples = to_16k.process(pick_channel(frame.pcm, frame.channels, 0))
@@ -220,10 +226,12 @@ class AudioWiring:
             if self._first_frame_ms is None:
                 self._first_frame_ms = frame.t_ms
             chunks = self.pipeline.process(frame)
-            if self.uploading and self.link is not None:
+            if self.uploading and self.link is not None and not self._echo_held():
+                if self._kept:
+                    self._kept.clear()  # a reply's echo, held back while nobody cut in
                 for chunk in chunks:
                     self._put_chunk(chunk)
-            elif chunks:  # kept for the words after a wake phrase, each with its end time
+            elif chunks:  # kept (the words after a wake phrase, a barge-in), with end times
                 end_ms = frame.t_ms + pcm_ms(len(frame.pcm), frame.rate_hz, frame.channels)
                 end_ms -= self.pipeline.pending_ms  # the last chunk's end (batches: 80 ms)
                 chunk_ms = audio.upload_chunk_ms
@@ -255,7 +263,36 @@ class AudioWiring:
 
     def on_local_speech(self, start_sample: int) -> None:
         """From the local speech detector's thread: the caller spoke over the reply."""
-        self.trigger(Trigger(TriggerAction.INTERRUPT, "local speech detection"))
+        self.loop.call_soon_threadsafe(self._local_speech, start_sample)
+
+    def _local_speech(self, start_sample: int) -> None:
+        self._send_held_speech(start_sample)
+        self._on_trigger(Trigger(TriggerAction.INTERRUPT, "local speech detection"))
+
+    def _echo_held(self) -> bool:
+        """While the device speaks and its mic carries its own voice (``echo.judged_mode``
+        reference, with the local detector; ``half_duplex``), the mic is kept, not
+        uploaded: the server's VAD would take the echo for a caller (and answer it). The
+        local detector interrupts instead and sends the caller's words from their start
+        (``_send_held_speech``); what nobody claimed is dropped when the reply ends."""
+        if self.engine.state is not State.SPEAKING:
+            return False
+        echo = self.settings.audio.echo
+        return echo.mode == "half_duplex" or (
+            self.local_vad is not None and echo.judged_mode == "reference"
+        )
+
+    def _send_held_speech(self, start_sample: int) -> None:
+        """A local barge-in during an echo hold: upload the kept audio from a little before
+        the caller's first speech window (``start_sample`` of the detector's stream)."""
+        base = self._vad_first_frame_ms if self.vad_mic is not None else self._first_frame_ms
+        if not self._echo_held() or base is None or not self.uploading or self.link is None:
+            return
+        from_ms = base + start_sample / 16.0 - HELD_LEAD_MS
+        for end_ms, chunk in self._kept:
+            if end_ms > from_ms:
+                self._put_chunk(chunk)
+        self._kept.clear()
 
     def on_button(self, event: ButtonEvent, now_ms: float) -> None:
         """From gpiozero's thread: a press, hold or release."""

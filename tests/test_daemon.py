@@ -242,10 +242,6 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
             "--summary-json",
             str(out),
             "--set",
-            "audio.input.speed=2",
-            "--set",
-            "audio.output.speed=2",
-            "--set",
             f"audio.output.path={tmp_path / 'reply.wav'}",
             env=dict(os.environ, OPENAI_API_KEY=KEY),
         )
@@ -276,6 +272,7 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
     assert 2500 < summary["truncated_at_ms"][0] < 4500
     assert summary["interrupt_stop_ms"][0] < 50
     assert summary["prompt_audio_ms"] > 300 and summary["hangup_ms"][0] < 1500
-    assert "interrupt  #1 by the caller" in result.stdout
+    # (at real time: the echo reference follows the wall clock, as on a device)
+    assert "interrupt  #1 by local speech detection" in result.stdout
     assert "listening -> thinking" in result.stdout  # the timeline
     assert "tool   faq(" in result.stdout
