@@ -173,53 +173,21 @@ def _espeak_version() -> str:
         return "missing"
 
 
+# sox's output: 16 kHz mono PCM16, raw, to stdout
+_RAW_OUT = ("-r", str(RATE_HZ), "-c", "1", "-b", "16", "-t", "raw", "-")
+
+
 def speak(text: str, voice: str, wpm: int = 160) -> npt.NDArray[np.int16]:
     """espeak-ng's rendering of ``text`` at 16 kHz, silence trimmed at both ends; the same
     samples every run (sox ``-R``: its dither is random otherwise)."""
     wav = _run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text])
-    raw = _run(
-        [
-            "sox",
-            "-R",
-            "-t",
-            "wav",
-            "-",
-            "-r",
-            str(RATE_HZ),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-t",
-            "raw",
-            "-",
-        ],
-        wav,
-    )
+    raw = _run(["sox", "-R", "-t", "wav", "-", *_RAW_OUT], wav)
     return trim(np.frombuffer(raw, dtype="<i2").astype(np.int16))
 
 
 def noise(kind: str, seconds: float) -> npt.NDArray[np.float32]:
     """Repeatable sox noise (``pinknoise``, ``brownnoise``, ...) at about -20 dBFS RMS."""
-    raw = _run(
-        [
-            "sox",
-            "-R",
-            "-n",
-            "-r",
-            str(RATE_HZ),
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-t",
-            "raw",
-            "-",
-            "synth",
-            f"{seconds:.3f}",
-            kind,
-        ]
-    )
+    raw = _run(["sox", "-R", "-n", *_RAW_OUT, "synth", f"{seconds:.3f}", kind])
     x = np.frombuffer(raw, dtype="<i2").astype(np.float32)
     return x * (3277.0 / max(1.0, _rms(x)))
 

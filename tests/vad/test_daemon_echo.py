@@ -23,7 +23,7 @@ import pytest
 from device.conversation import State
 from device.vad.listener import VadListener
 from device.vad.settings import EchoSettings
-from tests.audio.test_daemon_pulse import ASKED, answered, serving, settings_for_pulse
+from tests.audio.test_daemon_pulse import ASKED, Served, answered, serving, settings_for_pulse
 from tests.pulse import EC_SINK, EC_SOURCE, MIC_SOURCE, PulseServer, alsa_pulse_pcm
 from tests.test_daemon import validate
 from tests.vad.rig import ECHO_GAIN_DB
@@ -53,6 +53,16 @@ def raw_mic_pcm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     alsa_pulse_pcm(tmp_path, RAW_PCM, MIC_SOURCE)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     return RAW_PCM
+
+
+async def caller_cuts_into_the_next_reply(s: Served, pulse: PulseServer, sounds: Sounds) -> None:
+    """Ask again; 1.5 s into the reply the caller speaks over it: wait for the interruption."""
+    await s.ask(pulse)
+    await s.until(lambda: s.state is State.SPEAKING, 30, "the second reply")
+    await asyncio.sleep(1.5)
+    caller = pulse.play_into_mic(sounds.caller)
+    await s.until(lambda: s.summary.interruptions == 1, 10, "the interruption")
+    await asyncio.to_thread(caller.wait, 10)
 
 
 @pytest.mark.timeout(120)
@@ -95,12 +105,7 @@ async def test_software_mode_on_the_raw_mic_ignores_its_own_voice_and_stops_for_
                 assert vad.echo.delay_ms is not None  # and found the echo in it
                 # the caller cuts in 1.5 s into the second reply: the local detector stops
                 # it (the server hears nothing of it while the device speaks)
-                await s.ask(pulse)
-                await s.until(lambda: s.state is State.SPEAKING, 30, "the second reply")
-                await asyncio.sleep(1.5)
-                caller = pulse.play_into_mic(sounds.caller)
-                await s.until(lambda: s.summary.interruptions == 1, 10, "the interruption")
-                await asyncio.to_thread(caller.wait, 10)
+                await caller_cuts_into_the_next_reply(s, pulse, sounds)
                 assert vad.detections == 1, s.timeline_text()
                 assert "interrupt  #1 by local speech detection" in s.timeline_text()
     finally:
@@ -176,12 +181,7 @@ async def test_reference_mode_does_not_answer_its_own_echo_and_a_caller_is_heard
             assert s.summary.turns == 1
             # the caller cuts in 1.5 s into the second reply: stopped, and what they say
             # reaches the server as their turn, which is answered
-            await s.ask(pulse)
-            await s.until(lambda: s.state is State.SPEAKING, 30, "the second reply")
-            await asyncio.sleep(1.5)
-            caller = pulse.play_into_mic(sounds.caller)
-            await s.until(lambda: s.summary.interruptions == 1, 10, "the interruption")
-            await asyncio.to_thread(caller.wait, 10)
+            await caller_cuts_into_the_next_reply(s, pulse, sounds)
             assert "interrupt  #1 by local speech detection" in s.timeline_text()
             await s.until(lambda: answered(s, 3), 30, "the caller's turn answered")
             assert s.summary.interruptions == 1, s.timeline_text()
