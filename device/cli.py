@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -182,7 +181,7 @@ def wire_barge_in(settings: Any, vad: Any, speaker: Any) -> dict[str, Any]:
     """What the local speech detector ``vad`` (or None) needs of the other adapters: the
     speaker's playback as its echo reference (judged as reference mode), and with
     ``audio.echo.raw_input`` the raw mic it listens to (``{"vad_mic": PyAudioMic}``, for
-    the Daemon; opened mono: the sound server mixes the mic down). The raw mic is not the
+    the Daemon). The raw mic is not the
     caller's microphone: when it is missing the daemon serves on (one log line, reopened
     like the main mic), and barge-in is the server's alone meanwhile."""
     echo = settings.audio.echo
@@ -190,12 +189,11 @@ def wire_barge_in(settings: Any, vad: Any, speaker: Any) -> dict[str, Any]:
         return {}
     if echo.judged_mode == "reference":
         speaker.on_played = vad.reference  # what the device plays, to weigh the mic against
-    if echo.raw_input is None:
+    raw = settings.audio.raw_mic()
+    if raw is None:
         return {}
     from device.audio.pyaudio_io import PyAudioMic
 
-    inp = settings.audio.input  # a PyAudioInput: the config refuses raw_input otherwise
-    raw = dataclasses.replace(inp, device=echo.raw_input, channels=1, channel=0)
     return {"vad_mic": PyAudioMic(raw, on_health=_raw_mic_health)}
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import math
 import time
@@ -69,12 +68,11 @@ async def _meters(
     """The microphone, and at the same time the raw mic of ``echo.raw_input`` if set
     (``report["raw_input_meter"]``: it should hear the room as the microphone does)."""
     main = _meter(settings, seconds, out, live, report)
-    raw = settings.echo.raw_input
-    if raw is None or not isinstance(settings.input, PyAudioInput):
+    raw = settings.raw_mic()
+    if raw is None:
         return await main
-    raw_inp = dataclasses.replace(settings.input, device=raw, channels=1, channel=0)
     oks = await asyncio.gather(
-        main, _meter(settings, seconds, out, False, report, raw_inp, "raw_input_meter")
+        main, _meter(settings, seconds, out, False, report, raw, "raw_input_meter")
     )
     return all(oks)
 

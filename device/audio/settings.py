@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -157,6 +158,13 @@ class AudioSettings:
     echo: EchoSettings = option(
         EchoSettings(), doc="How the device keeps from interrupting itself on its own voice."
     )
+
+    def raw_mic(self) -> PyAudioInput | None:
+        """``echo.raw_input`` as a capture input (None if unset): the microphone's rate and
+        frames, opened mono (the sound server mixes the mic down)."""
+        if self.echo.raw_input is None or not isinstance(self.input, PyAudioInput):
+            return None
+        return dataclasses.replace(self.input, device=self.echo.raw_input, channels=1, channel=0)
 
     def __post_init__(self) -> None:
         if self.echo.raw_input is not None and not isinstance(self.input, PyAudioInput):
