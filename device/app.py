@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO
 from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
 from device.audio.pipeline import CapturePipeline
 from device.audio.seam import AudioInput, AudioOutput
-from device.audio_wiring import AudioWiring
+from device.audio_wiring import AudioWiring, holds_echo
 from device.buttons.ptt import PushToTalk
 from device.conversation import (
     REPORT_TYPES,
@@ -53,7 +53,6 @@ from device.conversation import (
     StopPlayback,
     StopRequested,
     TimerFired,
-    ToolFinished,
     Upload,
 )
 from device.conversation.reports import (
@@ -71,7 +70,8 @@ from device.settings import Settings
 from device.sinks import Fanout, LogSink, Sink
 from device.summary import RunSummary, TimelineSink
 from device.supervisor import Supervisor
-from device.tools.base import ToolAction, ToolBox, ToolCall, ToolContext, ToolResult
+from device.tool_wiring import ToolWiring
+from device.tools.base import ToolBox
 from device.triggers import Trigger, TriggerAction
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class RunOptions:
     drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
 
 
-class Daemon(LinkWiring, AudioWiring):
+class Daemon(LinkWiring, AudioWiring, ToolWiring):
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
     def __init__(
@@ -187,6 +187,7 @@ class Daemon(LinkWiring, AudioWiring):
         self._wake_end_ms: float | None = None
         self._first_frame_ms: float | None = None
         self._vad_first_frame_ms: float | None = None  # the raw mic's (audio.echo.raw_input)
+        self._holds_echo = holds_echo(settings, local_vad)
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
     # -- time and events ----------------------------------------------------------------
@@ -320,11 +321,7 @@ class Daemon(LinkWiring, AudioWiring):
             case ProbeLink():
                 self._probe.set()
             case RunTool(call=call, context=context):
-                self._spawn(
-                    f"tool {call.name}",
-                    lambda: self._run_tool(call, context),
-                    on_error=lambda exc: self._tool_crashed(call, exc),
-                )
+                self._start_tool(call, context)
             case AwaitPlayback():
                 self._spawn(
                     "playback",
@@ -345,20 +342,6 @@ class Daemon(LinkWiring, AudioWiring):
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
-
-    async def _run_tool(self, call: ToolCall, context: ToolContext) -> None:
-        if self.toolbox is None:
-            result = ToolResult("No tools are configured on this device.", False, 0.0)
-        else:
-            result = await self.toolbox.run(call, context)
-        self.dispatch(ToolFinished(call.call_id, result))
-
-    def _tool_crashed(self, call: ToolCall, exc: BaseException) -> None:
-        """A tool box must not raise; if it does, the model hears a plain failure."""
-        result = ToolResult(
-            f"The tool {call.name} failed on the device.", False, 0.0, ToolAction.CONTINUE
-        )
-        self.dispatch(ToolFinished(call.call_id, result))
 
     # -- running ------------------------------------------------------------------------
 
@@ -415,9 +398,7 @@ class Daemon(LinkWiring, AudioWiring):
         if self.wake is not None:
             self.wake.start()
         self._spawn("sender", self._send_loop, restart=True)
-        self._spawn("microphone", self._mic_loop, restart=True)
-        if self.vad_mic is not None:
-            self._spawn("barge-in microphone", self._vad_mic_loop, restart=True)
+        self._start_microphones()
         try:
             if self.settings.conversation.start == "at_startup":
                 self._on_trigger(Trigger(TriggerAction.START, "start-up"))
@@ -430,9 +411,7 @@ class Daemon(LinkWiring, AudioWiring):
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()
-            await self.mic.close()  # its frames() ends by itself, even if a cancel is lost
-            if self.vad_mic is not None:
-                await self.vad_mic.close()
+            await self._close_microphones()
             link, self.link = self.link, None
             standby = self._links.take_standby() if self._links else None
             await self._sup.close()
@@ -442,9 +421,7 @@ class Daemon(LinkWiring, AudioWiring):
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5.0):
                     await self.speaker.wait_idle()
-            await self.mic.close()
-            if self.vad_mic is not None:
-                await self.vad_mic.close()
+            await self._close_microphones()
             await self.speaker.close()
             self._close_listeners(getattr(self.button, "close", None))
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):

@@ -63,6 +63,14 @@ WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after
 HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
 
 
+def holds_echo(settings: Settings, local_vad: Any) -> bool:
+    """Whether the mic carries the device's own voice to the server while it speaks:
+    ``echo.judged_mode`` reference with a local detector (it weighs the mic against the
+    reply, so the upload is not cancelled), or ``half_duplex``."""
+    echo = settings.audio.echo
+    return echo.mode == "half_duplex" or (local_vad is not None and echo.judged_mode == "reference")
+
+
 class AudioWiring:
     """Mixed into `Daemon`; what it uses of the daemon is declared here for mypy."""
 
@@ -90,6 +98,7 @@ class AudioWiring:
     _wake_end_ms: float | None
     _first_frame_ms: float | None
     _vad_first_frame_ms: float | None
+    _holds_echo: bool
     _ptt_timer: asyncio.TimerHandle | None
 
     if TYPE_CHECKING:
@@ -104,6 +113,10 @@ class AudioWiring:
         def trigger(self, trigger: Trigger) -> None: ...
 
         def _on_trigger(self, trigger: Trigger) -> None: ...
+
+        def _spawn(
+            self, name: str, factory: Callable[[], Any], *, restart: bool = False
+        ) -> None: ...
 
     # -- the speaker ---------------------------------------------------------------------
 
@@ -186,6 +199,17 @@ class AudioWiring:
             if listener is not None:
                 pipeline.subscribe_16k(listener.consumer)
         return pipeline
+
+    def _start_microphones(self) -> None:
+        self._spawn("microphone", self._mic_loop, restart=True)
+        if self.vad_mic is not None:
+            self._spawn("barge-in microphone", self._vad_mic_loop, restart=True)
+
+    async def _close_microphones(self) -> None:
+        """Their ``frames()`` end by themselves, even if a cancel is lost."""
+        await self.mic.close()
+        if self.vad_mic is not None:
+            await self.vad_mic.close()
 
     async def _vad_mic_loop(self) -> None:
         """The raw mic (``audio.echo.raw_input``), at 16 kHz mono, into the local speech
@@ -270,17 +294,12 @@ class AudioWiring:
         self._on_trigger(Trigger(TriggerAction.INTERRUPT, "local speech detection"))
 
     def _echo_held(self) -> bool:
-        """While the device speaks and its mic carries its own voice (``echo.judged_mode``
-        reference, with the local detector; ``half_duplex``), the mic is kept, not
-        uploaded: the server's VAD would take the echo for a caller (and answer it). The
-        local detector interrupts instead and sends the caller's words from their start
-        (``_send_held_speech``); what nobody claimed is dropped when the reply ends."""
-        if self.engine.state is not State.SPEAKING:
-            return False
-        echo = self.settings.audio.echo
-        return echo.mode == "half_duplex" or (
-            self.local_vad is not None and echo.judged_mode == "reference"
-        )
+        """While the device speaks and its mic carries its own voice (``holds_echo``), the
+        mic is kept, not uploaded: the server's VAD would take the echo for a caller (and
+        answer it). The local detector interrupts instead and sends the caller's words from
+        their start (``_send_held_speech``); what nobody claimed is dropped when the reply
+        ends. Per mic frame: one flag and one state test."""
+        return self._holds_echo and self.engine.state is State.SPEAKING
 
     def _send_held_speech(self, start_sample: int) -> None:
         """A local barge-in during an echo hold: upload the kept audio from a little before
