@@ -195,6 +195,8 @@ class AudioWiring:
             upload_rate_hz=SPEECH_RATE_HZ,
         )
         pipeline.set_hold_open(self._hold_open)
+        if self.wake is not None:
+            pipeline.set_batch_veto(self.wake.wants_early_look)
         for listener in (self.wake, None if self.vad_mic else self.local_vad):
             if listener is not None:
                 pipeline.subscribe_16k(listener.consumer)

@@ -257,6 +257,29 @@ def test_idle_batching_uploads_and_fans_out_the_same_audio_per_80_ms() -> None:
     assert np.abs(a.astype(np.int32) - b).max() <= 2  # the same audio within 2 LSB
 
 
+def test_a_batch_veto_sends_each_frame_at_once_while_it_holds() -> None:
+    """The wake word wants an early look (a score is rising): batching or not, each frame's
+    audio reaches the 16 kHz consumers as it comes, with what was gathered before it."""
+    samples = shop_floor_24k()[: 24000 * 3]
+    pipe = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    heard = [0]
+    pipe.subscribe_16k(lambda x: heard.__setitem__(0, heard[0] + len(x)))
+    pipe.set_batching(True)
+    veto = [False]
+    pipe.set_batch_veto(lambda: veto[0])
+    frame = 480  # 20 ms at 24 kHz; 320 samples at 16 kHz
+    lags: dict[bool, list[int]] = {False: [], True: []}
+    fed = 0
+    for n, i in enumerate(range(0, len(samples), frame)):
+        veto[0] = (n // 25) % 2 == 1  # half a second of each, in turn
+        pipe.process(AudioFrame(samples[i : i + frame].tobytes(), 24000, 1, 0.0))
+        fed += 320
+        lags[veto[0]].append(fed - heard[0])
+    # the resampler's own delay is under a frame; batches hold back up to 3 more
+    assert max(lags[True][1:]) < 2 * 320, lags[True]
+    assert max(lags[False]) >= 3 * 320, lags[False]
+
+
 def test_pending_ms_places_the_chunks_of_a_batch_in_time() -> None:
     pipe = CapturePipeline(24000, 1, 0, None, 40, upload_rate_hz=SPEECH_RATE_HZ)  # no gate
     pipe.set_batching(True)

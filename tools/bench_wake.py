@@ -15,7 +15,9 @@ speech), ``wake_true_accepts`` / ``wake_false_accepts_per_hour`` and their ``_pe
 (the configured threshold and refractory period, for both, on the same frame grids; every
 clip at each of eight frame offsets in the full run, at one of them in turn in --quick:
 ``wake_frame_offsets``), the events only one engine had (``_only_ours``/``_only_peer``),
-``wake_latency_ms`` (median, end of phrase to the end of the frame that fired;
+``wake_latency_ms`` (median, end of phrase to where the detector fired: fed 20 ms at a time
+as the capture path feeds it, the end of the frame that fired, or of the part of a frame an
+early look saw; the peer's: the end of its frame that fired;
 ``_openwakeword_0_6`` in the full run: the package itself, same rule, each clip at one
 offset in turn), ``rss_mb`` (peak RSS, VmHWM, of the real daemon,
 ``python -m device run`` with the wake word on, one model and a file microphone, against
@@ -175,16 +177,15 @@ def _feed(detector: Any, chunks: list[Samples]) -> None:
         detector.process(chunk)
 
 
-def _ours_scores(samples: Samples, detector: Any = None) -> tuple[list[float], Any]:
-    if detector is None:
-        detector = detector_from_settings(settings())
-    else:
-        detector.reset()
-    out = []
-    for i in range(0, samples.size - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        detector.process(samples[i : i + FRAME_SAMPLES])
-        out.append(detector.last_scores["hey_jarvis"])
-    return out, detector
+def _ours_fired(samples: Samples, detector: Any) -> list[int]:
+    """Where our detector fired (``detected_sample``, from the clip's start), fed 20 ms
+    at a time as the capture path feeds it, so its early looks count."""
+    detector.reset()
+    start, step = detector.position, 16 * CAPTURE_FRAME_MS
+    fired: list[int] = []
+    for i in range(0, samples.size - step + 1, step):
+        fired += [d.detected_sample - start for d in detector.process(samples[i : i + step])]
+    return fired
 
 
 def _peer_scores(peer: Peer, samples: Samples) -> list[float]:
@@ -267,20 +268,20 @@ def _engine_accuracy(
     if engine == "ours":
         ours = detector_from_settings(settings())
 
-        def scores(samples: Samples) -> list[float]:
-            return _ours_scores(samples, ours)[0]
+        def firings(samples: Samples) -> list[int]:
+            return _ours_fired(samples, ours)
     else:
         peer = Peer(single_thread=True)
         shift = PEER_GRID_SHIFT
 
-        def scores(samples: Samples) -> list[float]:
-            return _peer_scores(peer, samples)
+        def firings(samples: Samples) -> list[int]:
+            return _detections(_peer_scores(peer, samples))
 
     def run(clip: dict[str, Any], offset: int) -> tuple[list[int], int]:
         """Firings (end samples in the clip's own count) and the samples run."""
         lead = (offset + shift) % FRAME_SAMPLES
         samples = np.concatenate([np.zeros(lead, np.int16), read_wav(folder / clip["file"])])
-        return [end - lead for end in _detections(scores(samples))], samples.size
+        return [end - lead for end in firings(samples)], samples.size
 
     result: dict[str, Any] = {}
     events: Events = {"accepted": set(), "false": []}
@@ -387,6 +388,7 @@ def listening_path_rtf(frames: list[Any], audio_s: float, wake: bool = True) -> 
     pipe = CapturePipeline(rate, 1, 0, GateSettings(), 40, upload_rate_hz=24000)
     pipe.subscribe_16k(listener.consumer if wake else lambda samples: None)
     pipe.set_batching(True)  # as the daemon captures while nobody is in a conversation
+    pipe.set_batch_veto(listener.wants_early_look)  # and as it lets the wake word look early
     listener.start()
     assert listener._thread is not None and listener._thread.native_id is not None
     worker = listener._thread.native_id

@@ -36,8 +36,10 @@ conversation) frames are gathered until ``BATCH_MS`` (80 ms: one wake-word frame
 word gets its audio no later) and processed as one: per-call costs are paid once per 80 ms
 instead of once per frame, which is most of the capture path's CPU in a quiet room. The
 local speech detector and the upload never run batched. Switched off, the gathered frames
-go with the next frame. ``pending_ms`` (audio after the last chunk returned) lets a caller
-place each chunk of a batch in time.
+go with the next frame. ``set_batch_veto(veto)``: while ``veto()`` is true (the wake word
+wants an early look at what may be the end of its phrase) each frame goes out as it comes,
+batching or not, with what was gathered before it. ``pending_ms`` (audio after the last
+chunk returned) lets a caller place each chunk of a batch in time.
 
 Example::
 
@@ -136,6 +138,7 @@ class CapturePipeline:
         self.uploaded_bytes = 0
         self.trace: list[tuple[int, int]] | None = None
         self._batching = False
+        self._batch_veto: Callable[[], bool] | None = None
         self._batch: list[AudioFrame] = []
         self._batch_ms = 0.0
         # the server heard the caller start and not yet stop: upload even when the gate is
@@ -167,6 +170,10 @@ class CapturePipeline:
     def set_batching(self, on: bool) -> None:
         """Gather frames into 80 ms batches (on) or process each as it comes (off)."""
         self._batching = on
+
+    def set_batch_veto(self, veto: Callable[[], bool] | None) -> None:
+        """See the module docstring (None: no veto)."""
+        self._batch_veto = veto
 
     def set_hold_open(self, on: bool) -> None:
         """Upload everything (on) or only what the gate lets through (off): ``hold_open``."""
@@ -240,7 +247,11 @@ class CapturePipeline:
         if self._batching or self._batch:
             self._batch.append(frame)
             self._batch_ms += frame.duration_ms
-            if self._batching and self._batch_ms < BATCH_MS - 0.5:
+            if (
+                self._batching
+                and self._batch_ms < BATCH_MS - 0.5
+                and not (self._batch_veto is not None and self._batch_veto())
+            ):
                 return []
             frame = self._joined_batch()
         return self._process(frame)

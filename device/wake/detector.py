@@ -2,7 +2,11 @@
 
 A ``WakeDetector`` is one stateful object with one hot method: ``process(samples)`` takes
 16 kHz mono int16 samples (any count; the detector cuts them into 80 ms frames of 1280
-samples) and returns the detections those samples completed, usually none.
+samples) and returns the detections those samples completed, usually none. While
+``wants_early_look`` is true (a score is rising towards the threshold) it also takes an
+early look at a frame's first 20, 40 or 60 ms as they come, so a detection can come up to
+60 ms sooner; the rest of the time, giving it less than a frame costs nothing and finds
+nothing.
 
 Positions are counted in 16 kHz samples since the detector was created (``skip`` advances
 the count for samples that were lost), so a ``Detection.end_sample`` can be lined up with
@@ -54,6 +58,12 @@ class WakeDetector(Protocol):
         """Each model's score of the latest frame (0 while the room is quiet)."""
         ...
 
+    @property
+    def wants_early_look(self) -> bool:
+        """Whether a part of a frame is worth giving to ``process`` now, before the frame
+        is complete: a detection may come from it (read from any thread)."""
+        ...
+
     def process(self, samples: object) -> list[Detection]: ...
 
     def skip(self, n_samples: int) -> None:
@@ -76,6 +86,12 @@ class TriggerRule:
     (or half the threshold, if lower), two more frames earlier (160 ms of margin: where the
     phrase falls on the frame grid moves the rise by up to a frame): audio from there on
     holds all that was said after the phrase, and usually its last syllable.
+
+    Early looks (``early``): a score of a look at part of the next frame, before it is
+    complete, fires as ``update`` would, if one frame over the threshold is all the rule
+    needs (``trigger_frames`` 1) and it is not in its refractory period; it is not counted
+    as a frame. With ``trigger_frames`` 2 or more the frames the rule counts stay 80 ms
+    apart, so early looks never fire.
 
     Example::
 
@@ -109,9 +125,22 @@ class TriggerRule:
         self._run += 1
         if self._run < self.trigger_frames:
             return None
+        return self._fire(score, frame_end_sample)
+
+    def open_to_early(self, sample: int) -> bool:
+        """Whether an early look at ``sample`` could fire (see the class docstring)."""
+        return self.trigger_frames == 1 and sample >= self._quiet_until
+
+    def early(self, score: float, sample: int) -> tuple[int, float] | None:
+        """An early look's score (``sample``: the end of the audio it saw): as ``update``."""
+        if score < self.threshold or not self.open_to_early(sample):
+            return None
+        return self._fire(score, sample)
+
+    def _fire(self, score: float, sample: int) -> tuple[int, float]:
         self._run = 0
-        self._quiet_until = frame_end_sample + self.refractory_samples
-        rise_end = next(end for s, end in self._recent if s >= self.rise_level)
+        self._quiet_until = sample + self.refractory_samples
+        rise_end = next((end for s, end in self._recent if s >= self.rise_level), sample)
         self._recent.clear()
         return max(0, rise_end - 3 * FRAME_SAMPLES), score
 

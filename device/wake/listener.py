@@ -78,7 +78,8 @@ class WakeListener:
         """Queue one frame's samples; returns at once (see the module docstring).
 
         The worker is woken once a whole 80 ms frame is queued (the detector can do nothing
-        with less), so 20 ms capture frames cost one thread switch per four.
+        with less), so 20 ms capture frames cost one thread switch per four; and at each
+        frame while the detector wants an early look (``WakeDetector.wants_early_look``).
         """
         with self._cond:
             self.frames_in += 1
@@ -89,8 +90,12 @@ class WakeListener:
                 self.dropped_frames += 1
             self._queue.append(samples)
             self._queued_samples += len(samples)
-            if self._queued_samples >= FRAME_SAMPLES:
+            if self._queued_samples >= FRAME_SAMPLES or self.detector.wants_early_look:
                 self._cond.notify()
+
+    def wants_early_look(self) -> bool:
+        """The detector's wish (the capture pipeline's batch veto: see its docstring)."""
+        return self.detector.wants_early_look
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Process everything queued, even a partial frame, and wait until done (tests,
@@ -117,7 +122,7 @@ class WakeListener:
         return (
             self._stop
             or self._queued_samples >= FRAME_SAMPLES
-            or (self._flush and bool(self._queue))
+            or ((self._flush or self.detector.wants_early_look) and bool(self._queue))
         )
 
     def _run(self) -> None:

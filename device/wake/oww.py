@@ -24,6 +24,18 @@ models see what they would have seen had they never stopped. On the first start 
 of digital silence, which in steady noise (babble in a busy hall) are not what the models
 would have seen (9 of 512 bench phrases in babble were lost that way; now every score while
 the models run equals continuous inference's on the bench's positives).
+
+Early looks: a model's score crosses its threshold 0.1-0.4 s after the phrase ends, and is
+sampled once per 80 ms frame, so a frame boundary adds 40 ms on average. While a model that
+may fire now (``TriggerRule.open_to_early``) scored at least ``EARLY_LOOK_SCORE`` on the last
+frame, each further 20 ms of the next frame gets a look: the mel frames of that part (the
+melspectrogram model gives 2 per 160 x 20 ms), one embedding of the latest 76 mel frames,
+scored with the model's window of whole-frame embeddings, its newest replaced by that one.
+Over the threshold, it fires at once; the frame itself is still computed as usual when it
+is complete (the looks change no state but the rule's). On the bench's quick corpus the
+median latency fell from 246 to 186 ms, with the same phrases accepted and the same false
+accepts, for looks at about 3 % of the frames of continuous speech (scores over 0.05 are
+rare away from the phrase).
 """
 
 from __future__ import annotations
@@ -51,6 +63,8 @@ HISTORY_FRAMES = 10
 # the most frames caught up when the models start (the QuietTracker's window_frames)
 CATCH_UP_FRAMES = HISTORY_FRAMES
 _HISTORY_SPARE_FRAMES = 64
+EARLY_LOOK_SAMPLES = 320  # 20 ms: a capture frame (one look per new 20 ms of a frame)
+EARLY_LOOK_SCORE = 0.05  # the last frame's score from which the next frame gets looks
 
 
 def history_samples(n_embeddings: int) -> int:
@@ -81,6 +95,13 @@ class _Model:
         window = embeddings[None, -self.n_embeddings :, :]
         out = self.session.run(None, {self.input_name: window})[0]
         return float(out.reshape(-1)[0])
+
+    def early_score(
+        self, embeddings: npt.NDArray[np.float32], newest: npt.NDArray[np.float32]
+    ) -> float:
+        """The score of the window with its newest embedding replaced by ``newest``."""
+        window = np.concatenate([embeddings[1 - self.n_embeddings :], newest[None, :]])
+        return self.score(window)
 
 
 class OpenWakeWordDetector:
@@ -113,6 +134,9 @@ class OpenWakeWordDetector:
         self._pending = np.zeros(0, dtype=np.int16)
         self.frames = 0
         self.skipped_frames = 0
+        self.early_looks = 0
+        self._early: list[_Model] = []  # the models the next frame's looks are for
+        self._looked = 0  # samples of the pending frame looked at
         self.last_scores = {m.spec.label: 0.0 for m in self._models}
         self._silence_mels, self._silence_embedding = self._silence_features()
         self._init_state()
@@ -134,6 +158,10 @@ class OpenWakeWordDetector:
         return self._position
 
     @property
+    def wants_early_look(self) -> bool:
+        return bool(self._early)
+
+    @property
     def running(self) -> bool:
         """Whether the latest frame ran the models (False: skipped as quiet)."""
         return self._running
@@ -147,17 +175,23 @@ class OpenWakeWordDetector:
         found: list[Detection] = []
         for i in range(n_frames):
             self._frame(new[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES], found)
+        if n_frames:
+            self._looked = 0
+        if self._early and self._pending.size - self._looked >= EARLY_LOOK_SAMPLES:
+            self._early_look(found)
         return found
 
     def skip(self, n_samples: int) -> None:
         self._position += len(self._pending) + n_samples
         self._pending = np.zeros(0, dtype=np.int16)
+        self._early, self._looked = [], 0
 
     def reset(self) -> None:
         """Also forgets the room (the quiet tracker's noise floor): the next audio may be
         another recording (the bench runs clip after clip)."""
         self._position += len(self._pending)
         self._pending = np.zeros(0, dtype=np.int16)
+        self._early, self._looked = [], 0
         if self._idle is not None:
             self._idle.reset()
         self._init_state()
@@ -217,6 +251,7 @@ class OpenWakeWordDetector:
         self._running = frames > 0
         if not frames:
             self.skipped_frames += 1
+            self._early = []
             self._stale_mels = True
             self._push_embedding(self._embeddings[-1])
             for m in self._models:
@@ -260,6 +295,7 @@ class OpenWakeWordDetector:
     def _step(self, mels: npt.NDArray[np.float32], end: int, found: list[Detection]) -> None:
         """One frame's embedding (from its mel window) and scores; ``end``: its end sample."""
         self._push_embedding(self._embed(mels))
+        self._early = []
         for m in self._models:
             score = m.score(self._embeddings)
             self.last_scores[m.spec.label] = score
@@ -267,6 +303,26 @@ class OpenWakeWordDetector:
             if fired is not None:
                 first_end, fired_score = fired
                 found.append(Detection(m.spec.label, fired_score, first_end, end))
+            elif score >= EARLY_LOOK_SCORE and m.rule.open_to_early(end):
+                self._early.append(m)
+
+    def _early_look(self, found: list[Detection]) -> None:
+        """A look at the pending part of the next frame (see the module docstring)."""
+        n = self._pending.size // EARLY_LOOK_SAMPLES * EARLY_LOOK_SAMPLES
+        self._looked = n
+        self.early_looks += 1
+        end = self._history_end
+        context = self._history[end - MEL_CONTEXT_SAMPLES : end]
+        audio = np.concatenate([context, self._pending[:n].astype(np.float32)])
+        part = self._melspectrogram(audio)
+        mels = np.concatenate([self._mels[part.shape[0] :], part])
+        newest = self._embed(mels)
+        sample = self._position + n
+        for m in list(self._early):
+            fired = m.rule.early(m.early_score(self._embeddings, newest), sample)
+            if fired is not None:
+                self._early.remove(m)
+                found.append(Detection(m.spec.label, fired[1], fired[0], sample))
 
     def _append_history(self, frame: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
         """Keep ``frame``; the latest ``_history_samples`` of audio, as a view."""

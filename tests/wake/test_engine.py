@@ -139,3 +139,20 @@ def test_the_phrase_end_is_where_the_score_began_to_rise() -> None:
     assert result is not None
     # first frame >= 0.1 ends at 4 frames; its start is 3, two frames of margin: 1
     assert result == (1 * frame, 0.9)
+
+
+def test_an_early_look_fires_like_a_frame_with_one_trigger_frame_only() -> None:
+    frame = 1280
+    rule = TriggerRule(0.5, refractory_samples=16000)
+    assert rule.update(0.3, frame) is None  # rising: the next frame gets looks
+    assert rule.early(0.4, frame + 320) is None  # under the threshold
+    assert rule.early(0.8, frame + 640) == (0, 0.8)  # fires 40 ms into the frame
+    assert rule.update(0.9, 2 * frame) is None  # that frame: in the refractory period
+    assert not rule.open_to_early(frame + 640 + 15999)
+    assert rule.open_to_early(frame + 640 + 16000)
+    # with two trigger frames the frames counted stay 80 ms apart: looks never fire
+    two = TriggerRule(0.5, trigger_frames=2, refractory_samples=0)
+    assert two.update(0.9, frame) is None
+    assert not two.open_to_early(frame + 320)
+    assert two.early(0.9, frame + 320) is None
+    assert two.update(0.9, 2 * frame) is not None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from device.wake.detector import Detection
 from device.wake.listener import WakeListener
@@ -46,6 +47,7 @@ class SlowDetector:
     """Blocks in process() until released: the worker falls behind on purpose."""
 
     model_names = ("slow",)
+    wants_early_look = False
 
     def __init__(self) -> None:
         self.gate = threading.Event()
@@ -104,6 +106,28 @@ def test_the_worker_waits_for_a_whole_frame_unless_flushed() -> None:
         listener.consumer(np.zeros(320, dtype=np.int16))
         assert listener.wait_idle(5)  # flushes the partial frame
         assert ends.get(timeout=5) == 1600
+    finally:
+        assert listener.close()
+
+
+def test_while_the_detector_wants_an_early_look_each_frame_goes_to_it_at_once() -> None:
+    detector = SlowDetector()
+    detector.gate.set()
+    ends: queue.Queue[int] = queue.Queue()
+    listener = WakeListener(detector, lambda m, s, end: ends.put(end))
+    listener.start()
+    try:
+        detector.wants_early_look = True  # a score is rising: every 20 ms counts
+        listener.consumer(np.zeros(320, dtype=np.int16))
+        assert ends.get(timeout=5) == 320  # not held back for a whole frame
+        listener.consumer(np.zeros(320, dtype=np.int16))
+        assert ends.get(timeout=5) == 640
+        assert listener.wants_early_look()  # what the capture pipeline's batch veto asks
+        detector.wants_early_look = False
+        listener.consumer(np.zeros(320, dtype=np.int16))
+        assert not listener.wants_early_look()
+        with pytest.raises(queue.Empty):
+            ends.get(timeout=0.3)  # back to whole frames
     finally:
         assert listener.close()
 
