@@ -91,12 +91,18 @@ def test_a_stalled_worker_drops_the_oldest_frames_and_keeps_positions() -> None:
     assert got == [1280, 11 * 1280]  # aligned with the stream: the gap is counted
 
 
-def test_the_worker_waits_for_a_whole_frame_unless_flushed() -> None:
+def _running_listener() -> tuple[SlowDetector, WakeListener, queue.Queue[int]]:
+    """A listener over a SlowDetector that never blocks; the queue gets each wake's end."""
     detector = SlowDetector()
     detector.gate.set()
     ends: queue.Queue[int] = queue.Queue()
     listener = WakeListener(detector, lambda m, s, end: ends.put(end))
     listener.start()
+    return detector, listener, ends
+
+
+def test_the_worker_waits_for_a_whole_frame_unless_flushed() -> None:
+    detector, listener, ends = _running_listener()
     try:
         for _ in range(3):
             listener.consumer(np.zeros(320, dtype=np.int16))  # 60 ms: not a frame yet
@@ -111,11 +117,7 @@ def test_the_worker_waits_for_a_whole_frame_unless_flushed() -> None:
 
 
 def test_while_the_detector_wants_an_early_look_each_frame_goes_to_it_at_once() -> None:
-    detector = SlowDetector()
-    detector.gate.set()
-    ends: queue.Queue[int] = queue.Queue()
-    listener = WakeListener(detector, lambda m, s, end: ends.put(end))
-    listener.start()
+    detector, listener, ends = _running_listener()
     try:
         detector.wants_early_look = True  # a score is rising: every 20 ms counts
         listener.consumer(np.zeros(320, dtype=np.int16))
