@@ -29,7 +29,7 @@ Early looks: a model's score crosses its threshold 0.1-0.4 s after the phrase en
 sampled once per 80 ms frame, so a frame boundary adds 40 ms on average. While a model that
 may fire now (``TriggerRule.open_to_early``) scored at least ``EARLY_LOOK_SCORE`` on the last
 frame, each further 20 ms of the next frame gets a look: the mel frames of that part (the
-melspectrogram model gives 2 per 160 x 20 ms), one embedding of the latest 76 mel frames,
+melspectrogram model gives 2 per 20 ms, 320 samples), one embedding of the latest 76 mel frames,
 scored with the model's window of whole-frame embeddings, its newest replaced by that one.
 Over the threshold, it fires at once; the frame itself is still computed as usual when it
 is complete (the looks change no state but the rule's). On the full bench corpus the median
