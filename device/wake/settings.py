@@ -19,7 +19,7 @@ class WakeModelSettings:
         None, doc="A custom openWakeWord .onnx model file (instead of name)."
     )
     threshold: float = option(
-        0.75,
+        0.76,
         doc="Score that counts as the phrase (0.5: more wakes, more false ones).",
         min=0.01,
         max=0.99,

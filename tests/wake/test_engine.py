@@ -146,6 +146,7 @@ def test_an_early_look_fires_like_a_frame_with_one_trigger_frame_only() -> None:
     rule = TriggerRule(0.5, refractory_samples=16000)
     assert rule.update(0.3, frame) is None  # rising: the next frame gets looks
     assert rule.early(0.4, frame + 320) is None  # under the threshold
+    assert rule.early(0.52, frame + 320) is None  # over it, but not by the early margin
     assert rule.early(0.8, frame + 640) == (0, 0.8)  # fires 40 ms into the frame
     assert rule.update(0.9, 2 * frame) is None  # that frame: in the refractory period
     assert not rule.open_to_early(frame + 640 + 15999)
