@@ -93,9 +93,8 @@ class TriggerRule:
     needs (``trigger_frames`` 1), it is not in its refractory period and the score clears
     the threshold by ``early_margin``; it is not counted as a frame. The margin: looks
     sample the score up to four times as often as frames do, so at the same bar they catch
-    more of the narrow peaks a near miss makes (on the bench corpus 3 more false wakes in
-    2.4 h at margin 0, none more at 0.03-0.05, for 5-6 of 9 phrases gained kept; the
-    module docstring of device/wake/oww.py has the figures). With ``trigger_frames`` 2 or
+    more of the narrow peaks a near miss makes (figures in device/wake/oww.py's module
+    docstring). With ``trigger_frames`` 2 or
     more the frames the rule counts stay 80 ms apart, so early looks never fire.
 
     Example::
