@@ -81,6 +81,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
     settings = _load(args)
     _setup_logging(settings.logging.level)
+    warn_advice(settings)
     try:
         api_key = find_api_key(settings.realtime.api_key_file, os.environ)
     except CredentialError as exc:
@@ -175,6 +176,12 @@ async def _serve(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     return EXIT_FAILED if daemon.failed else 0
+
+
+def warn_advice(settings: Any) -> None:
+    """What ``check-config`` notes under its OK, as warnings in the daemon's log."""
+    for note in settings.audio.advice():
+        log.warning("%s", note)
 
 
 def wire_barge_in(settings: Any, vad: Any, speaker: Any) -> dict[str, Any]:

@@ -242,4 +242,6 @@ def check_config(path: Path, out: TextIO, err: TextIO) -> int:
         f"output {settings.audio.output.type}, {n} tool{'' if n == 1 else 's'})"
     )
     print(one_line(summary), file=out)
+    for note in settings.audio.advice():
+        print(one_line(f"{path}: note: {note}"), file=out)
     return 0

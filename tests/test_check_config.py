@@ -4,6 +4,7 @@ the key, exit 2; hostile files are answered at once; secrets are never echoed.""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import time
@@ -451,6 +452,34 @@ def test_the_cases_start_from_a_file_that_passes(site: Path) -> None:
     assert (code, err) == (0, "")
     assert out == f"{path}: OK (model gpt-realtime-2.1, input file, output file, 1 tool)\n"
     assert not (site / "out").exists()  # checking writes nothing
+
+
+def test_software_echo_without_the_raw_mic_passes_with_a_note(site: Path) -> None:
+    """A set-up that works but barges in slowly: OK, and one line saying what to set."""
+    path = site / "kiosk.yaml"
+    path.write_text("audio:\n  echo: {mode: software}\n")
+    code, out, err, _ = run_check(path)
+    assert (code, err) == (0, "")
+    ok, note = out.splitlines()
+    assert ok.startswith(f"{path}: OK ")
+    assert note.startswith(f"{path}: note: audio.echo: mode software without raw_input")
+    assert "echo.raw_input" in note
+    path.write_text("audio:\n  echo: {mode: software, raw_input: kiosk_raw}\n")
+    assert run_check(path)[1].count("\n") == 1  # with the raw mic: no note
+    path.write_text("audio:\n  echo: {mode: software}\n  barge_in: {local_vad: false}\n")
+    assert run_check(path)[1].count("\n") == 1  # no local detector: nothing slowed
+
+
+def test_run_logs_the_same_note_as_a_warning(site: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from device.cli import warn_advice
+    from device.config import load_settings
+
+    path = site / "kiosk.yaml"
+    path.write_text("audio:\n  echo: {mode: software}\n")
+    with caplog.at_level(logging.WARNING, logger="device"):
+        warn_advice(load_settings(path))
+    assert [r.getMessage() for r in caplog.records] == load_settings(path).audio.advice()
+    assert len(caplog.records) == 1 and "raw_input" in caplog.records[0].getMessage()
 
 
 def test_a_100_kb_valid_file_is_answered_within_a_second(site: Path) -> None:

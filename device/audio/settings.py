@@ -166,6 +166,24 @@ class AudioSettings:
             return None
         return dataclasses.replace(self.input, device=self.echo.raw_input, channels=1, channel=0)
 
+    def advice(self) -> list[str]:
+        """Set-ups that work but that the README advises against, one line each (``check-
+        config`` prints them under its OK, ``run`` logs them as warnings)."""
+        notes = []
+        if (
+            self.echo.mode == "software"
+            and self.echo.raw_input is None
+            and self.barge_in.local_vad
+            and isinstance(self.input, PyAudioInput)
+        ):
+            notes.append(
+                "audio.echo: mode software without raw_input: barge-in listens through the "
+                "canceller, which holds a caller's first syllables down (stop p95 350-700 ms "
+                "in the bench, target 150); set echo.raw_input to the mic under the canceller "
+                "(README: Barge-in on the raw mic)"
+            )
+        return notes
+
     def __post_init__(self) -> None:
         if self.echo.raw_input is not None and not isinstance(self.input, PyAudioInput):
             raise ValueError(
