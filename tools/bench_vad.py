@@ -14,7 +14,9 @@
   speech onset in the mic signal, by its ADC time, to the last reply sample out of the
   speaker, by its DAC time, with local detection calling speaker.flush()) and
   ``truncate_error_ms`` (p50/p95: |heard_ms after the flush - where the recording of the
-  speaker says the reply stopped|).
+  speaker says the reply stopped|); ``speaker_underflows``: speaker callbacks PortAudio
+  flagged late in the trials (the card ran dry: what the sound server dropped then was
+  counted as heard, so a truncation error beside a count here is the machine's load).
 
 Targets: barge_in_stop_ms p95 <= 150; truncate_error_ms p95 <= 40; self_interrupts 0 in
 20 replies (software, reference, hardware); false_barge_ins_noise <= 1 in 20; vad_rtf <=
@@ -170,6 +172,7 @@ async def _rig(
             errors: list[float] = []
             missed: dict[str, int] = dict.fromkeys(MODES, 0)
             early: dict[str, int] = dict.fromkeys(MODES, 0)
+            underflows = rig.speaker.underflows if rig.speaker is not None else 0
             for k in range(trials):
                 for mode in trial_modes or MODES:
                     resumed = rig.speaker.holds_resumed if rig.speaker is not None else 0
@@ -185,6 +188,8 @@ async def _rig(
                     stops[mode].append(trial.stop_ms)
                     if trial.truncate_error_ms is not None:
                         errors.append(trial.truncate_error_ms)
+            if rig.speaker is not None:
+                underflows = rig.speaker.underflows - underflows
             lap("trials")
             ref = rig.detectors["reference"].listener.echo
     return {
@@ -212,6 +217,8 @@ async def _rig(
         "barge_in_missed": missed,
         "barge_in_self_interrupted": early,  # in the trials, before the caller spoke
         "truncate_error_ms": {"p50": _pct(errors, 50), "p95": _pct(errors, 95), "n": len(errors)},
+        # speaker callbacks PortAudio flagged late during the trials (the card ran dry)
+        "speaker_underflows": underflows,
         "echo_delay_ms_reference": None if ref is None else ref.delay_ms,
         # software: how much later a sound reaches the device through module-echo-cancel
         # than from the raw mic (median of 3 clicks, quick: 1; by ADC time, by arrival)

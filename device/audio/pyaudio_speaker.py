@@ -55,6 +55,9 @@ class PyAudioSpeaker:
         # when its first sample leaves the speaker), called on the audio thread
         self.on_played: Callable[[np.ndarray, int, float], None] | None = None
         self.last_flush_ms: float | None = None
+        # callbacks PortAudio flagged late (output underflow: the card ran dry; through a
+        # sound server what it held may be dropped yet count as heard); the bench reports it
+        self.underflows = 0
         self.retry_s = retry_s
         self.error: str | None = None
         self.device_name: str | None = None
@@ -107,7 +110,9 @@ class PyAudioSpeaker:
         self._opened.wait(timeout_s)
         return self._stream is not None
 
-    def _callback(self, _data: Any, n: int, info: Any, _status: int) -> tuple[bytes, int]:
+    def _callback(self, _data: Any, n: int, info: Any, status: int) -> tuple[bytes, int]:
+        if status & pyaudio.paOutputUnderflow:
+            self.underflows += 1
         now, dac = info["current_time"], info["output_buffer_dac_time"]
         if dac <= now:  # no DAC time from this host API: the stream's latency instead
             dac = now + self._output_latency_s()
