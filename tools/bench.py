@@ -222,11 +222,11 @@ SECTIONS: list[tuple[str, str, Section]] = [
     ("wake", "wake", lambda q: importlib.import_module("tools.bench_wake").run(q)),
     # barge-in and echo (tools/bench_vad.py; its targets: vad_targets_met)
     ("vad", "vad", lambda q: importlib.import_module("tools.bench_vad").run(q)),
-    # software mode with echo.raw_input, its barge-in on the raw mic (the README's recipe)
+    # software mode without echo.raw_input: barge-in on the cancelled source (slow)
     (
         "vad",
-        "vad_software_raw",
-        lambda q: importlib.import_module("tools.bench_vad").run_software_raw(q),
+        "vad_software_plain",
+        lambda q: importlib.import_module("tools.bench_vad").run_software_plain(q),
     ),
 ]
 
