@@ -197,6 +197,7 @@ class AudioWiring:
         pipeline.set_hold_open(self._hold_open)
         if self.wake is not None:
             pipeline.set_batch_veto(self.wake.wants_early_look)
+            pipeline.set_batch_stretch(self.wake.models_idle)
         for listener in (self.wake, None if self.vad_mic else self.local_vad):
             if listener is not None:
                 pipeline.subscribe_16k(listener.consumer)

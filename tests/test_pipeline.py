@@ -280,6 +280,36 @@ def test_a_batch_veto_sends_each_frame_at_once_while_it_holds() -> None:
     assert max(lags[False]) >= 3 * 320, lags[False]
 
 
+def test_a_quiet_room_stretches_the_batches_to_160_ms_and_loses_nothing() -> None:
+    """While the wake word's models are idle the 16 kHz consumers are called once per
+    160 ms, not 80; the moment they run again, once per 80 ms; the audio is the same."""
+    samples = shop_floor_24k()[: 24000 * 4]
+    pipe = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    plain = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+    heard: list[np.ndarray] = []
+    heard_plain: list[np.ndarray] = []
+    pipe.subscribe_16k(heard.append)
+    plain.subscribe_16k(heard_plain.append)
+    pipe.set_batching(True)
+    idle = [True]
+    pipe.set_batch_stretch(lambda: idle[0])
+    frame = 480  # 20 ms at 24 kHz
+    seen: dict[bool, int] = {True: 0, False: 0}
+    for n, i in enumerate(range(0, len(samples), frame)):
+        idle[0] = n < 100  # two seconds idle, then two running
+        before = len(heard)
+        pipe.process(AudioFrame(samples[i : i + frame].tobytes(), 24000, 1, 0.0))
+        seen[idle[0]] += len(heard) - before
+    assert seen[True] == 12  # 2 s in 160 ms batches (the last 80 ms wait for the next)
+    assert seen[False] == 25  # those 80 ms with the first running frame, then 80 ms each
+    pipe.set_batching(False)
+    pipe.process(AudioFrame(bytes(frame * 2), 24000, 1, 0.0))  # what was gathered goes too
+    feed_frames(plain, np.concatenate([samples, np.zeros(frame, np.int16)]), 24000)
+    a, b = np.concatenate(heard), np.concatenate(heard_plain)
+    assert len(a) == len(b)
+    assert np.abs(a.astype(np.int32) - b).max() <= 2  # the same audio within 2 LSB
+
+
 def test_pending_ms_places_the_chunks_of_a_batch_in_time() -> None:
     pipe = CapturePipeline(24000, 1, 0, None, 40, upload_rate_hz=SPEECH_RATE_HZ)  # no gate
     pipe.set_batching(True)

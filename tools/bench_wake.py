@@ -389,23 +389,27 @@ def listening_path_rtf(frames: list[Any], audio_s: float, wake: bool = True) -> 
     pipe.subscribe_16k(listener.consumer if wake else lambda samples: None)
     pipe.set_batching(True)  # as the daemon captures while nobody is in a conversation
     pipe.set_batch_veto(listener.wants_early_look)  # and as it lets the wake word look early
+    pipe.set_batch_stretch(listener.models_idle)  # and stretches batches in a quiet room
     listener.start()
     assert listener._thread is not None and listener._thread.native_id is not None
     worker = listener._thread.native_id
-    per_wake_frame = max(1, 80 // CAPTURE_FRAME_MS)
     capturing_s = 0.0
+    handed = 0  # batches the pipeline has given the listener so far
     try:
         if not listener.wait_idle(60):
             raise RuntimeError("the wake worker did not start in 60 s")
         worker_start_s = _thread_cpu_s(worker)
-        # as in real time, the worker finishes each 80 ms frame before the next arrives
-        # (fed flat out, the two threads would fight over the GIL: a cost the device never pays)
-        for i, frame in enumerate(frames, start=1):
+        # as in real time, the worker finishes each batch (80 ms, 160 ms in a quiet room)
+        # before the next arrives (fed flat out, the two threads would fight over the GIL:
+        # a cost the device never pays)
+        for frame in frames:
             start = time.thread_time()
             pipe.process(frame)
             capturing_s += time.thread_time() - start
-            if i % per_wake_frame == 0 and not listener.wait_idle(60):
-                raise RuntimeError("the wake worker did not catch up in 60 s")
+            if listener.frames_in != handed:
+                handed = listener.frames_in
+                if not listener.wait_idle(60):
+                    raise RuntimeError("the wake worker did not catch up in 60 s")
         if not listener.wait_idle(60):
             raise RuntimeError("the wake worker did not catch up in 60 s")
         worker_s = _thread_cpu_s(worker) - worker_start_s

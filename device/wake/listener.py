@@ -97,6 +97,11 @@ class WakeListener:
         """The detector's wish (the capture pipeline's batch veto: see its docstring)."""
         return self.detector.wants_early_look
 
+    def models_idle(self) -> bool:
+        """Whether the detector skipped its models on the latest frame (a quiet room: the
+        capture pipeline's batch stretch); False for a detector that does not say."""
+        return getattr(self.detector, "running", True) is False
+
     def wait_idle(self, timeout_s: float) -> bool:
         """Process everything queued, even a partial frame, and wait until done (tests,
         doctor); False on timeout."""

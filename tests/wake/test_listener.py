@@ -43,6 +43,26 @@ def test_a_phrase_through_the_listener_calls_on_wake_from_the_worker(
     assert listener.dropped_frames == 0 and woke.empty()
 
 
+def test_the_listener_says_when_the_models_are_idle_in_a_quiet_room(
+    resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
+) -> None:
+    """What the capture pipeline stretches its idle batches by: quiet room, idle; a voice,
+    the models run (and a detector that cannot say is never taken for idle)."""
+    folder, manifest = corpus
+    clip = next(c for c in manifest["positives"] if c["condition"] == "clean")
+    phrase = read_wav(folder / clip["file"])
+    listener = WakeListener(make_detector(resolved), lambda *a: None, queue_frames=1000)
+    listener.start()
+    try:
+        listener.consumer(np.zeros(16000 * 2, dtype=np.int16))
+        assert listener.wait_idle(20) and listener.models_idle()
+        listener.consumer(phrase[: phrase.size // 2])
+        assert listener.wait_idle(20) and not listener.models_idle()
+    finally:
+        assert listener.close()
+    assert not WakeListener(SlowDetector(), lambda *a: None).models_idle()
+
+
 class SlowDetector:
     """Blocks in process() until released: the worker falls behind on purpose."""
 
