@@ -230,16 +230,23 @@ def test_uploads_equal_the_baseline_with_a_mic_array_hold_open_and_reset() -> No
     assert new.trace == old.trace and len(new.trace) > 1000
 
 
+def _listened_pipelines(n: int) -> list[tuple[CapturePipeline, list[np.ndarray]]]:
+    """``n`` pipelines of the shop-floor recording's rate, each with what its 16 kHz
+    consumer heard."""
+    out = []
+    for _ in range(n):
+        pipe = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
+        heard: list[np.ndarray] = []
+        pipe.subscribe_16k(heard.append)
+        out.append((pipe, heard))
+    return out
+
+
 def test_idle_batching_uploads_and_fans_out_the_same_audio_per_80_ms() -> None:
     """Batched while idle: the same bytes up (gate decisions included) and the same 16 kHz
     audio, in calls of 80 ms (one wake-word frame); switched off, nothing is held back."""
     samples = shop_floor_24k()[: 24000 * 20]
-    plain = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
-    batched = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
-    heard_plain: list[np.ndarray] = []
-    heard_batched: list[np.ndarray] = []
-    plain.subscribe_16k(heard_plain.append)
-    batched.subscribe_16k(heard_batched.append)
+    (plain, heard_plain), (batched, heard_batched) = _listened_pipelines(2)
     batched.set_batching(True)
     half = len(samples) // 2
     got = feed_frames(batched, samples[:half], 24000)
@@ -284,12 +291,7 @@ def test_a_quiet_room_stretches_the_batches_to_160_ms_and_loses_nothing() -> Non
     """While the wake word's models are idle the 16 kHz consumers are called once per
     160 ms, not 80; the moment they run again, once per 80 ms; the audio is the same."""
     samples = shop_floor_24k()[: 24000 * 4]
-    pipe = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
-    plain = CapturePipeline(24000, 1, 0, GateSettings(), 40, upload_rate_hz=SPEECH_RATE_HZ)
-    heard: list[np.ndarray] = []
-    heard_plain: list[np.ndarray] = []
-    pipe.subscribe_16k(heard.append)
-    plain.subscribe_16k(heard_plain.append)
+    (plain, heard_plain), (pipe, heard) = _listened_pipelines(2)
     pipe.set_batching(True)
     idle = [True]
     pipe.set_batch_stretch(lambda: idle[0])
