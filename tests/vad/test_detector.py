@@ -215,3 +215,37 @@ def test_reference_mode_ignores_a_noise_over_the_echo(
     assert not [d for d in decisions if isinstance(d, SpeechStarted)]
     loud = [w for w in detector.trace if at <= w.start_sample < at + len(noise)]
     assert any(w.level_dbfs >= (w.echo_dbfs or 0) - 5 for w in loud)  # it was not hidden
+
+
+def test_reference_mode_a_trolley_during_a_pause_is_not_a_caller(
+    model: SileroModel, sounds: Sounds
+) -> None:
+    """A suspicion paused the reply; a trolley rolls by while nothing plays. With the echo
+    gone the detector hears the mic as it is: a rumble is no voice (a cut below 250 Hz had
+    left its upper band, which the model took for speech, and the reply was cut off)."""
+    reply24, _ = read_wav_mono(sounds.replies[2])
+    reply = soxr.resample(reply24.astype(np.float32), 24000, RATE).astype(np.float64)
+    trolley, _ = read_wav_mono(sounds.noises["trolley"])
+    pause_at, pause = RATE, int(1.2 * RATE)
+    paused = np.concatenate([reply[:pause_at], np.zeros(pause), reply[pause_at:]])
+    n = len(paused) + RATE
+    played = pcm(np.pad(paused, (0, RATE)))
+    echo = EchoReference(max_delay_ms=400)
+    detector = SpeechDetector(
+        model.probability, BargeInSettings(), echo=echo, margin_db=10, reset=model.reset
+    )
+    model.reset()
+    learn = pcm(echo_of(played.astype(np.float64), n, 45, -12) + room(n))
+    assert feed(detector, learn, echo, played, 0) == []
+    assert echo.delay_ms is not None
+    audio = echo_of(played.astype(np.float64), n, 45, -12) + room(n, 3)
+    at = pause_at + RATE // 4  # 250 ms into the pause (the echo has died), as loud as it was
+    audio[at : at + len(trolley)] += at_peak(trolley, -12.0)[: n - at]
+    model.reset()
+    detector.reset()
+    detector.trace = []
+    decisions = feed(detector, pcm(audio), echo, played, 0)
+    assert not [d for d in decisions if isinstance(d, SpeechStarted)]
+    in_pause = [w for w in detector.trace if at <= w.start_sample < pause_at + pause - 2048]
+    assert in_pause and all(w.echo_dbfs is not None and w.echo_dbfs < -60 for w in in_pause)
+    assert max(w.probability for w in in_pause) < BargeInSettings().hold_threshold
