@@ -234,11 +234,11 @@ def test_reference_mode_a_trolley_during_a_pause_is_not_a_caller(
     detector = SpeechDetector(
         model.probability, BargeInSettings(), echo=echo, margin_db=10, reset=model.reset
     )
+    heard = echo_of(paused, n, 45, -12)  # the device's voice in the mic, paused too
     model.reset()
-    learn = pcm(echo_of(played.astype(np.float64), n, 45, -12) + room(n))
-    assert feed(detector, learn, echo, played, 0) == []
+    assert feed(detector, pcm(heard + room(n)), echo, played, 0) == []
     assert echo.delay_ms is not None
-    audio = echo_of(played.astype(np.float64), n, 45, -12) + room(n, 3)
+    audio = heard + room(n, 3)
     at = pause_at + RATE // 4  # 250 ms into the pause (the echo has died), as loud as it was
     audio[at : at + len(trolley)] += at_peak(trolley, -12.0)[: n - at]
     model.reset()
