@@ -43,7 +43,7 @@ class BargeInSettings:
         max=0,
     )
     hold_threshold: float = option(
-        0.5,
+        0.4,
         doc="A window this likely speech pauses the reply at once, until confirmed.",
         min=0.05,
         max=0.99,
