@@ -17,6 +17,7 @@ A mixin of `Daemon` (device/app.py), split out by job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -47,7 +48,7 @@ from device.conversation import (
     TalkEnded,
     TalkStarted,
 )
-from device.conversation.reports import ErrorReported, Note, PromptPlayed, Report
+from device.conversation.reports import ErrorReported, Note, PromptPlayed, ReplyPaused, Report
 from device.lanes import Lanes
 from device.prompts import PromptLibrary
 from device.realtime.commands import AppendAudio
@@ -291,6 +292,12 @@ class AudioWiring:
     def on_local_speech(self, start_sample: int) -> None:
         """From the local speech detector's thread: the caller spoke over the reply."""
         self.loop.call_soon_threadsafe(self._local_speech, start_sample)
+
+    def on_local_pause(self, pause_ms: float, expired: bool) -> None:
+        """From the local speech detector's thread: a suspected caller paused the reply
+        and it went on (the timeline and the run summary show it)."""
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the daemon stopped
+            self.loop.call_soon_threadsafe(self.emit, ReplyPaused(pause_ms, expired))
 
     def _local_speech(self, start_sample: int) -> None:
         self._send_held_speech(start_sample)

@@ -248,6 +248,7 @@ def _listeners(settings: Any, holder: dict[str, Any]) -> dict[str, Any]:
                 barge_in,
                 settings.audio.echo,
                 on_speech=lambda start: holder["daemon"].on_local_speech(start),
+                on_pause=lambda ms, expired: holder["daemon"].on_local_pause(ms, expired),
             )
         except (OSError, ValueError, RuntimeError) as exc:
             log.error("barge-in: the local speech detector is off: %s", exc)

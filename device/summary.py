@@ -18,6 +18,7 @@ from device.conversation.reports import (
     Interrupted,
     Note,
     PromptPlayed,
+    ReplyPaused,
     Report,
     StateChanged,
     ToolReported,
@@ -60,6 +61,8 @@ class RunSummary:
     # per interruption: where the reply was cut (ms of its item) and how long the stop took
     truncated_at_ms: list[int | None] = field(default_factory=list)
     interrupt_stop_ms: list[float | None] = field(default_factory=list)
+    # a suspected caller paused the reply and it went on (no caller confirmed): ms of each
+    reply_pause_ms: list[float] = field(default_factory=list)
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "input_tokens": 0,
@@ -114,6 +117,8 @@ class RunSummary:
                 self.interruptions += 1
                 self.truncated_at_ms.append(end_ms)
                 self.interrupt_stop_ms.append(stop_ms)
+            case ReplyPaused(pause_ms=pause_ms):
+                self.reply_pause_ms.append(round(pause_ms, 1))
             case _:
                 pass
 
@@ -168,6 +173,9 @@ def timeline_text(report: Report) -> str | None:
             if report.stop_ms is not None:
                 cut += f", speaker silent {report.stop_ms:.0f} ms after the interruption"
             return f"interrupt  #{n} by {one_line(source, 80)}: {cut}"
+        case ReplyPaused(pause_ms=pause_ms, expired=expired):
+            why = "not confirmed within hold_ms" if expired else "the sound ended"
+            return f"pause  reply paused {pause_ms:.0f} ms on a suspected caller, went on ({why})"
         case _:
             return None
 

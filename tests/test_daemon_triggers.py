@@ -276,3 +276,25 @@ async def test_the_wake_phrase_during_a_reply_interrupts_it(tmp_path: Path) -> N
     assert "conversation.item.truncate" in sent
     # the device cancels the reply itself when it interrupted first; the server otherwise
     assert ("response.cancel" in sent) is cut.source.startswith("wake word")
+
+
+async def test_a_pause_the_local_detector_let_go_on_reaches_the_timeline_and_summary(
+    tmp_path: Path,
+) -> None:
+    """The detector's worker thread reports a pause (ReplyPaused): the daemon takes it to
+    the loop and every sink gets it (the timeline line, the run summary's list)."""
+    import threading
+
+    from device.conversation.reports import ReplyPaused
+
+    seen = Seen()
+    async with (
+        Emulator(scenario(), on_event=validate) as emu,
+        with_wake(tmp_path, emu, silence(tmp_path, "quiet", 1.0), seen) as daemon,
+    ):
+        await wait_for(lambda: daemon._links is not None and daemon._manager().standby)
+        worker = threading.Thread(target=daemon.on_local_pause, args=(140.0, False))
+        worker.start()
+        await asyncio.to_thread(worker.join, 5)
+        await wait_for(lambda: daemon.summary.reply_pause_ms == [140.0], 5)
+    assert ReplyPaused(140.0, False) in seen.reports

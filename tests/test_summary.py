@@ -13,6 +13,7 @@ from device.conversation.reports import (
     CallerSaid,
     ConversationEnded,
     ErrorReported,
+    ReplyPaused,
     Report,
     StateChanged,
     ToolReported,
@@ -45,6 +46,19 @@ def test_hang_up_time_is_kept_and_shown() -> None:
     assert timeline_line(0, end) == (
         "   0.00s  end    conversation over: the caller said goodbye "
         "(hung up 612 ms after the model's call)"
+    )
+
+
+def test_a_pause_that_went_on_is_kept_and_shown() -> None:
+    summary = RunSummary()
+    summary.add(ReplyPaused(128.04, False))
+    summary.add(ReplyPaused(256.0, True))
+    assert summary.to_json()["reply_pause_ms"] == [128.0, 256.0]
+    assert timeline_line(2500, ReplyPaused(128.04, False)) == (
+        "   2.50s  pause  reply paused 128 ms on a suspected caller, went on (the sound ended)"
+    )
+    assert timeline_line(0, ReplyPaused(256.0, True)).endswith(  # type: ignore[union-attr]
+        "went on (not confirmed within hold_ms)"
     )
 
 

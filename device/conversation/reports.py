@@ -119,6 +119,15 @@ class PromptPlayed:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyPaused:
+    """A suspected caller paused the reply for ``pause_ms`` and it went on: nobody was
+    confirmed (``expired``: the pause ran its longest, ``audio.barge_in.hold_ms``)."""
+
+    pause_ms: float
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerFailed:
     """A daemon worker raised: ``name`` says which; ``restarted`` whether it runs again."""
 
@@ -139,6 +148,7 @@ Report = (
     | UsageReported
     | ErrorReported
     | Interrupted
+    | ReplyPaused
     | Note
     | AudioDeviceChanged
     | HandedOver

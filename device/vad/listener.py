@@ -16,7 +16,9 @@ suspicion clears, and the barge-in (``on_speech``) when it is confirmed, whose f
 the hold (after which this stream pauses nothing more). The speaker bounds the hold by
 itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a stalled worker cannot leave a reply
 paused. ``holds`` counts suspicions, ``holds_resumed`` those that cleared unconfirmed
-(the reply paused and went on: a hiccup), with or without a playback to pause. In
+(the reply paused and went on: a hiccup), with or without a playback to pause; with one,
+``on_pause(pause_ms, expired)`` reports each such pause from the worker thread (made
+thread-safe by its caller, as ``on_speech``). In
 ``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
 In ``reference`` mode (and ``software`` with a ``raw_input``: ``EchoSettings.judged_mode``)
 the speaker reports what it plays through ``reference(samples, rate_hz, play_at_s)`` (any
@@ -87,10 +89,12 @@ class VadListener:
         model: SileroModel | None = None,
         queue_items: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        on_pause: Callable[[float, bool], None] | None = None,
     ) -> None:
         self.barge_in = barge_in
         self.mode = echo.judged_mode
         self.on_speech = on_speech
+        self.on_pause = on_pause
         self._clock = clock
         self._model = model if model is not None else SileroModel()
         self.echo = (
@@ -219,12 +223,14 @@ class VadListener:
                     self._suspected_at = start_sample + WINDOW_SAMPLES
                     if playback is not None and not self._interrupted:
                         playback.hold(self.barge_in.hold_ms + HOLD_SLACK_MS)
-                case SuspicionCleared(end_sample):
+                case SuspicionCleared(end_sample, expired):
                     self.holds_resumed += 1
                     pause_ms = (end_sample - self._suspected_at) * 1000.0 / RATE_HZ
                     self.longest_hiccup_ms = max(self.longest_hiccup_ms, pause_ms)
                     if playback is not None:
                         playback.resume()
+                        if self.on_pause is not None and not self._interrupted:
+                            self.on_pause(pause_ms, expired)
                 case SpeechStarted(start_sample):
                     self.detections += 1
                     # interrupted: no more pauses in this stream (its flush ended this one;

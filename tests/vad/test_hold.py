@@ -112,8 +112,15 @@ def speak(vad: VadListener, audio: np.ndarray) -> None:
 @pytest.mark.parametrize("mode", ["hardware", "reference"])
 def test_the_listener_pauses_the_speaker_and_lets_it_go_on(mode: str) -> None:
     speaker, starts = Speaker(), list[int]()
+    pauses: list[tuple[float, bool]] = []
     model = Scripted([0.6, 0.55, 0.1, 0.0])
-    vad = VadListener(SETTINGS, EchoSettings(mode=mode), starts.append, model=model)  # type: ignore[arg-type]
+    vad = VadListener(
+        SETTINGS,
+        EchoSettings(mode=mode),  # type: ignore[arg-type]
+        starts.append,
+        model=model,
+        on_pause=lambda ms, expired: pauses.append((ms, expired)),
+    )
     vad.consumer(np.zeros(320, np.int16))  # the mic clock starts
     vad.start(playback=speaker)
     speak(vad, loud(6))
@@ -123,6 +130,28 @@ def test_the_listener_pauses_the_speaker_and_lets_it_go_on(mode: str) -> None:
     assert speaker.threads == {"local-vad"} and starts == []
     assert (vad.holds, vad.holds_resumed) == (1, 1)
     assert vad.longest_hiccup_ms == pytest.approx(128, abs=1)  # four windows held
+    # the timeline hears of the pause the caller heard: how long, and that the sound ended
+    assert len(pauses) == 1 and pauses[0][0] == pytest.approx(128, abs=1)
+    assert pauses[0][1] is False
+
+
+def test_a_pause_that_runs_its_longest_is_reported_as_expired_and_only_real_pauses() -> None:
+    pauses: list[tuple[float, bool]] = []
+    for playback in (Speaker(), None):
+        vad = VadListener(
+            SETTINGS,
+            EchoSettings(mode="hardware"),
+            lambda s: None,
+            model=Scripted([0.6] + [0.45] * 8),  # likely, then never calm nor confirmed
+            on_pause=lambda ms, expired: pauses.append((ms, expired)),
+        )
+        vad.start(playback=playback)
+        speak(vad, loud(9))
+        assert vad.sync()
+        vad.close()
+        assert vad.holds_resumed == 1
+    # with a speaker: paused for hold_ms (160) and then some; without one nothing paused
+    assert len(pauses) == 1 and pauses[0][1] is True and pauses[0][0] >= 160
 
 
 def test_a_listener_stopped_during_a_hold_resumes_the_reply() -> None:
