@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.buttons.gpio import GpioButton
 from device.conversation import State
-from device.conversation.reports import ConversationStarted, Interrupted
+from device.conversation.reports import ConversationStarted, Interrupted, ReplyPaused
 from device.realtime.link import RealtimeLink
 from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
@@ -283,10 +284,6 @@ async def test_a_pause_the_local_detector_let_go_on_reaches_the_timeline_and_sum
 ) -> None:
     """The detector's worker thread reports a pause (ReplyPaused): the daemon takes it to
     the loop and every sink gets it (the timeline line, the run summary's list)."""
-    import threading
-
-    from device.conversation.reports import ReplyPaused
-
     seen = Seen()
     async with (
         Emulator(scenario(), on_event=validate) as emu,
