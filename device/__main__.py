@@ -1,3 +1,3 @@
-from device.cli import main
+from device.cli.main import main
 
 raise SystemExit(main())

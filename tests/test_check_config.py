@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import check_config
+from device.config.loader import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = ROOT / "firmware_config/prompts"
@@ -471,8 +471,8 @@ def test_software_echo_without_the_raw_mic_passes_with_a_note(site: Path) -> Non
 
 
 def test_run_logs_the_same_note_as_a_warning(site: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from device.cli import warn_advice
-    from device.config import load_settings
+    from device.cli.main import warn_advice
+    from device.config.loader import load_settings
 
     path = site / "kiosk.yaml"
     path.write_text("audio:\n  echo: {mode: software}\n")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from device.config import check_config
+from device.config.loader import check_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [

@@ -13,7 +13,8 @@ from typing import Literal
 import pytest
 
 from device.audio.settings import FileInput, FileOutput, PyAudioInput, PyAudioOutput
-from device.config import (
+from device.common.options import option
+from device.config.loader import (
     ConfigError,
     _count_tools,
     apply_overrides,
@@ -21,9 +22,8 @@ from device.config import (
     load_as,
     load_settings,
 )
-from device.options import option
+from device.config.settings import Settings
 from device.realtime.settings import NoTurnDetection, SemanticVad, ServerVad
-from device.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "firmware_config/examples"
@@ -526,9 +526,9 @@ def test_loading_settings_imports_no_asyncio_httpx_or_jsonschema() -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "import device.config\n"
+        "import device.config.loader\n"
         f"for name in ('field-tech', 'clinic', 'shop', 'demo'):\n"
-        f"    device.config.load_settings(Path({str(EXAMPLES)!r}) / f'{{name}}.yaml')\n"
+        f"    device.config.loader.load_settings(Path({str(EXAMPLES)!r}) / f'{{name}}.yaml')\n"
         "heavy = sorted(m for m in ('asyncio', 'httpx', 'jsonschema') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
@@ -550,6 +550,8 @@ def test_nothing_under_device_tools_imports_the_config_loader() -> None:
                 names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
-            if any(n == "device.config" or n.startswith("device.config.") for n in names):
+            if any(
+                n == "device.config.loader" or n.startswith("device.config.loader.") for n in names
+            ):
                 importers.append(str(path.relative_to(ROOT)))
     assert importers == []

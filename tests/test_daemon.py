@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from device.app import Daemon, RunOptions
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
-from device.config import load_settings
-from device.prompts import PromptLibrary
+from device.config.loader import load_settings
+from device.config.settings import Settings
+from device.daemon.daemon import Daemon, RunOptions
+from device.prompts.library import PromptLibrary
 from device.realtime.link import RealtimeLink
-from device.settings import Settings
-from device.summary import RunSummary
+from device.services.summary import RunSummary
 from tests.openai_schema import assert_client_event, assert_server_event
 from tools.demo import start_emulator
 from tools.realtime_emulator import Emulator, Scenario

@@ -11,7 +11,7 @@ import pytest
 
 from device.conversation import State
 from device.conversation.reports import ConversationEnded, PromptPlayed, Report, StateChanged
-from device.prompts import PromptLibrary
+from device.prompts.library import PromptLibrary
 from tests.test_daemon import DEMO_AUDIO, run_daemon, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 

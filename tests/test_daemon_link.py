@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.prompts import PromptLibrary
+from device.prompts.library import PromptLibrary
 from device.realtime.settings import RealtimeSettings
-from device.summary import RunSummary
+from device.services.summary import RunSummary
 from tests.test_daemon import DEMO_AUDIO, settings_for, validate
 from tests.test_daemon import run_daemon as run_file_daemon
 from tools.realtime_emulator import Emulator, Scenario

@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from device.app import Daemon
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.conversation import State
 from device.conversation.reports import PromptPlayed, Report, StateChanged
-from device.prompts import PromptLibrary
+from device.daemon.daemon import Daemon
+from device.prompts.library import PromptLibrary
 from device.realtime.link import RealtimeLink
-from device.triggers import Trigger, TriggerAction
+from device.services.triggers import Trigger, TriggerAction
 from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 

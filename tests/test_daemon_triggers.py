@@ -15,12 +15,12 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from device.app import Daemon
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.buttons.gpio import GpioButton
 from device.conversation import State
 from device.conversation.reports import ConversationStarted, Interrupted, ReplyPaused
+from device.daemon.daemon import Daemon
 from device.realtime.link import RealtimeLink
 from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from device.config import load_settings
-from device.settings import Settings
+from device.config.loader import load_settings
+from device.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "firmware_config/default.yaml"

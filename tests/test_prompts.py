@@ -15,12 +15,12 @@ import pytest
 import soxr
 
 from device.audio.frames import SPEECH_RATE_HZ
-from device.cli import main as cli_main
-from device.prompts import CATALOGUE, REQUIRED_PROMPTS, PromptLibrary
-from device.settings import ConversationSettings
+from device.cli.main import main as cli_main
+from device.config.settings import ConversationSettings
+from device.prompts.library import CATALOGUE, REQUIRED_PROMPTS, PromptLibrary
+from device.prompts.making import load_prompts, make, trim
+from device.prompts.making import main as tool_main
 from device.vad.silero import RATE_HZ, WINDOW_SAMPLES, SileroModel
-from tools.make_prompts import load_prompts, make, trim
-from tools.make_prompts import main as tool_main
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = ROOT / "firmware_config/prompts"
@@ -119,7 +119,7 @@ def test_make_prompts_keeps_recordings_unless_replace(tmp_path: Path) -> None:
     (site / "goodbye.wav").write_bytes(recording.read_bytes())
     (site / "prompts.yaml").write_text("goodbye: I'm back online.\n")
     config = site_config(tmp_path)
-    assert tool_main(["--config", str(config)]) == 0  # python -m tools.make_prompts --config
+    assert tool_main(["--config", str(config)]) == 0  # python -m device.prompts.making --config
     assert (site / "goodbye.wav").read_bytes() == recording.read_bytes()
     assert load_prompts(site / "prompts.yaml")["goodbye"] == "I'm back online."
     first_offline = (site / "offline.wav").read_bytes()

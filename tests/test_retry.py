@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
+from device.retry.attempts import Classified, Failure, RetryGaveUp, RetryPolicy, retry
 
 POLICY = RetryPolicy(base_s=0.25, cap_s=30.0, network_cap_s=1.0, auth_retry_s=300.0)
 
@@ -79,7 +79,7 @@ async def test_a_button_press_cuts_a_long_wait_short() -> None:
 
 async def test_hedged_starts_a_fresh_attempt_beside_one_that_hangs() -> None:
     """A pulled cable: the first attempt hangs on SYN retransmits; the second gets through."""
-    from device.retry import hedged
+    from device.retry.attempts import hedged
 
     started: list[float] = []
     discarded: list[str] = []
@@ -102,7 +102,7 @@ async def test_hedged_starts_a_fresh_attempt_beside_one_that_hangs() -> None:
 
 
 async def test_hedged_on_a_healthy_link_makes_one_attempt_and_failures_are_not_retried() -> None:
-    from device.retry import hedged
+    from device.retry.attempts import hedged
 
     calls = 0
 
@@ -129,7 +129,7 @@ async def test_hedged_on_a_healthy_link_makes_one_attempt_and_failures_are_not_r
 
 
 async def test_hedged_closes_a_second_success_and_waits_out_a_failure_beside_a_live_one() -> None:
-    from device.retry import hedged
+    from device.retry.attempts import hedged
 
     n = 0
     discarded: list[str] = []

@@ -8,17 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from device.app import Daemon
 from device.audio.frames import AudioFrame
 from device.audio.settings import FileInput, FileOutput, PyAudioInput
 from device.audio.wav import WavMic, WavSpeaker
 from device.conversation import State
-from device.lanes import Lanes
+from device.daemon.daemon import Daemon
+from device.daemon.lanes import Lanes
+from device.daemon.supervisor import Supervisor
 from device.realtime.commands import AppendAudio, CancelReply, LinkCommand, Truncate
 from device.realtime.events import SessionCreated
 from device.realtime.link import RealtimeLink
-from device.supervisor import Supervisor
-from device.triggers import Trigger, TriggerAction
+from device.services.triggers import Trigger, TriggerAction
 from tests.test_daemon import DEMO_AUDIO, KEY, run_daemon, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device.secrets import CredentialError, Secret, find_api_key, read_credential
+from device.config.secrets import CredentialError, Secret, find_api_key, read_credential
 
 KEY = "sk-test-0123456789"
 

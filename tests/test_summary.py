@@ -18,8 +18,8 @@ from device.conversation.reports import (
     StateChanged,
     ToolReported,
 )
-from device.sinks import Fanout, LogSink
-from device.summary import RunSummary, TimelineSink, timeline_line
+from device.services.sinks import Fanout, LogSink
+from device.services.summary import RunSummary, TimelineSink, timeline_line
 
 
 def tool_report(arguments: str, output: str = "done") -> ToolReported:

@@ -49,7 +49,7 @@ from typing import Any
 
 from device.audio.frames import SPEECH_RATE_HZ, AudioFrame, pcm_bytes
 from device.audio.pipeline import CapturePipeline
-from device.config import load_settings
+from device.config.loader import load_settings
 from device.conversation import State
 from device.conversation.reports import ErrorReported, Note, PromptPlayed, StateChanged
 from tools.bench_link_rig import (

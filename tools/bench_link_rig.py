@@ -25,17 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from device.app import Daemon
 from device.audio.frames import AudioFrame, pcm_bytes
 from device.audio.settings import FileOutput, PyAudioInput
 from device.audio.wav import WavSpeaker, read_wav
-from device.config import load_settings
+from device.config.loader import load_settings
+from device.config.settings import Settings
 from device.conversation import State
 from device.conversation.reports import Report, StateChanged
-from device.prompts import PromptLibrary
+from device.daemon.daemon import Daemon
+from device.prompts.library import PromptLibrary
 from device.realtime.link import RealtimeLink
-from device.settings import Settings
-from device.triggers import Trigger, TriggerAction
+from device.services.triggers import Trigger, TriggerAction
 from tools.realtime_emulator import Emulator, Scenario
 from tools.realtime_emulator.faults import Fault
 

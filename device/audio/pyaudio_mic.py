@@ -27,7 +27,7 @@ import pyaudio
 from device.audio.devices import DeviceNotFound, close_stream, describe_open_error, open_stream
 from device.audio.frames import SAMPLE_BYTES, AudioFrame
 from device.audio.settings import PyAudioInput
-from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, retry
+from device.retry.attempts import Classified, Failure, RetryGaveUp, RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from device.options import option
+from device.common.options import option
 from device.vad.settings import BargeInSettings, EchoSettings
 
 

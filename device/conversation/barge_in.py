@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from device.common.text import one_line
 from device.conversation.commands import (
     SetTimer,
     StopPlayback,
@@ -31,7 +32,6 @@ from device.realtime.commands import (
     Truncate,
 )
 from device.realtime.turns import truncate_point
-from device.text import one_line
 
 if TYPE_CHECKING:
     from device.conversation.engine import Output

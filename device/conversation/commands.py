@@ -1,4 +1,4 @@
-"""What the engine asks the daemon to do (carried out in order by device/app.py)."""
+"""What the engine asks the daemon to do (carried out in order by device/daemon/daemon.py)."""
 
 from __future__ import annotations
 

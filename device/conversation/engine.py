@@ -6,7 +6,7 @@ current time, and returns what the daemon must do, in order: commands
 (device/conversation/commands.py) and reports (device/conversation/reports.py). It performs
 no I/O, reads no clock and knows no wire format.
 
-Contract for the caller (device/app.py):
+Contract for the caller (device/daemon/daemon.py):
 - carry out the returned commands in order, before handling the next event; hand every
   report to the sinks;
 - ``Send`` commands go out on the link in the order given, ahead of queued audio;

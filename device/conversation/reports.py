@@ -5,6 +5,7 @@ receives every report with the time it happened and picks what it shows.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from device.conversation.state import State
@@ -23,10 +24,25 @@ class ConversationStarted:
     source: str  # what started it: "button", "wake word", "start-up", ...
 
 
+class Outcome(enum.Enum):
+    """How a conversation ended, in an operator's words (metrics count by it)."""
+
+    GOODBYE = "goodbye"  # the model ended it (the caller said goodbye)
+    HANDED_OVER = "handed_over"  # a human was called
+    ENDED_BY_CALLER = "ended_by_caller"  # a long press, a command
+    NOBODY_SPOKE = "nobody_spoke"  # abandoned: the idle timer ran out
+    TIMED_OUT = "timed_out"  # the maximum conversation length
+    OFFLINE = "offline"  # the link was lost or never came (the fallback prompts served)
+    BUSY = "busy"  # the service asked the device to back off (rate limit, server error)
+    FAILED = "failed"  # a refused key or session, a missing audio device
+    SHUTDOWN = "shutdown"  # the daemon stopped under it
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationEnded:
     reason: str
     hangup_ms: float | None = None  # from the model's end or hand-over call to the hang-up
+    outcome: Outcome = Outcome.ENDED_BY_CALLER
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,17 @@ class WorkerFailed:
     restarted: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The device can serve: audio open, models loaded, and the warm session up
+    (``standby``) or the offline prompts serving (``offline``: the link is down).
+    Sent once per daemon start, ``after_ms`` after it began."""
+
+    after_ms: float
+    standby: bool
+    offline: bool
+
+
 Report = (
     StateChanged
     | ConversationStarted
@@ -154,6 +181,7 @@ Report = (
     | HandedOver
     | PromptPlayed
     | WorkerFailed
+    | Ready
 )
 REPORT_TYPES = Report.__args__
 """The report classes, for isinstance checks."""

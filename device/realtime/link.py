@@ -31,12 +31,12 @@ from websockets.exceptions import (
     WebSocketException,
 )
 
-from device.logfold import RepeatFolder
+from device.common.logfold import RepeatFolder
+from device.common.text import one_line
 from device.realtime.codec import Codec, ProtocolError
 from device.realtime.commands import LinkCommand
 from device.realtime.events import ServerEvent
 from device.realtime.ga import GaCodec
-from device.text import one_line
 
 log = logging.getLogger(__name__)
 

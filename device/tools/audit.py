@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from device.problems import is_secret_key
+from device.common.problems import is_secret_key
 
 log = logging.getLogger(__name__)
 

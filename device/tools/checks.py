@@ -1,9 +1,9 @@
 """Config-time checks of the tools, pure: what the types cannot say, one line each,
 named by key path (``tools.items[2].url: ...``). Run by every settings load (through
-``device.config.SETTINGS_CHECKS``) and again when a tool box is built.
+``device.config.loader.SETTINGS_CHECKS``) and again when a tool box is built.
 
 The checks of each kind are declared with the kind (device/tools/registry.py); the full
-JSON meta-schema check needs jsonschema and runs in device/preflight.py.
+JSON meta-schema check needs jsonschema and runs in device/config/preflight.py.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from device.problems import is_secret_header
+from device.common.problems import is_secret_header
 from device.tools.http_rules import (
     CREDENTIAL,
     fill_url,
@@ -228,7 +228,7 @@ def parameters_problems(schema: Any) -> list[tuple[str, str]]:
     """What makes a parameters schema unusable, as (path below ``parameters``, problem),
     without a JSON-schema library: the shape, ``required`` naming missing properties,
     ``$ref`` that is remote or points nowhere, numbers that are not finite. (The full
-    meta-schema check runs in device/preflight.py.)"""
+    meta-schema check runs in device/config/preflight.py.)"""
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return [("", "must be a JSON schema with type: object")]
     properties = schema.get("properties", {})

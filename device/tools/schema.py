@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match
 
+from device.common.text import one_line
 from device.tools.registry import kind_of
 from device.tools.settings import ToolsSettings
 
@@ -35,7 +36,8 @@ def _schema_problem(text: str) -> str | None:
         return "not a valid JSON schema: nested too deeply"
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
-        return f"not a valid JSON schema{' at ' + where if where else ''}: {_one_line(exc.message)}"
+        why = one_line(" ".join(exc.message.split()), 200)
+        return f"not a valid JSON schema{' at ' + where if where else ''}: {why}"
     if schema.get("type") != "object":
         return "must be a JSON schema with type: object"
     return None
@@ -43,11 +45,6 @@ def _schema_problem(text: str) -> str | None:
 
 def make_validator(schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator(schema)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse_arguments(
@@ -64,7 +61,7 @@ def parse_arguments(
     error: ValidationError | None = best_match(validator.iter_errors(value))
     if error is not None:
         where = error.json_path if error.absolute_path else "arguments"
-        message = _one_line(error.message)
+        message = one_line(" ".join(error.message.split()), 200)
         return None, (
             f"Invalid arguments for {name}: {where}: {message}. "
             "Ask the caller for what is missing or wrong, then call it again."

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from device.options import option
+from device.common.options import option
 
 DEFAULT_YES_WORDS = (
     "yes",

@@ -30,7 +30,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from device.problems import ConfigError, is_secret_key
+from device.common.problems import ConfigError, is_secret_key
 from device.tools.audit import AuditLog, redact
 from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult, ToolSpec
 from device.tools.checks import check_tools, credentials_needed

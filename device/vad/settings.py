@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from device.options import option
+from device.common.options import option
 
 EchoMode = Literal["hardware", "software", "reference", "half_duplex"]
 

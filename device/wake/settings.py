@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from device.options import option
+from device.common.options import option
 
 
 @dataclass(frozen=True, kw_only=True)

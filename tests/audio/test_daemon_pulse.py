@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.app import Daemon, RunOptions
 from device.audio.pyaudio_io import PyAudioMic, PyAudioSpeaker
 from device.audio.settings import PyAudioInput, PyAudioOutput
-from device.cli import wire_barge_in
-from device.config import load_settings
+from device.cli.main import wire_barge_in
+from device.config.loader import load_settings
+from device.config.settings import Settings
 from device.conversation import State
-from device.prompts import PromptLibrary
+from device.daemon.daemon import Daemon, RunOptions
+from device.prompts.library import PromptLibrary
 from device.realtime.link import RealtimeLink
-from device.settings import Settings
-from device.summary import RunSummary
+from device.services.summary import RunSummary
 from tests.pulse import PulseServer, read_wav_mono, sound_span_s
 from tests.test_daemon import KEY, validate
 from tools.realtime_emulator import Emulator, Scenario
@@ -121,15 +121,15 @@ class Served:
 async def serving(
     emu: Emulator, settings: Settings, *, local_vad: Any = None
 ) -> AsyncIterator[Served]:
-    """Run a Daemon on the virtual devices (mic health forwarded like device/cli.py);
-    ``local_vad`` (a VadListener) is wired as device/cli.py wires it."""
+    """Run a Daemon on the virtual devices (mic health forwarded like device/cli/main.py);
+    ``local_vad`` (a VadListener) is wired as device/cli/main.py wires it."""
 
     async def connect() -> RealtimeLink:
         return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
 
     holder: dict[str, Daemon] = {}
 
-    def on_health(ok: bool, message: str) -> None:  # as device/cli.py _serve does
+    def on_health(ok: bool, message: str) -> None:  # as device/cli/main.py _serve does
         holder["daemon"].health(ok, message)
 
     assert isinstance(settings.audio.input, PyAudioInput)

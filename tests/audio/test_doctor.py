@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.doctor import add_doctor_arguments, run_audio_doctor
+from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 from tests.pulse import MIC_SOURCE, PulseServer, alsa_pulse_pcm
 
 

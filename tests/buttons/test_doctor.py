@@ -12,7 +12,7 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from device.doctor import add_doctor_arguments, run_audio_doctor
+from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 
 
 @pytest.fixture

@@ -21,15 +21,15 @@ from typing import Any, Literal
 
 import pytest
 
-from device.app import Daemon, Link, RunOptions
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
-from device.config import load_settings
-from device.prompts import PromptLibrary
+from device.config.loader import load_settings
+from device.config.settings import Settings
+from device.daemon.daemon import Daemon, Link, RunOptions
+from device.prompts.library import PromptLibrary
 from device.realtime.events import InputTranscript, ResponseDone, ServerEvent
 from device.realtime.link import RealtimeLink
-from device.settings import Settings
-from device.summary import RunSummary
+from device.services.summary import RunSummary
 from device.tools.settings import (
     EndSessionTool,
     EscalateTool,

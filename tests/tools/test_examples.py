@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import load_settings
+from device.config.loader import load_settings
 from device.tools.base import ToolCall, ToolContext
 from device.tools.settings import HttpTool
 from device.tools.toolbox import Toolbox

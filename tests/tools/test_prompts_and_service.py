@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from device.audio.frames import SPEECH_RATE_HZ
-from tools.make_prompts import main
+from device.prompts.making import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from device.problems import ConfigError
+from device.common.problems import ConfigError
 from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
 from device.tools.settings import (
     EndSessionTool,
@@ -418,7 +418,7 @@ async def test_audit_never_holds_a_secret(
 
 
 def test_tools_load_from_yaml(tmp_path: Path) -> None:
-    from device.config import load_settings
+    from device.config.loader import load_settings
 
     config = tmp_path / "kiosk.yaml"
     config.write_text(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import ConfigError, load_settings
+from device.config.loader import ConfigError, load_settings
 
 
 def config(tmp_path: Path, text: str) -> Path:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from device.app import Daemon
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
 from device.conversation.reports import ConversationStarted, PromptPlayed
-from device.prompts import PromptLibrary
+from device.daemon.daemon import Daemon
+from device.prompts.library import PromptLibrary
 from device.realtime.link import RealtimeLink
 from device.wake.listener import WakeListener
 from device.wake.oww import detector_from_settings

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from device.doctor import add_doctor_arguments, run_audio_doctor
+from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 from tests.pulse import PulseServer, wait_until
 
 

@@ -1,13 +1,13 @@
-"""The config: one YAML file to frozen, typed settings (device/settings.py), checked whole.
+"""The config: one YAML file to frozen, typed settings (device/config/settings.py), checked whole.
 
 Three steps, each in its own module:
 
-1. ``device/yaml_source.py`` reads the file (size, kind, no blocking) and composes nodes
+1. ``device/config/yaml_source.py`` reads the file (size, kind, no blocking) and composes nodes
    with their line numbers (depth, alias budget, duplicate keys, merges, tags, secrets);
-2. ``device/settings_builder.py`` turns the nodes into settings, generically, from the
+2. ``device/config/builder.py`` turns the nodes into settings, generically, from the
    dataclasses' type hints and ``option()`` metadata;
 3. the checks here see the settings as a whole: ``SETTINGS_CHECKS`` (pure: sections
-   against each other, URLs, the tools) run on every load; ``device/preflight.py`` (files,
+   against each other, URLs, the tools) run on every load; ``device/config/preflight.py`` (files,
    folders, WAVs, JSON schemas: what ``run`` needs before it opens a device or the
    network) runs in ``check-config`` and at start-up through ``startup_problems``.
 
@@ -34,13 +34,14 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import Node
 
-from device.overrides import apply_overrides
-from device.problems import ConfigError, is_secret_key, one_line
+from device.common.problems import ConfigError, is_secret_key
+from device.common.text import one_line
+from device.config.builder import load_as, load_tree
+from device.config.overrides import apply_overrides
+from device.config.settings import Settings
+from device.config.yaml_source import compose, locate, read_text
 from device.realtime.settings import ServerVad
-from device.settings import Settings
-from device.settings_builder import load_as, load_tree
 from device.tools.checks import check_tools
-from device.yaml_source import compose, locate, read_text
 
 __all__ = [
     "SETTINGS_CHECKS",
@@ -89,11 +90,11 @@ def startup_problems(
 ) -> list[str]:
     """What stops ``run`` from starting with ``settings`` (loaded from ``path``), as lines.
 
-    Runs ``device.preflight`` (files, folders, WAVs, JSON schemas); with ``pure`` also
+    Runs ``device.config.preflight`` (files, folders, WAVs, JSON schemas); with ``pure`` also
     ``SETTINGS_CHECKS`` again (after ``--set`` overrides changed the settings). Opens no
     device and no network. ``check-config`` and ``run`` both call this.
     """
-    from device.preflight import preflight  # jsonschema and wave: not for plain loading
+    from device.config.preflight import preflight  # jsonschema and wave: not for plain loading
 
     problems = [p for check in SETTINGS_CHECKS for p in check(settings)] if pure else []
     problems += preflight(settings)

@@ -1,7 +1,7 @@
 """Canned local prompts: short WAVs the device plays itself, without the network.
 
 Each prompt is ``NAME.wav`` in the prompts folder (``conversation.prompts_dir``), made by
-tools/make_prompts.py (``voice-kiosk make-prompts`` for a site's folder) or recorded by the
+device/prompts/making.py (``voice-kiosk make-prompts`` for a site's folder) or recorded by the
 operator. They are loaded once at start-up and converted to the device's speech format
 (``SPEECH_RATE_HZ`` mono PCM16).
 

@@ -1,6 +1,6 @@
 """The retry policy as data (pure): the delays, and which failures retry.
 
-`RetryPolicy.delay_s(attempt, failure, rand)` is the whole rule; device/retry.py's
+`RetryPolicy.delay_s(attempt, failure, rand)` is the whole rule; device/retry/attempts.py's
 `retry()` is the one async loop that follows it. Delays are exponential with full jitter
 (a uniform draw below the capped exponential), so a fleet of kiosks that lost the same
 network does not come back in step. ``classify`` turns an exception into a `Classified`

@@ -1,9 +1,10 @@
 """The daemon's link wiring: the conversation's session, the warm standby, reconnects.
 
-A mixin of `Daemon` (device/app.py), split out by job. The session a visitor talks on comes
-from `_acquire` (the standby at once, or the next one opened); `_keep_standby` holds one
-set-up session while idle; `_reconnect` opens a new one mid-conversation; every opening
-goes through the one retry helper (device/retry.py) with the policy from the settings.
+A mixin of `Daemon` (device/daemon/daemon.py), split out by job. The session a visitor
+talks on comes from `_acquire` (the standby at once, or the next one opened);
+`_keep_standby` holds one set-up session while idle; `_reconnect` opens a new one
+mid-conversation; every opening
+goes through the one retry helper (device/retry/attempts.py) with the policy from the settings.
 The sender loop drains the two lanes (control first) onto the current link.
 """
 
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from device.common.text import one_line
+from device.config.settings import Settings
 from device.conversation import (
     Conversation,
     Event,
@@ -29,24 +32,22 @@ from device.conversation.reports import (
     ErrorReported,
     Report,
 )
-from device.lanes import Lanes
-from device.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
+from device.daemon.lanes import Lanes
+from device.daemon.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
 from device.realtime.events import ServerEvent
-from device.retry import Classified, Failure, RetryGaveUp, RetryPolicy, hedged, retry
-from device.settings import Settings
-from device.text import one_line
+from device.retry.attempts import Classified, Failure, RetryGaveUp, RetryPolicy, hedged, retry
 
-log = logging.getLogger("device.app")
+log = logging.getLogger("device.daemon.daemon")
 
 SEND_TIMEOUT_S = 5.0  # one frame that cannot go out in this long: the socket is stuck
 CLOSE_TIMEOUT_S = 5.0
 # while the link is down, an attempt that has not finished in this long gets a fresh one
-# beside it (a dropped route leaves the first on SYN retransmits: device/retry.py hedged())
+# beside it (a dropped route leaves the first on SYN retransmits: device/retry/attempts.py hedged())
 HEDGE_EVERY_S = 1.0
 HEDGE_AT_MOST = 3
 
 if TYPE_CHECKING:
-    from device.app import Link
+    from device.daemon.daemon import Link
 
 
 class LinkWiring:

@@ -1,4 +1,4 @@
-"""The whole configuration: one frozen tree, loaded once at start-up by device.config."""
+"""The whole configuration: one frozen tree, loaded once at start-up by device.config.loader."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 
 from device.audio.settings import AudioSettings
 from device.buttons.settings import ButtonSettings
-from device.options import option
+from device.common.options import option
 from device.realtime.settings import RealtimeSettings
 from device.tools.settings import ToolsSettings
 from device.wake.settings import WakeSettings

@@ -16,7 +16,7 @@ from typing import Any
 
 from yaml.nodes import ScalarNode
 
-from device.yaml_source import STR_TAG, scalar_python
+from device.config.yaml_source import STR_TAG, scalar_python
 
 __all__ = ["Refused", "describe", "in_range", "scalar_value", "short"]
 

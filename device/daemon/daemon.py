@@ -5,9 +5,9 @@ model workers) reach the loop only through ``loop.call_soon_threadsafe`` (the au
 adapters, `Daemon.trigger`). ``Daemon.dispatch`` feeds one event to the engine and carries
 out what it returns at once, in order: commands to adapters, reports to the sinks.
 
-- Lanes (device/lanes.py): control commands before queued audio; audio bounded.
-- Sinks (device/sinks.py): timeline, run summary, log; LEDs, systemd and metrics later.
-- Supervisor (device/supervisor.py): every task; none fails silently.
+- Lanes (device/daemon/lanes.py): control commands before queued audio; audio bounded.
+- Sinks (device/services/sinks.py): timeline, run summary, log; LEDs, systemd and metrics later.
+- Supervisor (device/daemon/supervisor.py): every task; none fails silently.
 - One clock: ``now_ms`` and every timer come from the event loop's clock.
 """
 
@@ -25,8 +25,8 @@ from typing import Any, Protocol, TextIO
 from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
 from device.audio.pipeline import CapturePipeline
 from device.audio.seam import AudioInput, AudioOutput
-from device.audio_wiring import AudioWiring, holds_echo
 from device.buttons.ptt import PushToTalk
+from device.config.settings import Settings
 from device.conversation import (
     REPORT_TYPES,
     AwaitPlayback,
@@ -60,19 +60,19 @@ from device.conversation.reports import (
     Report,
     WorkerFailed,
 )
-from device.engine_policy import conversation_policy
-from device.lanes import Lanes
-from device.link_manager import LinkManager, LiveSession
-from device.link_wiring import LinkWiring
-from device.prompts import PromptLibrary
+from device.daemon.audio_path import AudioWiring, holds_echo
+from device.daemon.engine_policy import conversation_policy
+from device.daemon.lanes import Lanes
+from device.daemon.link_manager import LinkManager, LiveSession
+from device.daemon.session_keeper import LinkWiring
+from device.daemon.supervisor import Supervisor
+from device.daemon.tool_runner import ToolWiring
+from device.prompts.library import PromptLibrary
 from device.realtime.commands import LinkCommand
-from device.settings import Settings
-from device.sinks import Fanout, LogSink, Sink
-from device.summary import RunSummary, TimelineSink
-from device.supervisor import Supervisor
-from device.tool_wiring import ToolWiring
+from device.services.sinks import Fanout, LogSink, Sink
+from device.services.summary import RunSummary, TimelineSink
+from device.services.triggers import Trigger, TriggerAction
 from device.tools.base import ToolBox
-from device.triggers import Trigger, TriggerAction
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the config loader and the tools checks share: the error type and the secret rules.
 
-Neutral on purpose: ``device.config`` and everything under ``device/tools/`` import this
+Neutral on purpose: ``device.config.loader`` and everything under ``device/tools/`` import this
 module, never each other's, so there is no import cycle between loading settings and the
 tools. Pure: no I/O.
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SECRET_HINT", "ConfigError", "is_secret_header", "is_secret_key", "one_line"]
+from device.common.text import one_line
+
+__all__ = ["SECRET_HINT", "ConfigError", "is_secret_header", "is_secret_key"]
 
 SECRET_HINT = (
     "secrets never go in YAML: use a systemd credential, an environment variable "
@@ -37,19 +39,14 @@ _SECRET_ENDINGS = (
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line: line breaks and other control characters written as escapes."""
-    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+PROBLEM_LIMIT = 1000  # chars of one problem line (a path, a key path and the value got)
 
 
 class ConfigError(Exception):
     """The config is not usable; ``problems`` holds one line per problem."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = [one_line(p) for p in problems]
+        self.problems = [one_line(p, PROBLEM_LIMIT) for p in problems]
         super().__init__("\n".join(self.problems))
 
 

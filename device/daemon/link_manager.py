@@ -8,7 +8,7 @@ about 10 minutes before the server's 60-minute cap, and whenever it is found dea
 
 Every session is read by one reader task for its whole life; events go to whoever owns
 the session: the manager while it is on standby (it only watches for death and errors),
-the daemon once it is taken. Opening uses the one retry helper (device/retry.py).
+the daemon once it is taken. Opening uses the one retry helper (device/retry/attempts.py).
 
 Example::
 
@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from device.common.text import one_line
 from device.realtime.commands import LinkCommand, SessionSpec, UpdateSession
 from device.realtime.events import (
     ErrorKind,
@@ -36,8 +37,7 @@ from device.realtime.events import (
     Severity,
 )
 from device.realtime.link import RETRYABLE_CLOSE_CODES, LinkError
-from device.retry import Classified, Failure
-from device.text import one_line
+from device.retry.attempts import Classified, Failure
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The YAML source of a config: read safely, composed into nodes that keep their line numbers.
 
-Nothing here knows the settings; ``device/settings_builder.py`` turns the nodes into them.
+Nothing here knows the settings; ``device/config/builder.py`` turns the nodes into them.
 Every refusal is a ``ConfigError`` of one line, ``FILE:LINE: problem`` or ``FILE: problem``.
 
 Limits, so a careless or hostile file is answered at once:
@@ -33,7 +33,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from device.problems import SECRET_HINT, ConfigError, is_secret_header, is_secret_key
+from device.common.problems import SECRET_HINT, ConfigError, is_secret_header, is_secret_key
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 64

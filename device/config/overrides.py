@@ -10,10 +10,10 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
-from device.problems import SECRET_HINT, ConfigError, is_secret_key
-from device.settings import Settings
-from device.settings_builder import DISCRIMINATORS, INVALID, Builder
-from device.yaml_source import compose
+from device.common.problems import SECRET_HINT, ConfigError, is_secret_key
+from device.config.builder import DISCRIMINATORS, INVALID, Builder
+from device.config.settings import Settings
+from device.config.yaml_source import compose
 
 __all__ = ["apply_overrides"]
 

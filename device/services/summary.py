@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from device.common.logfold import Folder
+from device.common.text import one_line
 from device.conversation.reports import (
     AssistantSaid,
     AudioDeviceChanged,
@@ -26,8 +28,6 @@ from device.conversation.reports import (
     UsageReported,
     WorkerFailed,
 )
-from device.logfold import Folder
-from device.text import one_line
 from device.tools.audit import redact
 
 

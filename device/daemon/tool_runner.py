@@ -1,6 +1,6 @@
 """The daemon's tool wiring: a tool call the engine asks for runs as a supervised task.
 
-A mixin of `Daemon` (device/app.py), split out by job. The tool box runs the call (its own
+A mixin of `Daemon` (device/daemon/daemon.py), split out by job. The tool box runs the call (its own
 deadlines, HTTP rules and audit line); its result, or a plain failure should the box itself
 raise, goes back to the engine as ``ToolFinished``.
 """

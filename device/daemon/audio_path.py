@@ -1,6 +1,6 @@
 """The daemon's audio wiring: microphone to lanes, the 16 kHz listeners, speaker commands.
 
-A mixin of `Daemon` (device/app.py), split out by job.
+A mixin of `Daemon` (device/daemon/daemon.py), split out by job.
 
 - The microphone loop runs frames through the capture pipeline; gated chunks go to the
   audio lane while the engine uploads. Chunks made while not uploading are kept for
@@ -36,6 +36,8 @@ from device.buttons.ptt import (
     TalkBegin,
     TalkEnd,
 )
+from device.common.text import one_line
+from device.config.settings import Settings
 from device.conversation import (
     Conversation,
     Event,
@@ -49,15 +51,13 @@ from device.conversation import (
     TalkStarted,
 )
 from device.conversation.reports import ErrorReported, Note, PromptPlayed, ReplyPaused, Report
-from device.lanes import Lanes
-from device.prompts import PromptLibrary
+from device.daemon.lanes import Lanes
+from device.prompts.library import PromptLibrary
 from device.realtime.commands import AppendAudio
-from device.settings import Settings
-from device.summary import RunSummary
-from device.text import one_line
-from device.triggers import Trigger, TriggerAction
+from device.services.summary import RunSummary
+from device.services.triggers import Trigger, TriggerAction
 
-log = logging.getLogger("device.app")
+log = logging.getLogger("device.daemon.daemon")
 
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake

@@ -1,6 +1,6 @@
 """Declaring settings: one `option()` per field, documented where it is declared.
 
-Settings are frozen dataclasses. The loader in `device.config` builds them from YAML
+Settings are frozen dataclasses. The loader in `device.config.loader` builds them from YAML
 generically, reading each field's type hint and the metadata `option()` stores:
 
 - ``doc``: one line for the reference (`firmware_config/default.yaml` repeats it);

@@ -7,10 +7,10 @@ the caller's words, whether the server detects turns).
 
 from __future__ import annotations
 
+from device.config.settings import Settings
 from device.conversation import ConversationPolicy
 from device.realtime.commands import SessionSpec
 from device.realtime.settings import NoTurnDetection
-from device.settings import Settings
 from device.tools.base import ToolBox
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from device import __version__
+from device.cli.arguments import add_doctor_arguments, add_site_arguments
 
 log = logging.getLogger("device")
 
@@ -47,7 +48,7 @@ def _load(args: argparse.Namespace) -> Any:
     schemas), run before any device or network is opened; after ``--set`` overrides the
     checks between sections run again on the result.
     """
-    from device.config import ConfigError, apply_overrides, load_settings, startup_problems
+    from device.config.loader import ConfigError, apply_overrides, load_settings, startup_problems
 
     path = Path(args.config)
     try:
@@ -70,13 +71,13 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from device.app import Daemon, RunOptions
     from device.audio.settings import FileInput, FileOutput
     from device.audio.wav import AudioFileError, WavMic, WavSpeaker
-    from device.config import ConfigError
-    from device.prompts import PromptLibrary
+    from device.config.loader import ConfigError
+    from device.config.secrets import CredentialError, api_key_source, find_api_key, read_credential
+    from device.daemon.daemon import Daemon, RunOptions
+    from device.prompts.library import PromptLibrary
     from device.realtime.link import RealtimeLink
-    from device.secrets import CredentialError, api_key_source, find_api_key, read_credential
     from device.tools.toolbox import Toolbox, credentials_needed
 
     settings = _load(args)
@@ -272,19 +273,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from device.config import check_config
+    from device.config.loader import check_config
 
     return check_config(Path(args.file), sys.stdout, sys.stderr)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from device.doctor import run_audio_doctor
+    from device.cli.doctor import run_audio_doctor
 
     return run_audio_doctor(args, sys.stdout)
 
 
 def _cmd_make_prompts(args: argparse.Namespace) -> int:
-    from tools.make_prompts import make_site_prompts
+    from device.prompts.making import make_site_prompts
 
     return make_site_prompts(args.config, args.out, replace=args.replace)
 
@@ -308,14 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check_config)
 
     doctor = sub.add_parser("doctor", help="check the sound cards: list, level meter, test tone")
-    from device.doctor import add_doctor_arguments
-
     add_doctor_arguments(doctor)
     doctor.set_defaults(func=_cmd_doctor)
 
     prompts = sub.add_parser("make-prompts", help="make the site's canned prompts (espeak-ng)")
-    from tools.make_prompts import add_site_arguments
-
     add_site_arguments(prompts, config_required=True)
     prompts.add_argument("--out", type=Path, metavar="DIR", help="default: prompts_dir")
     prompts.set_defaults(func=_cmd_make_prompts)

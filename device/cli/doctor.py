@@ -20,35 +20,21 @@ import contextlib
 import json
 import math
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
 from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.settings import AudioSettings, PyAudioInput, PyAudioOutput
+from device.cli.arguments import add_doctor_arguments
+
+__all__ = ["add_doctor_arguments", "run_audio_doctor"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--list", action="store_true", help="list audio devices")
-    parser.add_argument(
-        "--meter", type=float, metavar="SECONDS", help="show the mic level and gate state"
-    )
-    parser.add_argument("--tone", action="store_true", help="play a 1 s test tone")
-    parser.add_argument(
-        "--wake", type=float, metavar="SECONDS", help="say the wake phrase: live score per model"
-    )
-    parser.add_argument(
-        "--button", type=float, metavar="SECONDS", help="press the talk button: edges as they come"
-    )
-    parser.add_argument("--json", action="store_true", help="one JSON object for scripts")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="use this config's devices")
 
 
 def _audio_settings(args: argparse.Namespace) -> AudioSettings:
     if getattr(args, "config", None) is None:
         return AudioSettings()
-    from device.config import load_settings  # lazily: the loader is heavy
+    from device.config.loader import load_settings  # lazily: the loader is heavy
 
     return load_settings(args.config).audio
 
@@ -188,11 +174,11 @@ def run_trigger_doctor(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_USAGE
     try:
         if args.config is None:
-            from device.settings import Settings
+            from device.config.settings import Settings
 
             settings = Settings()
         else:
-            from device.config import load_settings
+            from device.config.loader import load_settings
 
             settings = load_settings(args.config)
     except Exception as exc:  # ConfigError and friends: one line per problem

@@ -1,6 +1,6 @@
 """Where reports go: a list of sinks, each picking what it shows.
 
-Today: the timeline and the run summary (device/summary.py) and the log (`LogSink`). The
+Today: the timeline and the run summary (device/services/summary.py) and the log (`LogSink`). The
 LED, systemd STATUS, metrics and staff-page issues add theirs beside them: a class with
 ``report(t_ms, report)``, appended to the daemon's sink list. A sink must return at once
 (never block the loop: hand slow work to a task or a thread) and should not raise; one that
@@ -18,6 +18,8 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from device.common.logfold import Folder
+from device.common.text import one_line
 from device.conversation.reports import (
     AudioDeviceChanged,
     ConversationEnded,
@@ -26,8 +28,6 @@ from device.conversation.reports import (
     Report,
     WorkerFailed,
 )
-from device.logfold import Folder
-from device.text import one_line
 
 log = logging.getLogger(__name__)
 

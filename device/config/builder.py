@@ -1,10 +1,10 @@
-"""Composed YAML nodes to typed settings: the generic builder behind ``device.config``.
+"""Composed YAML nodes to typed settings: the generic builder behind ``device.config.loader``.
 
 It walks the settings dataclasses' type hints and the ``option()`` metadata
-(device/options.py), so a new setting needs no code here. Every problem is recorded with
+(device/common/options.py), so a new setting needs no code here. Every problem is recorded with
 the node it is about, one line each (``FILE:LINE: key.path: what is wrong (got VALUE)``);
 values under secret-named keys or secret headers are never displayed (``Scan`` in
-device/yaml_source.py marks them).
+device/config/yaml_source.py marks them).
 
 Example::
 
@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from device.problems import ConfigError
-from device.settings_values import Refused, describe, scalar_value, short
-from device.yaml_source import (
+from device.common.problems import ConfigError
+from device.config.values import Refused, describe, scalar_value, short
+from device.config.yaml_source import (
     Scan,
     compose,
     is_null,

@@ -1,4 +1,4 @@
-"""One retry helper, the policy as data (device/retry_policy.py): `retry()`.
+"""One retry helper, the policy as data (device/retry/policy.py): `retry()`.
 
 The policy is pure (`RetryPolicy.delay_s(attempt, failure, rand)`); `retry()` is the one
 async loop that uses it. The warm standby, the mid-conversation reconnect and device
@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from device.retry_policy import Classified, Failure, RetryPolicy
+from device.retry.policy import Classified, Failure, RetryPolicy
 
 __all__ = ["Classified", "Failure", "RetryGaveUp", "RetryPolicy", "hedged", "retry"]
 

@@ -1,7 +1,7 @@
 """What ``run`` needs before it opens a device or the network, checked without opening them.
 
 ``check-config`` and ``run`` both call ``preflight`` (through
-``device.config.startup_problems``), so "OK" means the daemon starts with the file:
+``device.config.loader.startup_problems``), so "OK" means the daemon starts with the file:
 
 - a WAV file microphone exists, is a regular file and is 16-bit PCM;
 - a WAV file speaker, ``tools.audit_log`` and a summary can be written where they point
@@ -25,8 +25,8 @@ import wave
 from pathlib import Path
 
 from device.audio.settings import FileInput, FileOutput
-from device.secrets import key_file_problem
-from device.settings import Settings
+from device.config.secrets import key_file_problem
+from device.config.settings import Settings
 from device.tools.schema import tool_schema_problems
 from device.tools.settings import EndSessionTool, EscalateTool
 
@@ -85,7 +85,7 @@ def _prompts(settings: Settings) -> list[str]:
         if prompt is not None and prompt not in names:
             problems.append(
                 f"tools.items[{i}].prompt: no prompt {prompt}.wav in {folder} "
-                "(make it with python -m tools.make_prompts, or set prompt: null)"
+                "(make it with python -m device.prompts.making, or set prompt: null)"
             )
     chime = settings.wake.chime
     if settings.wake.enabled and chime is not None and chime not in names:
