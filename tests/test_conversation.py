@@ -55,6 +55,7 @@ from device.conversation.reports import (
     HandedOver,
     Interrupted,
     Note,
+    Outcome,
     StateChanged,
     ToolReported,
 )
@@ -232,7 +233,7 @@ def test_maximum_duration_ends_even_a_busy_conversation() -> None:
     assert conv.state is State.IDLE
     assert Disconnect() in out
     assert reports(out, ConversationEnded) == [
-        ConversationEnded("maximum conversation length reached")
+        ConversationEnded("maximum conversation length reached", None, Outcome.TIMED_OUT)
     ]
 
 
@@ -352,7 +353,7 @@ def test_end_session_hangs_up_after_the_goodbye_has_played() -> None:
     outs = run(conv, steps)
     # the model said goodbye in the same response: no canned goodbye on top of it
     assert reports(outs[-1], ConversationEnded) == [
-        ConversationEnded("the caller said goodbye", 0.0)
+        ConversationEnded("the caller said goodbye", 0.0, Outcome.GOODBYE)
     ]
 
 
@@ -375,7 +376,9 @@ def test_end_session_plays_the_canned_goodbye_only_when_the_model_said_none(
     end = conv.handle(PlaybackIdle(), 4000)
     assert conv.state is State.IDLE
     # the hang-up is timed from the model's call: the budget is 1.5 s
-    assert reports(end, ConversationEnded) == [ConversationEnded("the caller said goodbye", 1200.0)]
+    assert reports(end, ConversationEnded) == [
+        ConversationEnded("the caller said goodbye", 1200.0, Outcome.GOODBYE)
+    ]
 
 
 def test_end_session_after_response_done_waits_only_for_playback() -> None:

@@ -11,7 +11,7 @@ from device.conversation import (
     SessionReady,
     State,
 )
-from device.conversation.barge_in import heard_prefix
+from device.conversation.replies import heard_prefix
 from device.conversation.commands import Send
 from device.conversation.reports import Note
 from device.realtime.commands import AddTextItem

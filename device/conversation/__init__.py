@@ -3,11 +3,16 @@
 - state.py: the `State` enum;
 - inputs.py: local events (start, stop, tool finished, timers, device health);
 - commands.py: what the engine asks the daemon to do;
-- reports.py: typed reports for the sinks;
-- visitor.py: everything of one conversation, replaced whole per visitor;
+- reports.py: typed reports for the sinks (`ConversationEnded` carries an `Outcome`);
+- outputs.py: `Output`, what `Conversation.handle` returns (a command or a report);
 - policy.py: what the engine needs from the settings; timer names;
-- engine.py: the transitions (`Conversation.handle(event, now_ms)`);
-- tool_turns.py: the tool-call part of the transitions.
+- visitor.py: everything of one conversation, replaced whole per visitor, made of small
+  pure machines that own their fields: caller.py (the caller's turns, the push-to-talk
+  button), replies.py (the reply ledger), tool_desk.py (the tool calls), link_keeper.py
+  (the visitor's link; the device's availability), outbox.py (commands sent, the retry
+  of a failed reply request), farewell.py (hand-over and hang-up);
+- steps.py: the engine's steps that change no state (bookkeeping and its outputs);
+- engine.py: the transitions (`Conversation.handle(event, now_ms)`): every state change.
 """
 
 from device.conversation.commands import (
@@ -27,7 +32,7 @@ from device.conversation.commands import (
     StopPlayback,
     Upload,
 )
-from device.conversation.engine import Conversation, Output
+from device.conversation.engine import Conversation
 from device.conversation.inputs import (
     DeviceHealth,
     Event,
@@ -46,10 +51,12 @@ from device.conversation.inputs import (
     TimerFired,
     ToolFinished,
 )
+from device.conversation.outputs import Output
 from device.conversation.policy import (
     IDLE_TIMER,
     MAX_TIMER,
     RESTORE_TIMER,
+    RETRY_TIMER,
     SETUP_TIMER,
     SLOW_PREFIX,
     STALL_TIMER,
@@ -65,6 +72,7 @@ __all__ = [
     "MAX_TIMER",
     "REPORT_TYPES",
     "RESTORE_TIMER",
+    "RETRY_TIMER",
     "SETUP_TIMER",
     "SLOW_PREFIX",
     "STALL_TIMER",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from device.conversation.reports import Outcome
 from device.realtime.events import ServerEvent
 from device.tools.base import ToolResult
 
@@ -17,7 +18,11 @@ class StartRequested:
 
 @dataclass(frozen=True, slots=True)
 class StopRequested:
+    """End the conversation now: a long press, a command, the daemon shutting down
+    (``outcome`` says which for the metrics: ``Outcome.SHUTDOWN`` when the daemon stops)."""
+
     reason: str = "stopped"
+    outcome: Outcome = Outcome.ENDED_BY_CALLER
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ class ConversationPolicy:
     # push-to-talk: the server must not end a held turn on a pause, so its turn detection
     # is switched off while the button is held (when the session uses server turn detection)
     server_turn_detection: bool = True  # the server cancels a reply when the caller speaks
+    # a reply request the server failed (a transient server_error) is asked again once,
+    # after this back-off; a second failure plays the busy prompt and ends the visit
+    server_error_retry_ms: float = 500.0
 
 
 IDLE_TIMER = "idle"
@@ -44,3 +47,4 @@ SLOW_PREFIX = "slow-tool:"
 SETUP_TIMER = "session-setup"
 STALL_TIMER = "reply-stall"
 RESTORE_TIMER = "restore"
+RETRY_TIMER = "reply-retry"
