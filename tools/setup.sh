@@ -11,6 +11,8 @@ APT_PACKAGES=(
   portaudio19-dev libportaudio2      # PyAudio
   pulseaudio pulseaudio-utils libasound2-plugins   # virtual sound cards for tests and demo
   espeak-ng sox                      # speech for the emulator, prompts and test utterances
+  libsystemd-dev pkg-config          # systemd-python builds from source in the venv
+  systemd                            # systemd-analyze: the unit's verify and security tests
 )
 
 missing=()
