@@ -1,0 +1,35 @@
+"""What every LED driver is (`Driver`), and how one says it cannot be used.
+
+A driver is a thin adapter: ``open()`` takes the device (or raises `DriverUnavailable`
+with one line naming the device and what to do), ``show(frame)`` writes one `Frame`
+(blocking: the LED service calls it on its writer thread, never on the loop), ``close()``
+lets the device go and may be called twice. ``led_count`` is how many pixels a frame for
+it carries; ``label`` names the device in log lines.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from device.leds.patterns import Frame
+
+
+class DriverUnavailable(Exception):
+    """The LED device cannot be used; the message is one line naming it and the fix."""
+
+
+class Driver(Protocol):
+    label: str
+    led_count: int
+
+    def open(self) -> None: ...
+
+    def show(self, frame: Frame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, or its type's name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
