@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from device.config.loader import check_config
+from device.prompts import PACKAGED_PROMPTS
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ROOT / "firmware_config/prompts"
+PROMPTS = PACKAGED_PROMPTS
 SECRET = "sk-proj-TESTSECRET0123456789"
 
 HTTP = (
@@ -415,7 +416,7 @@ def run_check(path: Path) -> tuple[int, str, str, float]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A folder for configs, with the committed prompts as its prompts/ and a WAV caller."""
+    """A folder for configs, with the packaged prompts as its prompts/ and a WAV caller."""
     (tmp_path / "prompts").symlink_to(PROMPTS)
     (tmp_path / "x.wav").symlink_to(ROOT / "tools/demo_audio/question.wav")
     return tmp_path

@@ -117,7 +117,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tree like the checkout's, so the examples' relative paths resolve."""
     top = tmp_path_factory.mktemp("site")
     (top / "firmware_config/examples").mkdir(parents=True)
-    (top / "firmware_config/prompts").symlink_to(ROOT / "firmware_config/prompts")
     (top / "tools").symlink_to(ROOT / "tools")
     return top
 

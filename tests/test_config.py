@@ -116,10 +116,20 @@ BAD = [
     ("audio:\n  input:\n", "2: audio.input.type: required key is missing (one of file, pyaudio)"),
     # missing required key: reported at the section's key
     ("audio:\n  input:\n    type: file\n", "2: audio.input.path: required key is missing"),
-    # a rule of the settings class itself
+    # a rule of the settings class itself: at the line of the key it names
     (
         "audio:\n  input:\n    type: pyaudio\n    channels: 2\n    channel: 2\n",
-        "2: audio.input: channel 2 does not exist: channels is 2 (channels are counted from 0)",
+        "5: audio.input.channel: channel 2 does not exist: channels is 2 "
+        "(channels are counted from 0) (got 2)",
+    ),
+    (
+        "audio:\n  gate:\n    open_db: 0\n",
+        "3: audio.gate.open_db: close_db 5.0 is above open_db 0.0: the gate would close "
+        "while still over its open threshold (got 0)",
+    ),
+    (  # a rule naming no key of the file: at the section's line
+        "wake:\n  models:\n    - threshold: 0.5\n",
+        "3: wake.models[0]: give exactly one of name (a pre-trained model) or path (.onnx)",
     ),
     # YAML itself
     ("device:\n  name: !env NAME\n", "2: device.name: unsupported YAML tag !env"),
@@ -210,7 +220,7 @@ def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
         settings = load_settings(write(tmp_path, text))
         assert settings.realtime == Settings().realtime
         assert settings.audio == Settings().audio
-        assert settings.conversation.prompts_dir == tmp_path / "prompts"
+        assert settings.conversation.prompts_dir is None  # the packaged prompts
 
 
 def test_empty_section_gives_its_defaults(tmp_path: Path) -> None:
@@ -224,7 +234,8 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> Non
     path = write(tmp_path, "audio:\n  input:\n    type: file\n    path: ../q.wav\n", "sub/k.yaml")
     inp = load_settings(path).audio.input
     assert isinstance(inp, FileInput) and inp.path == tmp_path / "q.wav"
-    assert load_settings(path).conversation.prompts_dir == tmp_path / "sub/prompts"
+    site = write(tmp_path, "conversation:\n  prompts_dir: prompts\n", "sub/site.yaml")
+    assert load_settings(site).conversation.prompts_dir == tmp_path / "sub/prompts"
 
 
 def test_absolute_and_home_paths_are_kept(tmp_path: Path) -> None:
@@ -310,7 +321,7 @@ def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["demo", "clinic", "shop", "field-tech"])
 def test_every_example_loads(name: str) -> None:
     settings = load_settings(EXAMPLES / f"{name}.yaml")
-    assert settings.conversation.prompts_dir == ROOT / "firmware_config/prompts"
+    assert settings.conversation.prompts_dir is None  # the packaged prompts
 
 
 def test_demo_example_runs_from_files_against_the_local_emulator() -> None:

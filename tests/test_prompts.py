@@ -6,7 +6,9 @@ Speech is judged by the real Silero VAD model, not by a level alone.
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 import wave
 from pathlib import Path
 
@@ -17,13 +19,14 @@ import soxr
 from device.audio.frames import SPEECH_RATE_HZ
 from device.cli.main import main as cli_main
 from device.config.settings import ConversationSettings
+from device.prompts import PACKAGED_PROMPTS
 from device.prompts.library import CATALOGUE, REQUIRED_PROMPTS, PromptLibrary
 from device.prompts.making import load_prompts, make, trim
 from device.prompts.making import main as tool_main
 from device.vad.silero import RATE_HZ, WINDOW_SAMPLES, SileroModel
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = ROOT / "firmware_config/prompts"
+DEFAULTS = PACKAGED_PROMPTS
 PHARMACY = "Please ask at the pharmacy counter"
 
 
@@ -148,7 +151,8 @@ def test_make_prompts_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) ->
     [
         ("conversation:\n  offline_message: ''\n", r"2: conversation.offline_message: "),
         ("conversation:\n  offline_message: " + "x" * 201 + "\n", r"201 characters, at most 200"),
-        ("conversation:\n  prompts_dir: DEFAULTS\n", r"is the committed default prompts folder"),
+        ("conversation:\n  prompts_dir: DEFAULTS\n", r"is the packaged default prompts folder"),
+        ("conversation:\n  start: at_startup\n", r"prompts_dir is not set .* or pass --out DIR"),
     ],
 )
 def test_make_prompts_refuses_a_bad_config_in_one_line(
@@ -202,3 +206,18 @@ def test_the_library_names_missing_required_prompts(tmp_path: Path) -> None:
     assert line.startswith(f"no prompt connection_lost.wav, busy.wav in {folder}: ")
     assert "voice-kiosk make-prompts --config FILE" in line
     assert PromptLibrary.load(tmp_path / "nowhere").missing() == list(REQUIRED_PROMPTS)
+
+
+def test_without_prompts_dir_the_library_plays_the_packaged_prompts() -> None:
+    assert ConversationSettings().prompts_dir is None
+    library = PromptLibrary.load(None)
+    assert library.folder == PACKAGED_PROMPTS
+    assert library.missing() == []
+    assert set(library.names()) >= set(CATALOGUE) | {"chime"}
+    # the wheel ships `device` only: every file of the folder is its package data
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = data["package-data"]["device"]
+    device = ROOT / "device"
+    for path in PACKAGED_PROMPTS.iterdir():
+        name = path.relative_to(device).as_posix()
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

@@ -616,7 +616,7 @@ def daemon_rss_mb(folder: Path, manifest: dict[str, Any]) -> float:
                     url=url,
                     wav=tmp / "caller.wav",
                     out=tmp / "reply.wav",
-                    prompts=ROOT / "firmware_config" / "prompts",
+                    prompts=ROOT / "device" / "prompts" / "default",
                 )
             )
             return _sample_daemon(config, tmp)

@@ -1,7 +1,7 @@
 """Make the wake chime: two soft bell notes, 200 ms, 24 kHz mono PCM16 (numpy only).
 
 The device plays it on a wake when ``wake.chime: chime`` (a prompt name: ``chime.wav`` in
-``conversation.prompts_dir``). The committed ``firmware_config/prompts/chime.wav`` is this
+``conversation.prompts_dir``). The packaged ``device/prompts/default/chime.wav`` is this
 script's output; it is pure arithmetic (no randomness, no external tool), so running it
 again writes the same bytes (a test checks that).
 
@@ -10,7 +10,7 @@ exponential decay; the second note (a fifth above) starts 70 ms after the first,
 chime rises, the way a "ready" sound does. The peak is -9 dBFS: clearly heard, never
 louder than the speech that follows.
 
-    python tools/make_chime.py [--out firmware_config/prompts/chime.wav]
+    python tools/make_chime.py [--out device/prompts/default/chime.wav]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "firmware_config" / "prompts" / "chime.wav"
+DEFAULT_OUT = ROOT / "device" / "prompts" / "default" / "chime.wav"
 RATE_HZ = 24000  # the device's speech format (device.audio.frames.SPEECH_RATE_HZ)
 LENGTH_MS = 200
 NOTES = ((0, 987.77), (70, 1479.98))  # (start ms, Hz): B5, then F#6 a fifth above

@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -190,8 +191,52 @@ class Builder:
             return cls(**values)
         except (TypeError, ValueError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.problem(at or node, key or "(top level)", message)
+            named = self._key_named(message, pairs, fields)
+            if named is None:
+                self.problem(at or node, key or "(top level)", message)
+                return INVALID
+            # the line of the key the check is about, not of its section
+            below, key_node, value_node = named
+            message = message.removeprefix(f"{below}: ")
+            if isinstance(value_node, ScalarNode) and "(got " not in message:
+                message += f" (got {short(self.shown(value_node))})"
+            self.report(key_node, join(key, below), message)
             return INVALID
+
+    @staticmethod
+    def _key_named(
+        message: str, pairs: list[tuple[Node, Node]], fields: dict[str, Any]
+    ) -> tuple[str, ScalarNode, Node] | None:
+        """The key set in the file that a settings check's ``message`` names first, if any:
+        its path below the section, its key node and its value node.
+
+        ``channel 5 does not exist: channels is 2`` names channel first; ``close_db 5.0 is
+        above open_db 0.0``, with only open_db set in the file, is about open_db;
+        ``echo.raw_input needs ...`` is about raw_input inside echo, when the file sets it.
+        """
+        written: dict[str, tuple[ScalarNode, Node]] = {
+            str(k.value): (k, v)
+            for k, v in pairs
+            if isinstance(k, ScalarNode) and k.value in fields
+        }
+        found: list[tuple[int, str, str]] = []
+        for name in written:
+            m = re.search(rf"(?<![\w.]){re.escape(name)}((?:\.\w+)*)(?!\w)", message)
+            if m:
+                found.append((m.start(), name, m.group(1)))
+        if not found:
+            return None
+        _, name, below = min(found)
+        path, (key_node, value_node) = name, written[name]
+        for part in below.split(".")[1:]:  # down into the mapping while the file has the key
+            inner = value_node.value if isinstance(value_node, MappingNode) else []
+            pair = next(
+                (p for p in inner if isinstance(p[0], ScalarNode) and p[0].value == part), None
+            )
+            if pair is None:
+                break
+            path, key_node, value_node = f"{path}.{part}", pair[0], pair[1]
+        return path, key_node, value_node
 
     @staticmethod
     def unknown(name: str, known: list[str], siblings: dict[str, list[str]] | None) -> str:

@@ -7,8 +7,8 @@
 - a WAV file speaker, ``tools.audit_log`` and a summary can be written where they point
   (the file, or the nearest existing folder above it, is tried with a probe file that is
   removed at once): not under a regular file, not under /proc, not in a read-only place;
-- ``conversation.prompts_dir`` is a folder whose WAVs are 16-bit PCM, and every prompt a
-  tool names is there;
+- the prompts folder (``conversation.prompts_dir``, or the packaged prompts when it is
+  unset) is a folder whose WAVs are 16-bit PCM, and every prompt a tool names is there;
 - ``tools.credential_dir`` is a readable folder; ``realtime.api_key_file`` is a private
   regular file (mode 0600 or stricter, owned by this user or root);
 - every tool's parameters are a valid JSON schema (the meta-schema check, jsonschema).
@@ -27,6 +27,7 @@ from pathlib import Path
 from device.audio.settings import FileInput, FileOutput
 from device.config.secrets import key_file_problem
 from device.config.settings import Settings
+from device.prompts import prompts_folder
 from device.tools.schema import tool_schema_problems
 from device.tools.settings import EndSessionTool, EscalateTool
 
@@ -66,7 +67,7 @@ def preflight(settings: Settings) -> list[str]:
 
 
 def _prompts(settings: Settings) -> list[str]:
-    folder = settings.conversation.prompts_dir
+    folder = prompts_folder(settings.conversation.prompts_dir)
     why = _folder_problem(folder)
     if why:
         return [f"conversation.prompts_dir: {why}"]
@@ -80,12 +81,18 @@ def _prompts(settings: Settings) -> list[str]:
         if why:
             problems.append(f"conversation.prompts_dir: {why}")
     names = {p.stem for p in wavs}
+    make = (
+        "make it with python -m device.prompts.making"
+        if settings.conversation.prompts_dir is not None
+        else "these are the packaged prompts: set conversation.prompts_dir to the site's "
+        "folder and put it there"
+    )
     for i, item in enumerate(settings.tools.items):
         prompt = item.prompt if isinstance(item, EscalateTool | EndSessionTool) else None
         if prompt is not None and prompt not in names:
             problems.append(
                 f"tools.items[{i}].prompt: no prompt {prompt}.wav in {folder} "
-                "(make it with python -m device.prompts.making, or set prompt: null)"
+                f"({make}, or set prompt: null)"
             )
     chime = settings.wake.chime
     if settings.wake.enabled and chime is not None and chime not in names:

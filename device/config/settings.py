@@ -41,8 +41,10 @@ class ConversationSettings:
         min=10,
         max=3600,
     )
-    prompts_dir: Path = option(
-        Path("prompts"), doc="Folder of canned local prompts (WAV + text), relative to this file."
+    prompts_dir: Path | None = option(
+        None,
+        doc="A site's folder of canned local prompts (WAV + text), relative to this file; "
+        "null: the prompts installed with voice-kiosk.",
     )
     offline_message: str = option(
         "I can't reach my service right now. Please ask at the reception desk.",

@@ -61,7 +61,7 @@ class Play:
 
 @dataclass(frozen=True, slots=True)
 class PlayPrompt:
-    """Play a canned local prompt (firmware_config/prompts/NAME.wav)."""
+    """Play a canned local prompt (NAME.wav in the prompts folder)."""
 
     name: str
 

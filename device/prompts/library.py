@@ -1,9 +1,10 @@
 """Canned local prompts: short WAVs the device plays itself, without the network.
 
-Each prompt is ``NAME.wav`` in the prompts folder (``conversation.prompts_dir``), made by
-device/prompts/making.py (``voice-kiosk make-prompts`` for a site's folder) or recorded by the
-operator. They are loaded once at start-up and converted to the device's speech format
-(``SPEECH_RATE_HZ`` mono PCM16).
+Each prompt is ``NAME.wav`` in the prompts folder: a site's own
+(``conversation.prompts_dir``), made by device/prompts/making.py (``voice-kiosk
+make-prompts``) or recorded by the operator, or else the one installed with the package
+(``PACKAGED_PROMPTS``, device/prompts/default). They are loaded once at start-up and
+converted to the device's speech format (``SPEECH_RATE_HZ`` mono PCM16).
 
 ``CATALOGUE`` says what each prompt is for; ``REQUIRED_PROMPTS`` are the ones the daemon
 plays on its own when something fails, so a folder without one of them leaves a caller in
@@ -22,6 +23,7 @@ import soxr
 
 from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.wav import AudioFileError, read_wav
+from device.prompts import prompts_folder
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,9 @@ class PromptLibrary:
         self.folder = folder
 
     @classmethod
-    def load(cls, folder: Path) -> PromptLibrary:
+    def load(cls, folder: Path | None) -> PromptLibrary:
+        """Every WAV of ``folder`` (None: the packaged prompts); a missing folder is logged."""
+        folder = prompts_folder(folder)
         prompts: dict[str, bytes] = {}
         if not folder.is_dir():
             log.warning(

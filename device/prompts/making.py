@@ -2,19 +2,21 @@
 
 Two jobs:
 
-- the committed defaults: read ``firmware_config/prompts/prompts.yaml`` (``NAME: text``)
+- the packaged defaults: read ``device/prompts/default/prompts.yaml`` (``NAME: text``, the
+  prompts installed with the package and played when ``conversation.prompts_dir`` is unset)
   and write ``NAME.wav`` beside it (or into ``--out``);
 - a site's folder, at provisioning time (``--config FILE``, also ``voice-kiosk
-  make-prompts``): the committed defaults copied into the config's
+  make-prompts``): the packaged defaults copied into the config's
   ``conversation.prompts_dir`` (or ``--out``), and ``offline.wav`` made from the config's
   ``conversation.offline_message``, so each site says where help is. WAVs already there
   (an operator's recordings) are kept unless ``--replace``; offline.wav is always made.
+  The site's folder then replaces the packaged one: set ``conversation.prompts_dir`` to it.
 
 espeak-ng speaks at 22050 Hz; the audio is resampled to the link rate (24 kHz) with soxr,
 its leading and trailing silence trimmed to 50 ms (a prompt starts at once) and pauses
 inside it shortened to 200 ms (espeak-ng's pause between sentences is longer).
 
-    python -m device.prompts.making                       # all the committed defaults
+    python -m device.prompts.making                       # all the packaged defaults
     python -m device.prompts.making --only filler goodbye # some of them
     python -m device.prompts.making --prompts site.yaml --out /etc/voice-kiosk/prompts
     python -m device.prompts.making --config /etc/voice-kiosk/config.yaml   # a site's folder
@@ -39,12 +41,12 @@ import yaml
 
 from device.audio.frames import SPEECH_RATE_HZ
 from device.audio.wav import AudioFileError, read_wav
+from device.prompts import PACKAGED_PROMPTS
 from device.prompts.arguments import add_site_arguments
 from device.prompts.library import CATALOGUE, SOUNDS
 
-ROOT = Path(__file__).resolve().parents[2]
-PROMPTS = ROOT / "firmware_config/prompts/prompts.yaml"
-DEFAULTS_DIR = PROMPTS.parent
+DEFAULTS_DIR = PACKAGED_PROMPTS
+PROMPTS = DEFAULTS_DIR / "prompts.yaml"
 SITE_PROMPT = "offline"  # the prompt whose words come from the site's config
 MAX_MESSAGE_CHARS = 200
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -180,10 +182,18 @@ def make_site_prompts(
             file=stderr,
         )
         return EXIT_USAGE
-    folder = (out or settings.conversation.prompts_dir).absolute()
+    chosen = out or settings.conversation.prompts_dir
+    if chosen is None:
+        print(
+            f"{config}: conversation.prompts_dir is not set (the packaged prompts play): "
+            "set it to the site's folder, or pass --out DIR",
+            file=stderr,
+        )
+        return EXIT_USAGE
+    folder = chosen.absolute()
     if folder.resolve() == DEFAULTS_DIR.resolve():
         print(
-            f"{folder}: is the committed default prompts folder; make the site's prompts in "
+            f"{folder}: is the packaged default prompts folder; make the site's prompts in "
             "their own (--out DIR, or conversation.prompts_dir in the config)",
             file=stderr,
         )
@@ -222,7 +232,7 @@ def make_site_prompts(
 def _fill_folder(
     folder: Path, defaults: dict[str, str], *, replace: bool, stdout: TextIO
 ) -> dict[str, str]:
-    """Copy the committed default WAVs in, the spoken prompts and the ``SOUNDS`` (keeping
+    """Copy the packaged default WAVs in, the spoken prompts and the ``SOUNDS`` (keeping
     what is there unless ``replace``); returns the texts of the spoken ones."""
     try:
         existing = load_prompts(folder / "prompts.yaml")

@@ -45,7 +45,7 @@ from tools.realtime_emulator import Emulator, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_AUDIO = ROOT / "tools/demo_audio"
-PROMPTS = ROOT / "firmware_config/prompts"
+PROMPTS = ROOT / "device/prompts/default"
 TOKEN = "tok-daemon-tools-0123456789"
 AUTH = (Header(name="Authorization", value="Bearer {credential:job-api-token}"),)
 UNAVAILABLE_REPLY = "Sorry, the job system is not available right now."

@@ -64,16 +64,16 @@ def test_software_with_the_raw_mic_is_judged_as_reference_and_misuse_is_named(
     for text, where, why in [
         (
             "audio:\n  echo: {mode: hardware, raw_input: kiosk_raw}\n",
-            ":2: audio.echo: ",
+            ":2: audio.echo.raw_input: ",  # the line of the key the rule is about
             "raw_input is for mode software (the mic under the sound server's canceller); "
-            "mode is hardware",
+            "mode is hardware (got 'kiosk_raw')",
         ),
         (
             "audio:\n  input: {type: file, path: caller.wav}\n"
             "  echo: {mode: software, raw_input: kiosk_raw}\n",
-            ":1: audio: ",
+            ":3: audio.echo.raw_input: ",
             "echo.raw_input needs a sound card input (input.type pyaudio): it is the mic "
-            "under the sound server's canceller",
+            "under the sound server's canceller (got 'kiosk_raw')",
         ),
     ]:
         (tmp_path / "caller.wav").write_bytes(b"")
