@@ -2,7 +2,9 @@
 
 ``run`` never raises and never hangs: unknown tool, call limit, bad arguments, missing
 confirmation, timeout, any failure all come back as a ToolResult whose output the model
-can speak from. Every call is audited (device/tools/audit.py). The kinds of tool come from
+can speak from. Every call is audited (device/tools/audit.py: each field of the record at
+most 4 KB, a cut one named with its size and sha256; the log line at most 300 bytes of each
+field, so a server's megabyte of arguments costs neither). The kinds of tool come from
 device/tools/registry.py; the network from device/tools/http_client.py.
 
 One visitor, one object: everything a conversation leaves here (call counts, pending
@@ -31,7 +33,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from device.common.problems import ConfigError, is_secret_key
-from device.tools.audit import AuditLog, redact
+from device.common.text import one_line
+from device.tools.audit import AuditLog, bounded, redact
 from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult, ToolSpec
 from device.tools.checks import check_tools, credentials_needed
 from device.tools.guardrails import (
@@ -49,6 +52,8 @@ from device.tools.schema import make_validator, parse_arguments, tool_schema_pro
 from device.tools.settings import ToolsSettings
 
 log = logging.getLogger(__name__)
+
+NAME_MAX_CHARS = 64  # of a tool name the server sent, in a log line or the model's answer
 
 
 @dataclass(slots=True)
@@ -215,14 +220,16 @@ class Toolbox:
                 known = ", ".join(self._tools) or "none"
                 outcome = Outcome(
                     False,
-                    f"There is no tool named {call.name} (tools: {known}).",
+                    f"There is no tool named {one_line(call.name, NAME_MAX_CHARS)} "
+                    f"(tools: {known}).",
                     "unknown_tool",
                 )
             else:
                 outcome, arguments = await self._guarded(visit, tool, call, context)
         except Exception as exc:  # a bug here must not reach the engine
-            why = redact(str(exc), self._known_secrets)
-            log.error("tool %s failed on the device: %s: %s", call.name, type(exc).__name__, why)
+            why = one_line(redact(str(exc), self._known_secrets))
+            name = one_line(call.name, NAME_MAX_CHARS)
+            log.error("tool %s failed on the device: %s: %s", name, type(exc).__name__, why)
             outcome = Outcome(
                 False, f"{call.name} failed on the device. {UNAVAILABLE}", "error", detail=why
             )
@@ -233,8 +240,10 @@ class Toolbox:
         visit.last_audit = self._write_audit(call, context, arguments, outcome, ms, secrets)
         if not outcome.ok:
             level = logging.WARNING if outcome.status == "invalid_arguments" else logging.INFO
-            why = redact(outcome.detail or outcome.output, secrets)
-            log.log(level, "tool %s: %s: %s", call.name, outcome.status, why)
+            why = one_line(redact(outcome.detail or outcome.output, secrets))
+            log.log(
+                level, "tool %s: %s: %s", one_line(call.name, NAME_MAX_CHARS), outcome.status, why
+            )
         return ToolResult(
             output=outcome.output,
             ok=outcome.ok,
@@ -299,8 +308,7 @@ class Toolbox:
         if outcome.action is not ToolAction.CONTINUE:
             record["action"] = outcome.action.value
         self._audit.write(record, secrets)
-        redacted: dict[str, Any] = redact(record, secrets)
-        return redacted
+        return bounded(redact(record, secrets))  # what the file keeps
 
     async def close(self) -> None:
         await self._http.aclose()
