@@ -11,8 +11,8 @@ from device.conversation import (
     SessionReady,
     State,
 )
-from device.conversation.replies import heard_prefix
 from device.conversation.commands import Send
+from device.conversation.replies import heard_prefix
 from device.conversation.reports import Note
 from device.realtime.commands import AddTextItem
 from device.realtime.events import SessionCreated, SessionUpdated, TranscriptDone

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import itertools
 
-from device.conversation import inputs as local
-from device.conversation import steps
+import device.conversation.inputs as local
+import device.conversation.steps as steps
+import device.realtime.events as server
 from device.conversation.commands import (
     AwaitPlayback,
     CancelTimer,
@@ -73,7 +74,6 @@ from device.conversation.reports import (
 )
 from device.conversation.state import ENDED, State
 from device.conversation.visitor import Visitor
-from device.realtime import events as server
 from device.realtime.commands import RequestReply, UpdateSession
 from device.tools.base import ToolContext, ToolResult
 
@@ -274,6 +274,16 @@ class Conversation:
         self._to(State.LISTENING, out)
         out += [Upload(True), SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms)]
 
+    def _listen(self, out: list[Output], state: State = State.LISTENING) -> None:
+        """The caller may speak: the idle deadline runs."""
+        self._to(state, out)
+        out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+
+    def _think(self, out: list[Output]) -> None:
+        """The caller's turn is answered: the reply is asked for (through the gate)."""
+        steps.ask_reply(self.visitor, out)
+        self._to(State.THINKING, out)
+
     def _end(
         self,
         reason: str,
@@ -304,9 +314,7 @@ class Conversation:
         elif name.startswith(SLOW_PREFIX) and v.tools.is_pending(name[len(SLOW_PREFIX) :]):
             out.append(PlayPrompt("filler"))
         elif name == SETUP_TIMER and self.state is State.CONNECTING and v.link.was_down:
-            reason, kind = v.link.was_down  # still no link: say so (never silence)
-            out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
-            self._end(f"no link: {reason}", link_outcome(kind), out, state=State.OFFLINE)
+            self._no_link(*v.link.was_down, out, disconnect=True)  # still none: say so
         elif name == SETUP_TIMER and self.state is State.CONNECTING:
             s = self.policy.setup_timeout_ms / 1000.0
             why = f"the server did not set up the session in {s:g} s"
@@ -410,8 +418,7 @@ class Conversation:
         if v.farewell.decided:
             self._end(v.farewell.reason, v.farewell.outcome, out)
         elif self.state in (State.SPEAKING, State.THINKING):
-            self._to(State.HANDOVER if v.farewell.handed_over else State.LISTENING, out)
-            out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+            self._listen(out, State.HANDOVER if v.farewell.handed_over else State.LISTENING)
 
     def _interrupt(self, source: str, out: list[Output], *, device: bool) -> None:
         """Barge-in, step 1: silence the speaker now; the daemon answers PlaybackStopped."""
@@ -435,8 +442,7 @@ class Conversation:
         if v.tools.busy:
             return
         if not v.farewell.decided:
-            steps.ask_reply(v, out)
-            self._to(State.THINKING, out)
+            self._think(out)
         else:  # the goodbye plays out (the model's reply, or the prompt), then the hang-up
             self._to(State.SPEAKING, out)
             if v.gate.active is None:
@@ -469,8 +475,7 @@ class Conversation:
             return
         steps.release_turn(v, commit, self._now_ms, out)
         if commit:
-            steps.ask_reply(v, out)
-            self._to(State.THINKING, out)
+            self._think(out)
         else:
             out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
         steps.turn_detection_back(v, self.policy, out)
@@ -487,8 +492,7 @@ class Conversation:
                 why = f"link refused: {ev.reason}"
                 self._end(why, outcome, out, state=State.ERROR, disconnect=False)
                 return
-            out.append(PlayPrompt("busy" if ev.kind == "busy" else "offline"))
-            self._end(f"no link: {ev.reason}", outcome, out, state=State.OFFLINE, disconnect=False)
+            self._no_link(ev.reason, ev.kind, out, disconnect=False)
             return
         if self._may_reconnect(ev.retryable):
             self._reconnect(f"link lost: {ev.reason}", out, disconnect=False)
@@ -497,6 +501,12 @@ class Conversation:
             out.append(Note(f"gave up after {reconnects} new session(s)"))
         out.append(PlayPrompt("connection_lost"))
         self._end(f"link lost: {ev.reason}", outcome, out, state=State.OFFLINE, disconnect=False)
+
+    def _no_link(self, reason: str, kind: str, out: list[Output], *, disconnect: bool) -> None:
+        """No session could be had for the visitor: say so (never silence), offline."""
+        out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
+        why = f"no link: {reason}"
+        self._end(why, link_outcome(kind), out, state=State.OFFLINE, disconnect=disconnect)
 
     def _may_reconnect(self, retryable: bool) -> bool:
         p = self.policy
@@ -519,11 +529,9 @@ class Conversation:
         elif self.state is State.RECONNECTING and restore:
             steps.restore_words(v, out)
             if v.replies.caller_spoke_last and not v.farewell.decided:
-                steps.ask_reply(v, out)  # the caller's last words were not answered yet
-                self._to(State.THINKING, out)
+                self._think(out)  # the caller's last words were not answered yet
             else:
-                self._to(State.LISTENING, out)
-                out.append(SetTimer(IDLE_TIMER, self.policy.idle_timeout_ms))
+                self._listen(out)
 
     def _link_status(self, ev: local.LinkStatus, out: list[Output]) -> None:
         """While idle: the standby keeper says whether a link can be had."""
