@@ -197,7 +197,7 @@ async def restore_after_refusals(repeats: int, refusal_s: float) -> list[float]:
         for _ in range(repeats):
             mark, t0 = await refused_for(r, refusal_s)
             t = await r.seen.until(back_to_idle(mark), mark, timeout_s=120)
-            if r.daemon._manager().standby is None:
+            if r.daemon.keeper.standby is None:
                 raise RuntimeError("back to IDLE without a standby")
             out.append(ms(t0, t))
     return out

@@ -92,6 +92,7 @@ class CallerMic:
         self._queue = bytearray()
         self._closed = False
         self.frames_out = 0
+        self.overflows = 0
 
     def say(self) -> None:
         self._queue += self.speech
@@ -245,7 +246,7 @@ class Rig:
         d = self.daemon
         if d.engine.state is not State.IDLE:
             return False
-        return not d.settings.realtime.standby or d._manager().standby is not None
+        return not d.settings.realtime.standby or d.keeper.standby is not None
 
     async def wait(self, cond: Callable[[], bool], timeout_s: float = 15.0) -> None:
         async with asyncio.timeout(timeout_s):
@@ -299,7 +300,7 @@ async def rig(
             task = asyncio.create_task(daemon.run())
             r = Rig(emu, daemon, seen, probe, mic, task)
             try:
-                await r.wait(lambda: daemon._links is not None)
+                await r.wait(daemon.started.is_set)
                 yield r
             finally:
                 daemon.stop()

@@ -21,6 +21,8 @@ class AudioInput(Protocol):
     ``loop.call_soon_threadsafe`` into a bounded queue.
     """
 
+    overflows: int  # frames dropped because the reader fell behind (0 for a file)
+
     def frames(self) -> AsyncIterator[AudioFrame]: ...
 
     async def close(self) -> None: ...
@@ -42,9 +44,23 @@ class AudioOutput(Protocol):
         end_ms = truncate_point(speaker.heard_ms(item), speaker.received_ms(item))
     """
 
+    underflows: int  # times playback ran dry while audio was due (0 for a file)
+
     def write(self, item_id: str, pcm: bytes) -> None: ...
 
     def flush(self) -> None: ...
+
+    def hold(self, max_ms: float) -> None:
+        """Pause at once, for at most ``max_ms`` (a suspected barge-in); thread-safe."""
+        ...
+
+    def resume(self) -> None:
+        """Go on after a `hold` (nobody cut in); thread-safe."""
+        ...
+
+    def forget(self, keep: set[str] | None = None) -> None:
+        """Drop the playback clock's per-item counts (all but ``keep``)."""
+        ...
 
     def heard_ms(self, item_id: str) -> float: ...
 

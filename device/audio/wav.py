@@ -71,6 +71,7 @@ class WavMic:
         self._sleep = sleep
         self._closed = False
         self._echo: EchoTap | None = None
+        self.overflows = 0  # a file never falls behind (the AudioInput counter)
 
     def hear(self, speaker: WavSpeaker) -> None:
         """Mix what ``speaker`` plays into the frames at ``echo_db`` (nothing if it is null)."""
@@ -133,6 +134,7 @@ class WavSpeaker:
         self._wav.setnchannels(1)
         self._wav.setsampwidth(SAMPLE_BYTES)
         self._wav.setframerate(SPEECH_RATE_HZ)
+        self.underflows = 0  # a file never runs dry (the AudioOutput counter)
         self._queue: deque[_Segment] = deque()
         self._played: dict[str, int] = {}  # item_id -> bytes played
         self._received: dict[str, int] = {}  # item_id -> bytes written

@@ -1,14 +1,24 @@
-"""The daemon's wiring: tasks, lanes, timers and the adapters around the pure engine.
+"""The daemon: the pure engine among its parts, one loop, one clock.
 
-Everything here runs on one asyncio loop. Threads (PortAudio callbacks, later gpiozero and
-model workers) reach the loop only through ``loop.call_soon_threadsafe`` (the audio
-adapters, `Daemon.trigger`). ``Daemon.dispatch`` feeds one event to the engine and carries
-out what it returns at once, in order: commands to adapters, reports to the sinks.
+`Daemon.dispatch` feeds one event to the engine (device/conversation/) and carries out
+what it returns at once, in order: commands to the part that owns them, reports to the
+services and sinks. The parts own their fields and are built here with what they need:
 
-- Lanes (device/daemon/lanes.py): control commands before queued audio; audio bounded.
-- Sinks (device/services/sinks.py): timeline, run summary, log; LEDs, systemd and metrics later.
-- Supervisor (device/daemon/supervisor.py): every task; none fails silently.
-- One clock: ``now_ms`` and every timer come from the event loop's clock.
+- `SessionKeeper` (session_keeper.py): the Realtime session, the warm standby,
+  reconnects, and the sender that drains the two `Lanes` (control before audio);
+- `AudioPath` (audio_path.py): microphones, capture pipeline, 16 kHz listeners, speaker;
+- `ToolRunner` (tool_runner.py), `TalkButton` (talk_button.py), `Timers` (timers.py);
+- `ServiceHost` (device/services/host.py): every report to each sink and service; the
+  services run under the supervisor and are closed at exit, in reverse order;
+- `Supervisor` (supervisor.py): every task; none fails silently;
+- `Heartbeat` (heartbeat.py): the last microphone frame and the loop probe, for `health`.
+
+Parts learn the conversation's state from ``StateChanged`` reports (`_state_changed`),
+never by reading the engine. Threads reach the loop only through the `Inbox` (inbox.py).
+One clock: ``now_ms`` and every timer come from the event loop's clock.
+
+What a service gets (its ports, device/services/ports.py): every report, `stats`,
+`health`, `trigger`, and the ``Ready`` report once the device can serve.
 """
 
 from __future__ import annotations
@@ -17,15 +27,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Protocol, TextIO
 
-from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
-from device.audio.pipeline import CapturePipeline
 from device.audio.seam import AudioInput, AudioOutput
-from device.buttons.ptt import PushToTalk
 from device.config.settings import Settings
 from device.conversation import (
     REPORT_TYPES,
@@ -38,10 +44,9 @@ from device.conversation import (
     Event,
     HoldUpload,
     InterruptRequested,
-    LinkLost,
+    LinkStatus,
     Output,
     Play,
-    PlaybackIdle,
     PlayPrompt,
     ProbeLink,
     Reconnect,
@@ -49,7 +54,6 @@ from device.conversation import (
     Send,
     SetTimer,
     StartRequested,
-    State,
     StopPlayback,
     StopRequested,
     TimerFired,
@@ -57,42 +61,40 @@ from device.conversation import (
 )
 from device.conversation.reports import (
     ErrorReported,
+    Outcome,
+    Ready,
+    ReplyPaused,
     Report,
+    StateChanged,
     WorkerFailed,
 )
-from device.daemon.audio_path import AudioWiring, holds_echo
+from device.daemon.audio_path import AudioPath, LocalVad, WakeWord
 from device.daemon.engine_policy import conversation_policy
+from device.daemon.heartbeat import Heartbeat
+from device.daemon.inbox import Inbox
 from device.daemon.lanes import Lanes
-from device.daemon.link_manager import LinkManager, LiveSession
-from device.daemon.session_keeper import LinkWiring
+from device.daemon.session_keeper import LinkFactory, SessionKeeper
 from device.daemon.supervisor import Supervisor
-from device.daemon.tool_runner import ToolWiring
+from device.daemon.talk_button import TalkButton
+from device.daemon.timers import Timers
+from device.daemon.tool_runner import ToolRunner
 from device.prompts.library import PromptLibrary
-from device.realtime.commands import LinkCommand
-from device.services.sinks import Fanout, LogSink, Sink
+from device.services.host import ServiceHost
+from device.services.ports import Health, Service, Sink, Stats
+from device.services.sinks import LogSink
 from device.services.summary import RunSummary, TimelineSink
+from device.services.tally import Tally
 from device.services.triggers import Trigger, TriggerAction
 from device.tools.base import ToolBox
 
 log = logging.getLogger(__name__)
 
 AUDIO_LANE_MS = 2000  # at most this much caller audio waits for a stalled socket
-PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
+SPEAKER_IDLE_AT_EXIT_S = 5.0
 
 
-class Link(Protocol):
-    """What the daemon needs of a Realtime link (device.realtime.link.RealtimeLink)."""
-
-    close_code: int | None
-
-    async def send(self, command: LinkCommand) -> None: ...
-
-    def events(self) -> Any: ...
-
-    async def close(self) -> None: ...
-
-
-LinkFactory = Callable[[], Awaitable[Link]]
+class Closeable(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class RunOptions:
     drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
 
 
-class Daemon(LinkWiring, AudioWiring, ToolWiring):
+class Daemon:
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
     def __init__(
@@ -117,141 +119,204 @@ class Daemon(LinkWiring, AudioWiring, ToolWiring):
         options: RunOptions = RunOptions(),
         timeline: TextIO | None = None,
         sinks: Iterable[Sink] = (),
+        services: Iterable[Service] = (),
         key_source: str = "",
-        wake: Any = None,
-        local_vad: Any = None,
-        button: Any = None,
+        inbox: Inbox | None = None,
+        wake: WakeWord | None = None,
+        local_vad: LocalVad | None = None,
+        button: Closeable | None = None,
         vad_mic: AudioInput | None = None,
     ) -> None:
         """``wake`` (a WakeListener), ``local_vad`` (a VadListener) and ``button`` (a
-        GpioButton, built with ``on_event=daemon.on_button``) are optional adapters; the
-        listeners get the 16 kHz fan-out once the microphone runs. ``vad_mic`` (the raw mic
-        of ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
+        GpioButton) are optional adapters built with the `Inbox`'s methods as their
+        callbacks (``inbox``: the same Inbox). ``vad_mic`` (the raw mic of
+        ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
         self.settings = settings
-        self.mic = mic
-        self.speaker = speaker
-        self._connect = connect
-        self.toolbox = toolbox
-        self.prompts = prompts or PromptLibrary({})
         self.options = options
         self.engine = Conversation(conversation_policy(settings, toolbox))
         self.timeline = timeline
         self.summary = RunSummary()
-        self.sinks = Fanout([self.summary, LogSink()])
+        self.tally = Tally()
+        self.host = ServiceHost(sinks=[self.tally, self.summary, LogSink()], services=services)
         if timeline is not None and settings.logging.timeline:
-            self.sinks.add(TimelineSink(timeline))
+            self.host.add(TimelineSink(timeline))
         for sink in sinks:
-            self.sinks.add(sink)
-        self.link: Link | None = None
-        self.session: LiveSession | None = None
-        self.key_source = key_source  # where the API key came from, for a refused key
-        self._links: LinkManager | None = None
-        self._standby_wanted = asyncio.Event()
-        self._probe = asyncio.Event()
-        self._waiters: list[asyncio.Future[LiveSession]] = []
-        self._link_down = False  # the standby keeper could not get a session last time
-        self.uploading = False
-        self.pipeline: CapturePipeline | None = None
-        chunk_ms = max(1, settings.audio.upload_chunk_ms)
-        self.lanes = Lanes(max_audio=AUDIO_LANE_MS // chunk_ms)
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+            self.host.add(sink)
+        self.inbox = inbox or Inbox()
+        self.supervisor = Supervisor(on_failure=self._worker_failed, on_fatal=self.fail)
+        self.heartbeat = Heartbeat()
+        self.lanes = Lanes(max_audio=AUDIO_LANE_MS // max(1, settings.audio.upload_chunk_ms))
+        self.timers = Timers(lambda name: self.dispatch(TimerFired(name)))
+        self.keeper = SessionKeeper(
+            settings.realtime,
+            self.engine.policy.session,
+            connect,
+            self.lanes,
+            dispatch=self.dispatch,
+            emit=self.emit,
+            spawn=self.supervisor.spawn,
+            key_source=key_source,
+        )
+        self.audio = AudioPath(
+            settings,
+            mic=mic,
+            speaker=speaker,
+            prompts=prompts or PromptLibrary({}),
+            lanes=self.lanes,
+            heartbeat=self.heartbeat,
+            dispatch=self.dispatch,
+            emit=self.emit,
+            spawn=self.supervisor.spawn,
+            link_up=lambda: self.keeper.link is not None,
+            wake=wake,
+            local_vad=local_vad,
+            vad_mic=vad_mic,
+        )
+        self.tools = ToolRunner(toolbox, spawn=self.supervisor.spawn, dispatch=self.dispatch)
+        self.button = button
+        self.talk_button = TalkButton(settings.button, self.dispatch) if button else None
         self._t0 = 0.0
-        self._sup: Supervisor | None = None
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
-        self._input_ended = False
-        self._listening = asyncio.Event()
-        self._conversations = 0
-        self._prompt_n = 0
-        self._audio_ids = 0
-        self._hold_open = False
-        self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
-        self.wake = wake
-        self.local_vad = local_vad
-        self.vad_mic = vad_mic
-        self.button = button
-        b = settings.button
-        self.ptt: PushToTalk | None = (
-            PushToTalk(
-                b.mode,
-                min_press_ms=b.min_press_ms,
-                min_talk_ms=b.min_talk_ms,
-                long_press_ms=b.long_press_s * 1000.0,
-            )
-            if button is not None
-            else None
-        )
-        self._ptt_timer: asyncio.TimerHandle | None = None
-        self._kept: deque[tuple[float, bytes]] = deque()
-        self._wake_end_ms: float | None = None
-        self._first_frame_ms: float | None = None
-        self._vad_first_frame_ms: float | None = None  # the raw mic's (audio.echo.raw_input)
-        self._holds_echo = holds_echo(settings, local_vad)
+        self._link_known = asyncio.Event()  # the standby keeper knows up or down
+        self._link_ok = False
+        self.started = asyncio.Event()  # run() began: its workers are spawned
+        self.ready: Ready | None = None
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
 
-    # -- time and events ----------------------------------------------------------------
+    # -- the parts, by their old names (the tests and the bench read them) ------------------
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._t0 = self._loop.time()
-        return self._loop
+    def speaker(self) -> AudioOutput:
+        return self.audio.speaker
+
+    @property
+    def pipeline(self) -> object:
+        return self.audio.pipeline
+
+    @property
+    def wake(self) -> WakeWord | None:
+        return self.audio.wake
+
+    # -- time, events and reports ---------------------------------------------------------
 
     def now_ms(self) -> float:
         """ms since the daemon started, on the event loop's clock (the timers' clock too)."""
-        return (self.loop.time() - self._t0) * 1000.0
+        return (asyncio.get_running_loop().time() - self._t0) * 1000.0
 
     def dispatch(self, event: Event) -> None:
         """Feed one event to the engine and carry out what it returns (on the loop thread)."""
+        if isinstance(event, LinkStatus):
+            self._link_ok = event.up
+            self._link_known.set()
         was_active = self.engine.active
         for output in self.engine.handle(event, self.now_ms()):
             self._execute(output)
         if was_active and not self.engine.active:
             self._visitor_left()
-        state = self.engine.state
-        if state is State.LISTENING or (state is State.IDLE and self.wake is not None):
-            self._listening.set()  # a file caller speaks (to the wake word, when idle)
-        else:
-            self._listening.clear()
-        self._speaking_changed()
-        if self.pipeline is not None:  # nobody here: capture in 80 ms batches (cheaper)
-            self.pipeline.set_batching(not self.engine.active)
         self._changed.set()
 
-    def _visitor_left(self) -> None:
-        """A conversation ended, however: forget its audio; ready the next visitor's session.
-
-        The capture pipeline is reset now, not when the next visitor starts (the gate and
-        the resampler are warm when they do, so their first words go up at once).
-        """
-        if self.pipeline is not None:
-            self.pipeline.reset(keep_gate=True)
-        self._kept.clear()
-        forget = getattr(self.speaker, "forget", None)
-        if forget is not None:  # the playback clock's per-item counts of that visitor
-            forget(None)
-        if self.settings.realtime.standby:
-            self._standby_wanted.set()
-
     def emit(self, report: Report) -> None:
-        """Hand one report to every sink (the daemon's own reports use this too)."""
-        self.sinks.emit(self.now_ms(), report)
+        """Hand one report to every sink and service (the daemon's own reports too)."""
+        if isinstance(report, StateChanged):
+            self._state_changed(report)
+        self.host.emit(self.now_ms(), report)
 
-    def health(self, ok: bool, message: str) -> None:
-        """For audio adapters: a device went missing or came back."""
-        self.dispatch(DeviceHealth(ok, message))
+    def _state_changed(self, report: StateChanged) -> None:
+        self.keeper.state_changed(report.new)
+        self.audio.state_changed(report.new)
+        if self.talk_button is not None:
+            self.talk_button.state_changed(report.new)
+
+    def _visitor_left(self) -> None:
+        """A conversation ended, however: forget its audio; ready the next visitor's session."""
+        self.audio.visitor_left()
+        self.keeper.visitor_left()
+
+    def _execute(self, output: Output) -> None:
+        if isinstance(output, REPORT_TYPES):
+            self.emit(output)
+            return
+        match output:
+            case Send(command=command):
+                if self.keeper.link is not None:
+                    self.lanes.put_control(command)
+            case Play(item_id=item_id, pcm=pcm):
+                self.audio.play(item_id, pcm)
+            case PlayPrompt(name=name):
+                self.audio.play_prompt(name)
+            case StopPlayback(source=source, items=items, device_initiated=device):
+                self.audio.stop_playback(source, items, device)
+            case Upload(on=on):
+                self.audio.set_uploading(on)
+            case HoldUpload(on=on):
+                self.audio.set_hold(on)
+            case Connect(conversation_id=conversation_id):
+                self.tools.start_conversation(conversation_id)
+                self.keeper.connect()
+            case Disconnect():
+                self.keeper.disconnect()
+            case Reconnect():
+                self.keeper.reconnect()
+            case ProbeLink():
+                self.keeper.probe()
+            case RunTool(call=call, context=context):
+                self.tools.start(call, context)
+            case AwaitPlayback():
+                self.audio.await_playback()
+            case SetTimer(name=name, delay_ms=delay_ms):
+                self.timers.set(name, delay_ms)
+            case CancelTimer(name=name):
+                self.timers.cancel(name)
+
+    # -- the ports of the services --------------------------------------------------------
+
+    def trigger(self, trigger: Trigger) -> None:
+        """The one entry for wake word, button, signal, start-up and services; safe from
+        any thread (it goes through the `Inbox`)."""
+        self.inbox.trigger(trigger)
 
     def request_start(self, source: str) -> None:
         self.dispatch(StartRequested(source))
 
-    def trigger(self, trigger: Trigger) -> None:
-        """The one entry for wake word, button, signal and start-up; safe from any thread."""
-        loop = self.loop if self._loop is None else self._loop
-        loop.call_soon_threadsafe(self._on_trigger, trigger)
+    def stats(self) -> Stats:
+        """Every counter, read where it lives (device/services/ports.py `Stats`)."""
+        t, audio = self.tally, self.audio
+        mics = [audio.mic, *([audio.vad_mic] if audio.vad_mic is not None else [])]
+        return Stats(
+            state=self.engine.state.value,
+            conversations=t.conversations,
+            outcomes=dict(t.outcomes),
+            interruptions=t.interruptions,
+            reconnects=t.reconnects,
+            prompts_played=t.prompts_played,
+            prompt_audio_ms=t.prompt_audio_ms,
+            reply_audio_ms=audio.reply_audio_ms,
+            audio_sent_chunks=audio.chunks_sent,
+            audio_dropped=self.lanes.dropped_audio,
+            mic_overflows=sum(m.overflows for m in mics),
+            speaker_underflows=audio.speaker.underflows,
+            capture_consumer_errors=audio.capture_consumer_errors(),
+            link_malformed=self.keeper.malformed(),
+            sessions_opened=self.keeper.manager.opened,
+            sink_failures=self.host.failures,
+            worker_failures=self.supervisor.failures,
+        )
 
-    def _on_trigger(self, trigger: Trigger) -> None:
+    def health(self) -> Health:
+        """The pipeline's heartbeat (safe from any thread: it reads stamps only)."""
+        hb = self.heartbeat
+        return Health(
+            mic_frame_age_ms=hb.mic_frame_age_ms(),
+            loop_probe_age_ms=hb.probe_age_ms(),
+            loop_lag_ms=hb.loop_lag_ms,
+            link_manager_alive=self.keeper.alive,
+            workers=self.supervisor.worker_states(),
+        )
+
+    # -- the inbox's handlers (on the loop thread) -----------------------------------------
+
+    def on_trigger(self, trigger: Trigger) -> None:
         match trigger.action:
             case TriggerAction.START:
                 self.dispatch(StartRequested(trigger.source))
@@ -259,6 +324,25 @@ class Daemon(LinkWiring, AudioWiring, ToolWiring):
                 self.dispatch(StopRequested(f"ended by {trigger.source}"))
             case TriggerAction.INTERRUPT:
                 self.dispatch(InterruptRequested(trigger.source))
+
+    def on_wake(self, model: str, score: float, end_sample: int) -> None:
+        self.audio.woken(model, score, end_sample)
+
+    def on_local_speech(self, start_sample: int) -> None:
+        self.audio.send_held_speech(start_sample)
+        self.on_trigger(Trigger(TriggerAction.INTERRUPT, "local speech detection"))
+
+    def on_local_pause(self, pause_ms: float, expired: bool) -> None:
+        self.emit(ReplyPaused(pause_ms, expired))
+
+    def on_button(self, event: object) -> None:
+        if self.talk_button is not None:
+            self.talk_button.event(event)  # type: ignore[arg-type]
+
+    def on_device_health(self, ok: bool, message: str) -> None:
+        self.dispatch(DeviceHealth(ok, message))
+
+    # -- running --------------------------------------------------------------------------
 
     def stop(self) -> None:
         self._stop.set()
@@ -270,83 +354,24 @@ class Daemon(LinkWiring, AudioWiring, ToolWiring):
         log.error("giving up: %s", reason)
         self.stop()
 
-    def _spawn(
-        self,
-        name: str,
-        factory: Callable[[], Any],
-        *,
-        restart: bool = False,
-        on_error: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        if self._sup is None:
-            raise RuntimeError("the daemon is not running")
-        self._sup.spawn(name, factory, restart=restart, on_error=on_error)
-
     def _worker_failed(self, name: str, exc: BaseException, restarted: bool) -> None:
         self.emit(WorkerFailed(name, f"{type(exc).__name__}: {exc}", restarted))
 
-    def _execute(self, output: Output) -> None:
-        if isinstance(output, REPORT_TYPES):
-            self.emit(output)
-            return
-        match output:
-            case Send(command=command):
-                if self.link is not None:
-                    self.lanes.put_control(command)
-            case Play(item_id=item_id, pcm=pcm):
-                self.speaker.write(item_id, pcm)
-                self.summary.reply_audio_ms += pcm_ms(len(pcm), SPEECH_RATE_HZ)
-            case PlayPrompt(name=name):
-                self._play_prompt(name)
-            case StopPlayback(source=source, items=items, device_initiated=device):
-                self._stop_playback(source, items, device)
-            case Upload(on=on):
-                self._set_uploading(on)
-            case HoldUpload(on=on):
-                self._set_hold(on)
-            case Connect(conversation_id=conversation_id):
-                self._conversations += 1
-                if self.toolbox is not None:
-                    self.toolbox.start_conversation(conversation_id)
-                self._spawn(
-                    "realtime link",
-                    self._open_link,
-                    on_error=lambda exc: self.dispatch(LinkLost(f"opening the link failed: {exc}")),
-                )
-            case Disconnect():
-                self._close_link()
-            case Reconnect():
-                self._close_link(next_visitor=False)
-                self._spawn("reconnect", self._reconnect)
-            case ProbeLink():
-                self._probe.set()
-            case RunTool(call=call, context=context):
-                self._start_tool(call, context)
-            case AwaitPlayback():
-                self._spawn(
-                    "playback",
-                    self._await_playback,
-                    on_error=lambda _: self.dispatch(PlaybackIdle()),
-                )
-            case SetTimer(name=name, delay_ms=delay_ms):
-                self._cancel_timer(name)
-                self._timers[name] = self.loop.call_later(delay_ms / 1000.0, self._fire_timer, name)
-            case CancelTimer(name=name):
-                self._cancel_timer(name)
-
-    def _fire_timer(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self.dispatch(TimerFired(name))
-
-    def _cancel_timer(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
-    # -- running ------------------------------------------------------------------------
+    async def _announce_ready(self) -> None:
+        """``Ready`` once the microphone delivers and the link's fate is known (the warm
+        session up, or down with the offline prompts serving)."""
+        await self.audio.opened.wait()
+        if self.settings.realtime.standby:
+            await self._link_known.wait()
+        self.ready = Ready(
+            round(self.now_ms(), 1),
+            standby=self.keeper.standby is not None,
+            offline=self.settings.realtime.standby and not self._link_ok,
+        )
+        self.emit(self.ready)
 
     def _quiet(self) -> bool:
-        return not self.engine.busy and self.speaker.queued_ms() == 0
+        return not self.engine.busy and self.audio.speaker.queued_ms() == 0
 
     async def _wait_changed(self, timeout_s: float | None = None) -> None:
         self._changed.clear()
@@ -357,16 +382,17 @@ class Daemon(LinkWiring, AudioWiring, ToolWiring):
     async def _until_done(self) -> None:
         while not self._stop.is_set():
             if self.options.exit_when_input_ends and (
-                self._input_ended or (self._conversations and not self.engine.active)
+                self.audio.input_ended or (self.tally.conversations and not self.engine.active)
             ):
                 break
             await self._wait_changed()
         if self._stop.is_set():
             return
         # the input ended: let the replies finish
-        deadline = self.loop.time() + self.options.drain_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.drain_timeout_s
         while not self._quiet() and not self._stop.is_set():
-            left = deadline - self.loop.time()
+            left = deadline - loop.time()
             if left <= 0:
                 self.emit(
                     ErrorReported("timeout", "gave up waiting for the reply after the input ended")
@@ -376,55 +402,52 @@ class Daemon(LinkWiring, AudioWiring, ToolWiring):
 
     async def run(self) -> RunSummary:
         """Serve until stopped (SIGTERM/SIGINT, ``stop()``, or the end of a file input)."""
-        loop = self.loop
+        loop = asyncio.get_running_loop()
         self._t0 = loop.time()
-        self._sup = Supervisor(on_failure=self._worker_failed, on_fatal=self.fail)
+        self.inbox.bind(loop, self)
+        self.audio.on_input_ended = self._changed.set
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, self.stop)
             loop.add_signal_handler(signal.SIGINT, self.stop)
             loop.add_signal_handler(
                 signal.SIGUSR1,
-                lambda: self._on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
+                lambda: self.on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
             )
-        self._links = LinkManager(
-            self._connect,
-            self.engine.policy.session,
-            spawn=self._spawn,
-            setup_timeout_s=self.settings.realtime.connect_timeout_s,
-        )
-        if self.settings.realtime.standby:
-            self._standby_wanted.set()
-            self._spawn("standby", self._keep_standby, restart=True)
-        if self.wake is not None:
-            self.wake.start()
-        self._spawn("sender", self._send_loop, restart=True)
-        self._start_microphones()
+        spawn = self.supervisor.spawn
+        spawn("loop probe", self.heartbeat.run_probe, restart=True)
+        self.keeper.start()
+        self.audio.start()
+        self.host.start(self, spawn)
+        spawn("ready", self._announce_ready)
+        self.started.set()
         try:
             if self.settings.conversation.start == "at_startup":
-                self._on_trigger(Trigger(TriggerAction.START, "start-up"))
-            elif self.wake is not None:
-                self._listening.set()  # idle: a file caller may say the wake phrase
+                self.on_trigger(Trigger(TriggerAction.START, "start-up"))
             await self._until_done()
         finally:
-            if self.engine.active:
-                self.dispatch(StopRequested("shutting down"))
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
-            await self._close_microphones()
-            link, self.link = self.link, None
-            standby = self._links.take_standby() if self._links else None
-            await self._sup.close()
-            extra = [x for x in (link, standby.link if standby else None) if x is not None]
-            for closing in [*self._closing, *extra]:
-                await self._close_quietly(closing)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5.0):
-                    await self.speaker.wait_idle()
-            await self._close_microphones()
-            await self.speaker.close()
-            self._close_listeners(getattr(self.button, "close", None))
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-                with contextlib.suppress(Exception):
-                    loop.remove_signal_handler(sig)
+            await self._close(loop)
+        self.summary.reply_audio_ms = self.audio.reply_audio_ms
         return self.summary
+
+    async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.engine.active:
+            self.dispatch(StopRequested("shutting down", outcome=Outcome.SHUTDOWN))
+        self.timers.cancel_all()
+        await self.audio.close_microphones()
+        await self.supervisor.close()
+        await self.keeper.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(SPEAKER_IDLE_AT_EXIT_S):
+                await self.audio.speaker.wait_idle()
+        await self.audio.close_microphones()
+        await self.audio.speaker.close()
+        self.audio.close_listeners()
+        if self.talk_button is not None:
+            self.talk_button.close()
+        if self.button is not None:
+            self.button.close()
+        await self.host.close()
+        self.inbox.unbind()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

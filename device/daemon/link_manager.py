@@ -46,7 +46,10 @@ DEFAULT_LIFETIME_S = 3600.0  # when session.created names no expiry
 
 
 class Link(Protocol):
+    """What the daemon needs of a Realtime link (device/realtime/link.py `RealtimeLink`)."""
+
     close_code: int | None
+    malformed: int  # server frames skipped as unreadable
 
     async def send(self, command: LinkCommand) -> None: ...
 
@@ -123,6 +126,9 @@ class LiveSession:
             code = self.link.close_code
             self.close_reason = f"the server closed the connection (code {code})"
             retryable = code in RETRYABLE_CLOSE_CODES
+        except LinkError as exc:  # the device closed it for what the server sent (1007)
+            self.close_reason = str(exc)
+            retryable = True
         except Exception as exc:  # a reader must never leave its owner waiting
             self.close_reason = f"reading the link failed: {type(exc).__name__}"
             retryable = True

@@ -1,11 +1,16 @@
-"""The daemon's link wiring: the conversation's session, the warm standby, reconnects.
+"""The session keeper: the conversation's Realtime session, the warm standby, reconnects,
+and the sender that drains the two lanes onto the link.
 
-A mixin of `Daemon` (device/daemon/daemon.py), split out by job. The session a visitor
-talks on comes from `_acquire` (the standby at once, or the next one opened);
+A part of the daemon (device/daemon/daemon.py) that owns every field it uses. The session
+a visitor talks on comes from `acquire` (the standby at once, or the next one opened);
 `_keep_standby` holds one set-up session while idle; `_reconnect` opens a new one
-mid-conversation; every opening
-goes through the one retry helper (device/retry/attempts.py) with the policy from the settings.
-The sender loop drains the two lanes (control first) onto the current link.
+mid-conversation; every opening goes through the one retry helper
+(device/retry/attempts.py) with the policy from the settings. The sender drains the two
+lanes (control first) onto the current link.
+
+What it needs of the daemon comes in as callables: ``dispatch`` (an event for the engine),
+``emit`` (a report), ``spawn`` (a supervised task). What it needs of the engine's state it
+learns from `state_changed`, never by reading the engine.
 """
 
 from __future__ import annotations
@@ -14,13 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
 
 from device.common.text import one_line
-from device.config.settings import Settings
 from device.conversation import (
-    Conversation,
     Event,
     LinkLost,
     LinkStatus,
@@ -28,66 +30,136 @@ from device.conversation import (
     SessionReady,
     State,
 )
-from device.conversation.reports import (
-    ErrorReported,
-    Report,
-)
+from device.conversation.reports import ErrorReported, Report
+from device.conversation.state import ENDED
 from device.daemon.lanes import Lanes
-from device.daemon.link_manager import LinkManager, LiveSession, classify_link_failure, failure_kind
+from device.daemon.link_manager import (
+    Link,
+    LinkManager,
+    LiveSession,
+    classify_link_failure,
+    failure_kind,
+)
+from device.daemon.supervisor import Spawn
+from device.realtime.commands import SessionSpec
 from device.realtime.events import ServerEvent
+from device.realtime.settings import RealtimeSettings
 from device.retry.attempts import Classified, Failure, RetryGaveUp, RetryPolicy, hedged, retry
 
-log = logging.getLogger("device.daemon.daemon")
+log = logging.getLogger(__name__)
 
 SEND_TIMEOUT_S = 5.0  # one frame that cannot go out in this long: the socket is stuck
 CLOSE_TIMEOUT_S = 5.0
 # while the link is down, an attempt that has not finished in this long gets a fresh one
-# beside it (a dropped route leaves the first on SYN retransmits: device/retry/attempts.py hedged())
+# beside it (a dropped route leaves the first on SYN retransmits: device/retry/attempts.py)
 HEDGE_EVERY_S = 1.0
 HEDGE_AT_MOST = 3
 
-if TYPE_CHECKING:
-    from device.daemon.daemon import Link
+LinkFactory = Callable[[], Awaitable[Link]]
 
 
-class LinkWiring:
-    """Mixed into `Daemon`; what it uses of the daemon is declared here for mypy."""
+class SessionKeeper:
+    def __init__(
+        self,
+        settings: RealtimeSettings,
+        spec: SessionSpec,
+        connect: LinkFactory,
+        lanes: Lanes,
+        *,
+        dispatch: Callable[[Event], None],
+        emit: Callable[[Report], None],
+        spawn: Spawn,
+        key_source: str = "",
+    ) -> None:
+        self._settings = settings
+        self._lanes = lanes
+        self._dispatch = dispatch
+        self._emit = emit
+        self._spawn = spawn
+        self._key_source = key_source  # where the API key came from, for a refused key
+        self.manager = LinkManager(
+            connect, spec, spawn=spawn, setup_timeout_s=settings.connect_timeout_s
+        )
+        self.link: Link | None = None
+        self.session: LiveSession | None = None
+        self._state = State.IDLE
+        self._standby_wanted = asyncio.Event()
+        self._probe = asyncio.Event()
+        self._waiters: list[asyncio.Future[LiveSession]] = []
+        self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
+        self._link_down = False  # the standby keeper could not get a session last time
+        self._malformed_done = 0  # malformed frames of links already closed
+        self.keeper_running = False
 
-    settings: Settings
-    engine: Conversation
-    lanes: Lanes
-    link: Any
-    session: LiveSession | None
-    key_source: str
-    _links: LinkManager | None
-    _standby_wanted: asyncio.Event
-    _probe: asyncio.Event
-    _waiters: list[asyncio.Future[LiveSession]]
-    _closing: set[Any]
-    _link_down: bool
+    # -- what the daemon asks --------------------------------------------------------------
 
-    if TYPE_CHECKING:
+    def start(self) -> None:
+        """The sender, and the standby keeper when ``realtime.standby`` is on."""
+        if self._settings.standby:
+            self._standby_wanted.set()
+            self._spawn("standby", self._keep_standby, restart=True)
+        self._spawn("sender", self._send_loop, restart=True)
 
-        @property
-        def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def standby(self) -> LiveSession | None:
+        """The warm session waiting for the next visitor, if any."""
+        return self.manager.standby
 
-        def dispatch(self, event: Event) -> None: ...
+    @property
+    def alive(self) -> bool:
+        """For health: the standby keeper runs (or standby is off)."""
+        return self.keeper_running or not self._settings.standby
 
-        def emit(self, report: Report) -> None: ...
+    def malformed(self) -> int:
+        live = [s.link for s in (self.session, self.manager.standby) if s is not None]
+        return self._malformed_done + sum(link.malformed for link in live)
 
-        def _spawn(
-            self,
-            name: str,
-            factory: Callable[[], Any],
-            *,
-            restart: bool = False,
-            on_error: Callable[[BaseException], None] | None = None,
-        ) -> None: ...
+    def state_changed(self, new: State) -> None:
+        self._state = new
 
-    # -- the link -----------------------------------------------------------------------
+    def visitor_left(self) -> None:
+        if self._settings.standby:
+            self._standby_wanted.set()
+
+    def probe(self) -> None:
+        """Try the link now (a visitor came while it was down)."""
+        self._probe.set()
+
+    def connect(self) -> None:
+        """A visitor came: their session, in a supervised task."""
+        self._spawn(
+            "realtime link",
+            self._open_link,
+            on_error=lambda exc: self._dispatch(LinkLost(f"opening the link failed: {exc}")),
+        )
+
+    def reconnect(self) -> None:
+        self.disconnect(next_visitor=False)
+        self._spawn("reconnect", self._reconnect)
+
+    def disconnect(self, *, next_visitor: bool = True) -> None:
+        """Close the conversation's session; with ``next_visitor``, open the next standby."""
+        session, self.session = self.session, None
+        self.link = None
+        self._lanes.clear()
+        if session is not None:
+            self._closing.add(session.link)
+            self._spawn("closing the link", lambda: self._close_quietly(session.link))
+        if next_visitor and self._settings.standby:
+            self._standby_wanted.set()
+
+    async def close(self) -> None:
+        """At exit, after the supervisor stopped: every link this keeper opened, closed."""
+        link, self.link = self.link, None
+        standby = self.manager.take_standby()
+        extra = [x for x in (link, standby.link if standby else None) if x is not None]
+        for closing in [*self._closing, *extra]:
+            await self._close_quietly(closing)
+
+    # -- opening sessions ------------------------------------------------------------------
 
     def _retry_policy(self) -> RetryPolicy:
-        rt = self.settings.realtime
+        rt = self._settings
         return RetryPolicy(
             base_s=rt.reconnect_base_s,
             cap_s=rt.reconnect_cap_s,
@@ -98,11 +170,13 @@ class LinkWiring:
     async def _open_hedged(self) -> LiveSession:
         """A set-up session; while the link is down, with fresh attempts beside one that
         hangs, so a route that comes back is used at once."""
-        manager = self._manager()
         if not self._link_down:
-            return await manager.open_ready()
+            return await self.manager.open_ready()
         return await hedged(
-            manager.open_ready, every_s=HEDGE_EVERY_S, at_most=HEDGE_AT_MOST, discard=manager.close
+            self.manager.open_ready,
+            every_s=HEDGE_EVERY_S,
+            at_most=HEDGE_AT_MOST,
+            discard=self.manager.close,
         )
 
     def _adopt(self, session: LiveSession) -> None:
@@ -112,7 +186,7 @@ class LinkWiring:
 
         def on_event(event: ServerEvent) -> None:
             if self.session is session:
-                self.dispatch(event)
+                self._dispatch(event)
 
         session.route(on_event, self._session_closed)
 
@@ -121,24 +195,23 @@ class LinkWiring:
             return
         self.session = None
         self.link = None
-        self.lanes.clear()
-        self.dispatch(LinkLost(reason, retryable=retryable, kind="server"))
+        self._lanes.clear()
+        self._dispatch(LinkLost(reason, retryable=retryable, kind="server"))
 
     async def _acquire(self, budget_s: float) -> LiveSession:
         """A set-up session for a visitor: the standby at once, or the next one opened."""
-        manager = self._manager()
-        session = manager.take_standby()
+        session = self.manager.take_standby()
         if session is not None:
             self._standby_wanted.clear()
             return session
-        if not self.settings.realtime.standby:
+        if not self._settings.standby:
             return await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
         self._standby_wanted.set()
         self._probe.set()
         if self._link_down:  # the keeper may sit on a dead route: the visitor's own attempt
             async with asyncio.timeout(budget_s):
                 return await self._open_hedged()
-        waiter: asyncio.Future[LiveSession] = self.loop.create_future()
+        waiter: asyncio.Future[LiveSession] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
             async with asyncio.timeout(budget_s):
@@ -148,52 +221,59 @@ class LinkWiring:
                 self._waiters.remove(waiter)
 
     async def _open_link(self) -> None:
-        timeout_s = self.settings.realtime.connect_timeout_s + 1.0
+        timeout_s = self._settings.connect_timeout_s + 1.0
         try:
             session = await self._acquire(timeout_s)
         except TimeoutError:
-            self.dispatch(LinkLost(f"no session within {timeout_s:g} s", kind="network"))
+            self._dispatch(LinkLost(f"no session within {timeout_s:g} s", kind="network"))
             return
         except RetryGaveUp as exc:
-            self.dispatch(LinkLost(self._credential_hint(exc), kind=exc.kind.value))
+            self._dispatch(LinkLost(self._credential_hint(exc), kind=exc.kind.value))
             return
         except Exception as exc:  # LinkError, SessionSetupError: one line
-            self.dispatch(LinkLost(self._credential_hint(exc), kind=failure_kind(exc)))
+            self._dispatch(LinkLost(self._credential_hint(exc), kind=failure_kind(exc)))
             return
-        if not self.engine.active or self.engine.state is not State.CONNECTING:
-            await self._manager().close(session)  # the conversation ended meanwhile
-            if self.settings.realtime.standby and not self.engine.active:
+        if self._state is not State.CONNECTING:
+            await self._discard(session)  # the conversation ended meanwhile
+            if self._settings.standby and self._state in ENDED:
                 self._standby_wanted.set()  # the keeper handed it over: it opens another
             return
         self._adopt(session)
-        self.dispatch(SessionReady())
+        self._dispatch(SessionReady())
 
     async def _reconnect(self) -> None:
         """Mid-conversation: a new session within the retry budget, then restore."""
-        budget_s = self.settings.realtime.reconnect_budget_s
-        session = self._manager().take_standby()
+        budget_s = self._settings.reconnect_budget_s
+        session = self.manager.take_standby()
         try:
             if session is None:
                 session = await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
         except RetryGaveUp as exc:
-            self.dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
+            self._dispatch(ReconnectFailed(self._credential_hint(exc), exc.kind.value))
             return
-        if self.engine.state is not State.RECONNECTING:
-            await self._manager().close(session)
+        if self._state is not State.RECONNECTING:
+            await self._discard(session)
             return
         self._adopt(session)
-        self.dispatch(SessionReady(restore=True))
+        self._dispatch(SessionReady(restore=True))
 
     def _credential_hint(self, exc: BaseException) -> str:
         text = one_line(exc)
         kind = exc.kind if isinstance(exc, RetryGaveUp) else classify_link_failure(exc).kind
-        if kind is Failure.AUTH and self.key_source:
-            text += f" (the key came from {self.key_source})"
+        if kind is Failure.AUTH and self._key_source:
+            text += f" (the key came from {self._key_source})"
         return text
 
     async def _keep_standby(self) -> None:
         """While idle, hold one set-up session; hand it to a waiting visitor at once."""
-        manager = self._manager()
+        self.keeper_running = True
+        try:
+            await self._standby_loop()
+        finally:
+            self.keeper_running = False
+
+    async def _standby_loop(self) -> None:
+        manager = self.manager
         down = False
 
         def failed(n: int, exc: BaseException, classified: Classified, delay: float | None) -> None:
@@ -205,7 +285,7 @@ class LinkWiring:
             self._waiters.clear()
             if not down or classified.kind is Failure.AUTH:
                 down = True
-                self.dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))
+                self._dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))
 
         while True:
             await self._standby_wanted.wait()
@@ -217,10 +297,9 @@ class LinkWiring:
                 self._probe.clear()
                 await self._probe.wait()
                 continue
-            if down:
-                down = False
+            down = False
             self._link_down = False
-            self.dispatch(LinkStatus(True))
+            self._dispatch(LinkStatus(True))
             waiter = next((w for w in self._waiters if not w.done()), None)
             if waiter is not None:
                 self._waiters.remove(waiter)
@@ -236,27 +315,15 @@ class LinkWiring:
                     await session.closed.wait()
             if manager.standby is session:  # dead or due for renewal: replace it
                 manager.standby = None
-                await manager.close(session)
+                await self._discard(session)
                 self._standby_wanted.set()
 
     def _standby_closed(self, session: LiveSession, reason: str, retryable: bool) -> None:
         log.info("standby session ended: %s; opening another", one_line(reason))
 
-    def _manager(self) -> LinkManager:
-        if self._links is None:
-            raise RuntimeError("the daemon is not running")
-        return self._links
-
-    def _close_link(self, *, next_visitor: bool = True) -> None:
-        """Close the conversation's session; with ``next_visitor``, open the next standby."""
-        session, self.session = self.session, None
-        self.link = None
-        self.lanes.clear()
-        if session is not None:
-            self._closing.add(session.link)
-            self._spawn("closing the link", lambda: self._close_quietly(session.link))
-        if next_visitor and self.settings.realtime.standby:
-            self._standby_wanted.set()
+    async def _discard(self, session: LiveSession) -> None:
+        self._malformed_done += session.link.malformed
+        await self.manager.close(session)
 
     async def _close_quietly(self, link: Link) -> None:
         self._closing.add(link)
@@ -265,11 +332,15 @@ class LinkWiring:
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
                     await link.close()
         finally:
-            self._closing.discard(link)
+            if link in self._closing:
+                self._closing.discard(link)
+                self._malformed_done += link.malformed
+
+    # -- sending ---------------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
         while True:
-            command = await self.lanes.next()
+            command = await self._lanes.next()
             link = self.link
             if link is None:
                 continue
@@ -277,7 +348,7 @@ class LinkWiring:
                 async with asyncio.timeout(SEND_TIMEOUT_S):
                     await link.send(command)
             except TimeoutError:
-                self.emit(
+                self._emit(
                     ErrorReported("link_stalled", f"a frame did not go out in {SEND_TIMEOUT_S:g} s")
                 )
             except Exception as exc:  # the reader reports the lost link

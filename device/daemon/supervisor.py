@@ -27,6 +27,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 WorkerFactory = Callable[[], Coroutine[Any, Any, None]]
+Spawn = Callable[..., Any]
+"""``Supervisor.spawn``, as the daemon's parts receive it."""
 
 
 class Supervisor:
@@ -47,10 +49,16 @@ class Supervisor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._restarts: dict[str, deque[float]] = {}
         self._closing = False
+        self.failures = 0  # workers and tasks that raised
+        self._workers: dict[str, str] = {}  # long-lived worker -> running / restarting / failed
 
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+    def worker_states(self) -> dict[str, str]:
+        """Each long-lived worker (``restart=True``) by name: running, restarting or failed."""
+        return dict(self._workers)
 
     def spawn(
         self,
@@ -76,13 +84,20 @@ class Supervisor:
         on_error: Callable[[BaseException], None] | None,
     ) -> None:
         while True:
+            if restart:
+                self._workers[name] = "running"
             try:
                 await factory()
+                if restart:
+                    self._workers[name] = "done"
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self.failures += 1
                 again = restart and not self._closing and self._may_restart(name)
+                if restart:
+                    self._workers[name] = "restarting" if again else "failed"
                 self._on_failure(name, exc, again)
                 if on_error is not None:
                     try:

@@ -88,7 +88,8 @@ class Health:
     loop_probe_age_ms: float  # since the loop's probe last ran (it runs every 250 ms)
     loop_lag_ms: float  # how late the probe ran last time (a busy loop)
     link_manager_alive: bool  # the standby keeper runs (True when standby is off)
-    workers: Mapping[str, str] = field(default_factory=dict)  # name -> running / failed
+    # long-lived workers by name: running, done (a file input ended), restarting, failed
+    workers: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
         """Why the pipeline is not alive, one phrase each; empty when it is."""

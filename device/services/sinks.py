@@ -1,22 +1,12 @@
-"""Where reports go: a list of sinks, each picking what it shows.
+"""The log as a report sink: problems to the operator's log, folded when they repeat.
 
-Today: the timeline and the run summary (device/services/summary.py) and the log (`LogSink`). The
-LED, systemd STATUS, metrics and staff-page issues add theirs beside them: a class with
-``report(t_ms, report)``, appended to the daemon's sink list. A sink must return at once
-(never block the loop: hand slow work to a task or a thread) and should not raise; one that
-does is logged once and the others still get every report.
-
-Example::
-
-    fanout = Fanout([TimelineSink(sys.stdout), RunSummary(), LogSink()])
-    fanout.emit(1234.0, StateChanged(State.IDLE, State.CONNECTING))
+Sinks take reports through ``report(t_ms, report)`` (device/services/ports.py `Sink`); the
+daemon's `ServiceHost` (device/services/host.py) hands every report to each.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Protocol
 
 from device.common.logfold import Folder
 from device.common.text import one_line
@@ -30,39 +20,6 @@ from device.conversation.reports import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Sink(Protocol):
-    def report(self, t_ms: float, report: Report) -> None:
-        """Take one report (``t_ms``: ms since the daemon started). Must not block."""
-        ...
-
-
-class Fanout:
-    """Hands every report to every sink; a sink that raises is logged once, then skipped
-    for that report only (it gets the next ones)."""
-
-    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
-        self.sinks: list[Sink] = list(sinks)
-        self.failures: dict[int, int] = {}
-
-    def add(self, sink: Sink) -> None:
-        self.sinks.append(sink)
-
-    def emit(self, t_ms: float, report: Report) -> None:
-        for sink in self.sinks:
-            try:
-                sink.report(t_ms, report)
-            except Exception as exc:
-                n = self.failures.get(id(sink), 0)
-                self.failures[id(sink)] = n + 1
-                if n == 0:
-                    log.error(
-                        "report sink %s failed (%s: %s); the daemon goes on",
-                        type(sink).__name__,
-                        type(exc).__name__,
-                        one_line(exc, 200),
-                    )
 
 
 class LogSink:

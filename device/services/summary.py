@@ -119,6 +119,8 @@ class RunSummary:
                 self.interrupt_stop_ms.append(stop_ms)
             case ReplyPaused(pause_ms=pause_ms):
                 self.reply_pause_ms.append(round(pause_ms, 1))
+            case PromptPlayed(ms=ms):
+                self.prompt_audio_ms += ms
             case _:
                 pass
 
