@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import socket
@@ -75,6 +76,24 @@ def _retry_after(headers: Any) -> float | None:
 
 RETRYABLE_CLOSE_CODES = frozenset({1001, 1005, 1006, 1011, 1012, 1013, 1015})
 """Close codes after which a new session is worth opening (1011: also a ping timeout)."""
+
+BROKEN_BY_SERVER = {
+    1002: "the server broke the WebSocket protocol",
+    1007: "the server sent invalid UTF-8",  # a text frame (or close reason) not UTF-8
+}
+"""Close codes the device sends when the server's frames break the rules: the device, not
+the server, ended the connection, and the server is to blame."""
+
+
+def _broken_by_server(exc: ConnectionClosed) -> tuple[int, str] | None:
+    """(code, what the server did) when the device closed because of the server's frames."""
+    sent = exc.sent
+    if sent is None or sent.code not in BROKEN_BY_SERVER or exc.rcvd_then_sent:
+        return None
+    what = BROKEN_BY_SERVER[sent.code]
+    if sent.code == 1002 and sent.reason:
+        what += f": {one_line(sent.reason, 80)}"
+    return sent.code, what
 
 
 class _Revealable(Protocol):
@@ -138,6 +157,18 @@ def _os_reason(exc: OSError) -> str:
     return exc.strerror or text or type(exc).__name__
 
 
+def _noting_tcp(opened: list[bool]) -> type[ClientConnection]:
+    """A ClientConnection class that appends to ``opened`` once its TCP connection is up,
+    so a timeout can tell an unreachable server from one that never answers the handshake."""
+
+    class _Noting(ClientConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            opened.append(True)
+            super().connection_made(transport)
+
+    return _Noting
+
+
 class RealtimeLink:
     """One open Realtime WebSocket: ``send`` client events, iterate ``events()``.
 
@@ -188,6 +219,7 @@ class RealtimeLink:
             headers["Authorization"] = f"Bearer {key}"
         target = with_model(url, model)
         where = _display(url)
+        tcp_open: list[bool] = []  # set once the TCP connection is up (then the handshake)
         try:
             ws = await connect(
                 target,
@@ -198,6 +230,7 @@ class RealtimeLink:
                 ping_timeout=ping_timeout_s,
                 close_timeout=0.1,  # a dead peer does not answer the closing handshake
                 logger=_ws_logger(),
+                create_connection=_noting_tcp(tcp_open),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -212,6 +245,11 @@ class RealtimeLink:
         except InvalidURI:
             raise LinkError(f"invalid realtime url {where}: not a ws:// or wss:// URL") from None
         except TimeoutError:
+            if tcp_open:  # reachable, but silent: not the network's fault
+                raise LinkError(
+                    f"no handshake answer in {timeout_s:g} s from {where} "
+                    "(it accepted the connection)"
+                ) from None
             raise LinkError(
                 f"cannot reach {where}: no answer within {timeout_s:g} s", network=True
             ) from None
@@ -239,14 +277,19 @@ class RealtimeLink:
 
         A frame the codec cannot use, however it fails, is skipped with one warning
         (repeats folded into one line with a count) and counted in ``malformed``; the
-        events after it still arrive.
+        events after it still arrive. A frame the WebSocket layer itself refuses (a text
+        frame that is not UTF-8: the device closes with 1007) ends the link: the
+        iteration raises `LinkError` ("the link closed: the server sent invalid UTF-8
+        (1007)"), with ``close_code`` 1007, instead of ending as if the server had closed.
         """
         ws = self._ws
+        broken: tuple[int, str] | None = None
         try:
             while True:
                 try:
                     frame = await ws.recv()
-                except ConnectionClosed:
+                except ConnectionClosed as exc:
+                    broken = _broken_by_server(exc)
                     break
                 if self._on_frame is not None:
                     self._on_frame("server", frame)
@@ -259,9 +302,16 @@ class RealtimeLink:
                 yield event
         finally:
             self._skipped.flush()
-        self._record_close()
+        self._record_close(broken)
+        if broken is not None:
+            code, what = broken
+            raise LinkError(f"the link closed: {what} ({code})")
 
-    def _record_close(self) -> None:
+    def _record_close(self, broken: tuple[int, str] | None = None) -> None:
+        if broken is not None:  # the device closed it, for what the server sent
+            self.close_code, self.close_reason = broken
+            log.warning("realtime link closed: %s (%s)", self.close_reason, self.close_code)
+            return
         self.close_code = self._ws.close_code
         self.close_reason = self._ws.close_reason or ""
         level = logging.INFO if self.close_code in (1000, 1001) else logging.WARNING
@@ -273,10 +323,11 @@ class RealtimeLink:
         )
 
     async def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent); a close already recorded by ``events()`` stays."""
         await self._ws.close()
-        self.close_code = self._ws.close_code
-        self.close_reason = self._ws.close_reason or ""
+        if self.close_code is None:
+            self.close_code = self._ws.close_code
+            self.close_reason = self._ws.close_reason or ""
 
     async def __aenter__(self) -> RealtimeLink:
         return self

@@ -390,7 +390,9 @@ async def test_handshake_timeout() -> None:
     async with srv:
         with pytest.raises(LinkError) as info:
             await RealtimeLink.connect(f"ws://127.0.0.1:{port}/x", MODEL, KEY, timeout_s=0.3)
-    assert str(info.value) == f"cannot reach ws://127.0.0.1:{port}/x: no answer within 0.3 s"
+    assert str(info.value) == (
+        f"no handshake answer in 0.3 s from ws://127.0.0.1:{port}/x (it accepted the connection)"
+    )
 
 
 async def test_bad_url_is_a_link_error() -> None:
