@@ -46,7 +46,10 @@ DEFAULT_LIFETIME_S = 3600.0  # when session.created names no expiry
 
 
 class Link(Protocol):
+    """What the daemon needs of a Realtime link (device/realtime/link.py `RealtimeLink`)."""
+
     close_code: int | None
+    malformed: int  # server frames skipped as unreadable
 
     async def send(self, command: LinkCommand) -> None: ...
 
