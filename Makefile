@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-test demo test lint bench clean
+.PHONY: setup setup-test demo test test-fast lint bench clean
 
 setup:
 	@tools/setup.sh
@@ -21,6 +21,10 @@ lint: setup-test
 
 test: lint
 	@$(VENV)/bin/pytest -q
+
+# the quick loop while developing: everything but the tests marked slow (about 40 s)
+test-fast: setup-test
+	@$(VENV)/bin/pytest -q -m "not slow"
 
 bench: setup-test
 	@$(PY) tools/bench.py --quick

@@ -472,7 +472,7 @@ def test_software_echo_without_the_raw_mic_passes_with_a_note(site: Path) -> Non
 
 
 def test_run_logs_the_same_note_as_a_warning(site: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from device.cli.main import warn_advice
+    from device.cli.serve import warn_advice
     from device.config.loader import load_settings
 
     path = site / "kiosk.yaml"
