@@ -7,107 +7,35 @@ against the official `openai` types.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
 import sys
-import wave
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from device.audio.settings import FileInput, FileOutput
-from device.audio.wav import WavMic, WavSpeaker, read_wav
-from device.config.loader import load_settings
-from device.config.settings import Settings
-from device.daemon.daemon import Daemon, RunOptions
-from device.prompts.library import PromptLibrary
-from device.realtime.link import RealtimeLink
-from device.services.summary import RunSummary
-from tests.openai_schema import assert_client_event, assert_server_event
+from device.audio.wav import read_wav
+from tests.helpers import (
+    DEMO_AUDIO,
+    DEMO_CONFIG,
+    KEY,
+    QUESTION,
+    ROOT,
+    concat_wavs,
+    one_turn,
+    run_daemon,
+    settings_for,
+    validate,
+)
 from tools.demo import start_emulator
 from tools.realtime_emulator import Emulator, Scenario
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_AUDIO = ROOT / "tools/demo_audio"
-KEY = "test-key-not-a-secret"
-
-
-def validate(direction: str, event: dict[str, Any]) -> None:
-    if direction == "client":
-        assert_client_event(event)
-    else:
-        assert_server_event(event)
-
-
-def concat_wavs(out: Path, parts: list[Path], gap_ms: int) -> Path:
-    """Join 16 kHz mono WAVs with silence between them (a caller asking twice)."""
-    pcm = b""
-    for part in parts:
-        data, rate, channels = read_wav(part)
-        assert (rate, channels) == (16000, 1)
-        pcm += data + bytes(gap_ms * 32)
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm)
-    return out
-
-
-def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any) -> Settings:
-    base = load_settings(ROOT / "firmware_config/examples/demo.yaml")
-    audio = dataclasses.replace(
-        base.audio,
-        input=FileInput(path=question, speed=speed, tail_silence_ms=2000),
-        output=FileOutput(path=tmp_path / "reply.wav", speed=0),
-    )
-    realtime = dataclasses.replace(base.realtime, **rt)
-    # the demo wakes on the wake word; these tests start talking at once
-    conversation = dataclasses.replace(base.conversation, start="at_startup")
-    wake = dataclasses.replace(base.wake, enabled=False)
-    return dataclasses.replace(
-        base, audio=audio, realtime=realtime, conversation=conversation, wake=wake
-    )
-
-
-async def run_daemon(
-    settings: Settings,
-    url: str = "",
-    toolbox: Any = None,
-    *,
-    connect: Any = None,
-    prompts: PromptLibrary | None = None,
-    sinks: Any = (),
-) -> RunSummary:
-    """The daemon on a file caller and speaker, against ``url`` (or ``connect``)."""
-
-    async def to_url() -> RealtimeLink:
-        return await RealtimeLink.connect(url, settings.realtime.model, KEY, timeout_s=5)
-
-    assert isinstance(settings.audio.input, FileInput)
-    assert isinstance(settings.audio.output, FileOutput)
-    daemon = Daemon(
-        settings,
-        mic=WavMic(settings.audio.input),
-        speaker=WavSpeaker(settings.audio.output),
-        connect=connect or to_url,
-        toolbox=toolbox,
-        prompts=prompts,
-        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
-        sinks=sinks,
-    )
-    return await daemon.run()
-
 
 async def test_question_and_answer(tmp_path: Path) -> None:
-    scenario = Scenario.from_dict(
-        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
-    )
+    scenario = one_turn()
     async with Emulator(scenario, on_event=validate) as emu:
-        summary = await run_daemon(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), emu.url)
+        summary = await run_daemon(settings_for(tmp_path, QUESTION), emu.url)
     assert summary.turns == 1
     assert summary.user_transcripts == ["What are your opening hours?"]
     assert summary.assistant_transcripts == ["We open at nine."]
@@ -132,10 +60,9 @@ async def test_question_and_answer(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_two_turns_in_one_session(tmp_path: Path) -> None:
-    question = concat_wavs(
-        tmp_path / "two.wav", [DEMO_AUDIO / "question.wav", DEMO_AUDIO / "thanks.wav"], 2500
-    )
+    question = concat_wavs(tmp_path / "two.wav", [QUESTION, DEMO_AUDIO / "thanks.wav"], 2500)
     scenario = Scenario.from_dict(
         {
             "turns": [
@@ -167,27 +94,24 @@ async def test_a_rate_limit_error_mid_session_is_reported_and_the_caller_told_it
         }
     )
     async with Emulator(scenario, on_event=validate) as emu:
-        summary = await run_daemon(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), emu.url)
+        summary = await run_daemon(settings_for(tmp_path, QUESTION), emu.url)
     # the busy prompt, never silence: the server refused to answer (link issue, item 6)
     assert [e["code"] for e in summary.errors] == ["rate_limit_exceeded", "busy"]
     assert summary.conversations == 1
 
 
+@pytest.mark.slow
 async def test_session_expiry_mid_conversation_is_reported_not_a_crash(tmp_path: Path) -> None:
-    scenario = Scenario.from_dict(
-        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
-    )
+    scenario = one_turn()
     async with Emulator(scenario, on_event=validate, max_session_s=0.5) as emu:
-        summary = await run_daemon(
-            settings_for(tmp_path, DEMO_AUDIO / "question.wav", speed=1.0), emu.url
-        )
+        summary = await run_daemon(settings_for(tmp_path, QUESTION, speed=1.0), emu.url)
     assert "session_expired" in [e["code"] for e in summary.errors]
 
 
 async def test_server_unreachable_is_one_error_and_the_daemon_exits_cleanly(
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = settings_for(tmp_path, QUESTION)
     summary = await run_daemon(settings, "ws://127.0.0.1:9/v1/realtime")
     assert [e["code"] for e in summary.errors] == ["link_lost"]
     assert "127.0.0.1:9" in summary.errors[0]["message"]
@@ -222,12 +146,13 @@ def test_missing_api_key_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "CREDENTIALS_DIRECTORY")
     }
-    result = cli("run", "--config", str(ROOT / "firmware_config/examples/demo.yaml"), env=env)
+    result = cli("run", "--config", str(DEMO_CONFIG), env=env)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "OPENAI_API_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> None:
     scenario = ROOT / "tools/scenarios/demo.yaml"
     emulator, url = start_emulator(scenario, tmp_path / "emulator.log")
@@ -236,7 +161,7 @@ def test_the_cli_runs_a_conversation_and_writes_the_summary(tmp_path: Path) -> N
         result = cli(
             "run",
             "--config",
-            str(ROOT / "firmware_config/examples/demo.yaml"),
+            str(DEMO_CONFIG),
             "--realtime-url",
             url,
             "--summary-json",

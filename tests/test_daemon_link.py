@@ -8,18 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from device.prompts.library import PromptLibrary
 from device.realtime.settings import RealtimeSettings
 from device.services.summary import RunSummary
-from tests.test_daemon import DEMO_AUDIO, settings_for, validate
-from tests.test_daemon import run_daemon as run_file_daemon
-from tools.realtime_emulator import Emulator, Scenario
-
-ASKED = "What are your opening hours?"
-
-
-def turn(**fault: Any) -> Scenario:
-    return Scenario.from_dict({"turns": [{"user": ASKED, "reply": "We open at nine.", **fault}]})
+from tests.helpers import ASKED, QUESTION, settings_for, validate
+from tests.helpers import one_turn as turn
+from tests.helpers import run_daemon as run_file_daemon
+from tools.realtime_emulator import Emulator
 
 
 async def run_daemon(settings: Any, url: str) -> RunSummary:
@@ -36,7 +33,7 @@ def with_realtime(settings: Any, **changes: Any) -> Any:
 async def test_a_reply_that_goes_silent_is_cancelled_and_the_caller_hears_a_prompt(
     tmp_path: Path,
 ) -> None:
-    settings = with_realtime(settings_for(tmp_path, DEMO_AUDIO / "question.wav"), reply_stall_s=1)
+    settings = with_realtime(settings_for(tmp_path, QUESTION), reply_stall_s=1)
     async with Emulator(turn(stall_response=True, fault_at=2), on_event=validate) as emu:
         summary = await run_daemon(settings, emu.url)
     assert [e["code"] for e in summary.errors] == ["reply_stalled"]
@@ -45,10 +42,11 @@ async def test_a_reply_that_goes_silent_is_cancelled_and_the_caller_hears_a_prom
     assert "response.cancel" in [e["type"] for e in emu.received]
 
 
+@pytest.mark.slow
 async def test_a_server_gone_silent_mid_reply_is_noticed_and_the_conversation_restored(
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = settings_for(tmp_path, QUESTION)
     stall = {"stall": {"ms": None, "pings": False}, "fault_at": 2}
     async with Emulator(turn(**stall), on_event=validate) as emu:
 
@@ -73,7 +71,7 @@ async def test_a_server_gone_silent_mid_reply_is_noticed_and_the_conversation_re
 async def test_a_link_that_keeps_dying_ends_offline_after_three_new_sessions(
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = settings_for(tmp_path, QUESTION)
     async with Emulator(turn(close=1011, fault_at=2), on_event=validate) as emu:
         summary = await run_daemon(settings, emu.url)
     assert [e["code"] for e in summary.errors] == ["link_lost"] * 4

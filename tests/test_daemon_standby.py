@@ -4,64 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.conversation import State
-from device.conversation.reports import PromptPlayed, Report, StateChanged
 from device.daemon.daemon import Daemon
 from device.prompts.library import PromptLibrary
-from device.realtime.link import RealtimeLink
 from device.services.triggers import Trigger, TriggerAction
-from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
-from tools.realtime_emulator import Emulator, Scenario
+from tests.helpers import (
+    ANSWER,
+    QUESTION,
+    Seen,
+    connect_to,
+    eventually,
+    one_turn,
+    settings_for,
+    stopped,
+    validate,
+)
+from tools.realtime_emulator import Emulator
 
 START = Trigger(TriggerAction.START, "button")
-
-
-class Seen:
-    """A sink that keeps every report (what the LEDs and metrics will see)."""
-
-    def __init__(self) -> None:
-        self.reports: list[Report] = []
-
-    def report(self, t_ms: float, report: Report) -> None:
-        self.reports.append(report)
-
-    def prompts(self) -> list[str]:
-        return [r.name for r in self.reports if isinstance(r, PromptPlayed)]
-
-    def states(self) -> list[State]:
-        return [r.new for r in self.reports if isinstance(r, StateChanged)]
-
-
-async def wait_for(cond: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not cond():
-            await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
 async def serving(
     tmp_path: Path, emu: Emulator, **realtime: Any
 ) -> AsyncIterator[tuple[Daemon, Seen]]:
-    base = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    base = settings_for(tmp_path, QUESTION)
     settings = dataclasses.replace(
         base,
         audio=dataclasses.replace(
             base.audio,
-            input=FileInput(path=DEMO_AUDIO / "question.wav", speed=0, tail_silence_ms=60_000),
+            input=FileInput(path=QUESTION, speed=0, tail_silence_ms=60_000),
         ),
         conversation=dataclasses.replace(base.conversation, start="on_signal"),
         realtime=dataclasses.replace(base.realtime, **realtime),
     )
-
-    async def connect() -> RealtimeLink:
-        return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
 
     assert isinstance(settings.audio.input, FileInput)
     assert isinstance(settings.audio.output, FileOutput)
@@ -70,24 +55,18 @@ async def serving(
         settings,
         mic=WavMic(settings.audio.input),
         speaker=WavSpeaker(settings.audio.output),
-        connect=connect,
+        connect=connect_to(emu.url, settings),
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         sinks=[seen],
         key_source="$OPENAI_API_KEY",
     )
     task = asyncio.create_task(daemon.run())
     try:
-        await wait_for(lambda: daemon._links is not None)
+        await eventually(lambda: daemon.ready)  # running, the link's fate known
         yield daemon, seen
     finally:
         daemon.stop()
-        await asyncio.wait_for(task, 15)
-
-
-def one_turn() -> Scenario:
-    return Scenario.from_dict(
-        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
-    )
+        await stopped(task, 15)
 
 
 async def test_a_visitor_starts_on_the_standby_and_the_next_one_is_opened_after(
@@ -97,13 +76,13 @@ async def test_a_visitor_starts_on_the_standby_and_the_next_one_is_opened_after(
         Emulator(one_turn(), on_event=validate) as emu,
         serving(tmp_path, emu) as (daemon, _seen),
     ):
-        await wait_for(lambda: daemon._manager().standby is not None)
+        await eventually(lambda: daemon.keeper.standby is not None)
         assert emu.sessions == 1  # set up before anybody came
         daemon.trigger(START)
-        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
         assert emu.sessions == 1  # the visitor used the standby: no handshake of their own
         daemon.trigger(Trigger(TriggerAction.END, "long press"))
-        await wait_for(lambda: daemon._manager().standby is not None)
+        await eventually(lambda: daemon.keeper.standby is not None)
         assert emu.sessions == 2  # a fresh session for the next visitor
 
 
@@ -112,9 +91,9 @@ async def test_a_standby_found_dead_is_replaced_and_nobody_notices(tmp_path: Pat
         Emulator(one_turn(), on_event=validate) as emu,
         serving(tmp_path, emu) as (daemon, seen),
     ):
-        await wait_for(lambda: daemon._manager().standby is not None)
+        await eventually(lambda: daemon.keeper.standby is not None)
         assert await emu.inject({"close": 1011}) == 1
-        await wait_for(lambda: emu.sessions == 2 and daemon._manager().standby is not None)
+        await eventually(lambda: emu.sessions == 2 and daemon.keeper.standby is not None)
         assert daemon.engine.state is State.IDLE and seen.states() == []
 
 
@@ -123,10 +102,10 @@ async def test_without_standby_no_session_is_held_while_idle(tmp_path: Path) -> 
         Emulator(one_turn(), on_event=validate) as emu,
         serving(tmp_path, emu, standby=False) as (daemon, _seen),
     ):
-        await asyncio.sleep(0)  # let the daemon start
-        assert emu.sessions == 0
+        ready = await eventually(lambda: daemon.ready)  # the mic delivers: ready for visitors
+        assert emu.sessions == 0 and not ready.standby
         daemon.trigger(START)
-        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
         assert emu.sessions == 1
 
 
@@ -136,7 +115,7 @@ async def test_a_refused_key_is_the_error_state_with_its_source_and_a_press_retr
     async with Emulator(one_turn(), on_event=validate) as emu:
         emu.configure(refuse=401)
         async with serving(tmp_path, emu) as (daemon, seen):
-            await wait_for(lambda: daemon.engine.state is State.ERROR)
+            await eventually(lambda: daemon.engine.state is State.ERROR)
             [down] = [e for e in daemon.summary.errors if e["code"] == "link_down"]
             assert "HTTP 401" in down["message"] and "$OPENAI_API_KEY" in down["message"]
             refused = emu.refused
@@ -144,7 +123,7 @@ async def test_a_refused_key_is_the_error_state_with_its_source_and_a_press_retr
             assert emu.refused == refused  # no tight loop on a bad key
             emu.heal()
             daemon.trigger(START)  # a press retries at once: the visitor is served
-            await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+            await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
             assert State.ERROR in seen.states() and "offline" not in seen.prompts()
 
 
@@ -154,34 +133,35 @@ async def test_while_offline_a_wake_hears_the_offline_prompt_and_the_next_is_ser
     async with Emulator(one_turn(), on_event=validate) as emu:
         emu.configure(refuse=503)
         async with serving(tmp_path, emu) as (daemon, seen):
-            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            await eventually(lambda: daemon.engine.state is State.OFFLINE)
             daemon.trigger(START)  # the link is tried at once: still refused
-            await wait_for(lambda: "offline" in seen.prompts())
+            await eventually(lambda: "offline" in seen.prompts())
             assert daemon.engine.state is State.OFFLINE  # no conversation without a link
             emu.heal()
             # the next visitor, before the standby's backoff is over: the press tries the
             # link at once and the visitor is served, not told "offline"
             daemon.trigger(START)
-            await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+            await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
             assert seen.prompts().count("offline") == 1
 
 
+@pytest.mark.slow
 async def test_a_try_that_hangs_says_offline_within_a_second_and_the_standby_follows(
     tmp_path: Path,
 ) -> None:
     async with Emulator(one_turn(), on_event=validate) as emu:
         emu.configure(refuse=503)
         async with serving(tmp_path, emu) as (daemon, seen):
-            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            await eventually(lambda: daemon.engine.state is State.OFFLINE)
             emu.configure(refuse=None, handshake_delay_ms=2500)  # a link that hangs
             t0 = asyncio.get_running_loop().time()
             daemon.trigger(START)
-            await wait_for(lambda: "offline" in seen.prompts(), 5)
+            await eventually(lambda: "offline" in seen.prompts(), 5)
             said_s = asyncio.get_running_loop().time() - t0
             assert 0.9 < said_s < 1.5  # not silence while the handshake hangs
             # the handshake ends after the visitor was told: the session is not lost, the
             # device is ready for the next visitor
-            await wait_for(lambda: daemon._manager().standby is not None, 10)
+            await eventually(lambda: daemon.keeper.standby is not None, 10)
             assert daemon.engine.state is State.IDLE
 
 
@@ -196,10 +176,10 @@ async def route_back_while_attempts_hang(
         Emulator(one_turn(), on_event=validate) as emu,
         serving(tmp_path, emu) as (daemon, seen),
     ):
-        await wait_for(lambda: daemon._manager().standby is not None)
+        await eventually(lambda: daemon.keeper.standby is not None)
         port = emu.port
         await emu.stop()
-        await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+        await eventually(lambda: daemon.engine.state is State.OFFLINE)
         hanging = Emulator(one_turn(), on_event=validate, port=port)
         hanging.configure(handshake_delay_ms=60_000)
         async with hanging:
@@ -209,6 +189,7 @@ async def route_back_while_attempts_hang(
             hanging.heal()  # let the hung handshakes end
 
 
+@pytest.mark.slow
 async def test_a_visitor_is_served_at_once_when_the_route_is_back_but_the_keeper_hangs(
     tmp_path: Path,
 ) -> None:
@@ -216,18 +197,19 @@ async def test_a_visitor_is_served_at_once_when_the_route_is_back_but_the_keeper
     async with route_back_while_attempts_hang(tmp_path, 3.5) as (daemon, seen, _emu):
         t0 = asyncio.get_running_loop().time()
         daemon.trigger(START)
-        await wait_for(lambda: daemon.engine.state is State.LISTENING, 5)
+        await eventually(lambda: daemon.engine.state is State.LISTENING, 5)
         assert asyncio.get_running_loop().time() - t0 < 0.9  # before the offline prompt
-        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
+        await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
         assert "offline" not in seen.prompts()
 
 
+@pytest.mark.slow
 async def test_the_standby_comes_back_by_itself_beside_an_attempt_that_hangs(
     tmp_path: Path,
 ) -> None:
     async with route_back_while_attempts_hang(tmp_path, 1.2) as (daemon, _seen, _emu):
         t0 = asyncio.get_running_loop().time()
-        await wait_for(lambda: daemon._manager().standby is not None, 5)
+        await eventually(lambda: daemon.keeper.standby is not None, 5)
         assert daemon.engine.state is State.IDLE
         assert asyncio.get_running_loop().time() - t0 < 2.5  # not connect_timeout_s (10 s)
 
@@ -236,6 +218,6 @@ async def test_a_busy_service_is_said_never_silence(tmp_path: Path) -> None:
     async with Emulator(one_turn(), on_event=validate) as emu:
         emu.configure(refuse=429, retry_after_s=30)
         async with serving(tmp_path, emu) as (daemon, seen):
-            await wait_for(lambda: daemon.engine.state is State.OFFLINE)
+            await eventually(lambda: daemon.engine.state is State.OFFLINE)
             daemon.trigger(START)
-            await wait_for(lambda: "busy" in seen.prompts())
+            await eventually(lambda: "busy" in seen.prompts())

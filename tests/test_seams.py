@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +17,19 @@ from device.daemon.lanes import Lanes
 from device.daemon.supervisor import Supervisor
 from device.realtime.commands import AppendAudio, CancelReply, LinkCommand, Truncate
 from device.realtime.events import SessionCreated
-from device.realtime.link import RealtimeLink
 from device.services.triggers import Trigger, TriggerAction
-from tests.test_daemon import DEMO_AUDIO, KEY, run_daemon, settings_for, validate
-from tools.realtime_emulator import Emulator, Scenario
-
-
-async def wait_for(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not cond():
-            await asyncio.sleep(0.01)
+from tests.helpers import (
+    ANSWER,
+    QUESTION,
+    connect_to,
+    eventually,
+    one_turn,
+    run_daemon,
+    settings_for,
+    stopped,
+    validate,
+)
+from tools.realtime_emulator import Emulator
 
 
 async def test_control_goes_out_before_queued_audio_and_audio_is_bounded() -> None:
@@ -68,6 +71,7 @@ class BrokenReaderLink:
     """A link whose reader fails the way a codec bug would: the conversation must go on."""
 
     close_code: int | None = None
+    malformed: int = 0
 
     def __init__(self) -> None:
         self.sent: list[LinkCommand] = []
@@ -92,7 +96,7 @@ async def test_a_reader_that_raises_is_reported_and_the_conversation_does_not_fr
     async def connect() -> BrokenReaderLink:
         return link
 
-    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = settings_for(tmp_path, QUESTION)
     summary = await asyncio.wait_for(run_daemon(settings, connect=connect), 10)
     codes = [e["code"] for e in summary.errors]
     assert codes == ["link_lost"]  # the session could not be set up for the visitor
@@ -101,6 +105,8 @@ async def test_a_reader_that_raises_is_reported_and_the_conversation_does_not_fr
 
 
 class FailingMic:
+    overflows = 0
+
     async def frames(self) -> AsyncIterator[AudioFrame]:
         raise OSError("[Errno -9999] Unanticipated host error")
         yield  # pragma: no cover
@@ -112,7 +118,7 @@ class FailingMic:
 async def test_a_microphone_loop_that_keeps_failing_stops_the_daemon_with_a_reason(
     tmp_path: Path,
 ) -> None:
-    settings = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    settings = settings_for(tmp_path, QUESTION)
     assert isinstance(settings.audio.output, FileOutput)
 
     async def connect() -> Any:
@@ -134,45 +140,38 @@ async def test_a_microphone_loop_that_keeps_failing_stops_the_daemon_with_a_reas
 
 async def test_two_visitors_back_to_back_each_get_a_fresh_session(tmp_path: Path) -> None:
     """Nothing the first visitor said reaches the session the second one opens."""
-    base = settings_for(tmp_path, DEMO_AUDIO / "question.wav")
+    base = settings_for(tmp_path, QUESTION)
     settings = dataclasses.replace(
         base,
         audio=dataclasses.replace(
             base.audio,
-            input=FileInput(path=DEMO_AUDIO / "question.wav", speed=0, tail_silence_ms=60_000),
+            input=FileInput(path=QUESTION, speed=0, tail_silence_ms=60_000),
         ),
         conversation=dataclasses.replace(base.conversation, start="on_signal"),
     )
-    scenario = Scenario.from_dict(
-        {"turns": [{"user": "What are your opening hours?", "reply": "We open at nine."}]}
-    )
-    async with Emulator(scenario, on_event=validate) as emu:
-
-        async def connect() -> RealtimeLink:
-            return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
-
+    async with Emulator(one_turn(), on_event=validate) as emu:
         assert isinstance(settings.audio.input, FileInput)
         assert isinstance(settings.audio.output, FileOutput)
         daemon = Daemon(
             settings,
             mic=WavMic(settings.audio.input),
             speaker=WavSpeaker(settings.audio.output),
-            connect=connect,
+            connect=connect_to(emu.url, settings),
         )
         served = asyncio.create_task(daemon.run())
-        await wait_for(lambda: daemon._loop is not None)
+        await eventually(lambda: daemon.ready)  # running: a trigger now is not dropped
         daemon.trigger(Trigger(TriggerAction.START, "button"))
-        await wait_for(lambda: daemon.summary.assistant_transcripts == ["We open at nine."])
-        await wait_for(lambda: daemon.engine.state is State.LISTENING)
+        await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
+        await eventually(lambda: daemon.engine.state is State.LISTENING)
         first = daemon.engine.visitor
         daemon.trigger(Trigger(TriggerAction.END, "long press"))
-        await wait_for(lambda: daemon.engine.state is State.IDLE)
+        await eventually(lambda: daemon.engine.state is State.IDLE)
         at_second = len(emu.received)
         daemon.trigger(Trigger(TriggerAction.START, "button"))
-        await wait_for(lambda: daemon.engine.state is State.LISTENING)
+        await eventually(lambda: daemon.engine.state is State.LISTENING)
         second = daemon.engine.visitor
         daemon.stop()
-        await asyncio.wait_for(served, 10)
+        await stopped(served, 10)
     assert emu.sessions == 2
     assert first.transcript and second.transcript == []
     updates = [e for e in emu.received if e["type"] == "session.update"]

@@ -11,191 +11,32 @@ it waits for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import io
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from device.audio.pyaudio_io import PyAudioMic, PyAudioSpeaker
-from device.audio.settings import PyAudioInput, PyAudioOutput
-from device.cli.main import wire_barge_in
-from device.config.loader import load_settings
-from device.config.settings import Settings
 from device.conversation import State
-from device.daemon.daemon import Daemon, RunOptions
-from device.prompts.library import PromptLibrary
-from device.realtime.link import RealtimeLink
-from device.services.summary import RunSummary
+from tests.helpers import (
+    ASKED,
+    QUESTION,
+    Served,  # noqa: F401  # TEMPORARY: tests/vad/test_daemon_echo.py
+    answered,
+    failed_opens,
+    one_turn,
+    serving,
+    settings_for_pulse,
+    validate,
+)
 from tests.pulse import PulseServer, read_wav_mono, sound_span_s
-from tests.test_daemon import KEY, validate
-from tools.realtime_emulator import Emulator, Scenario
+from tools.realtime_emulator import Emulator
 
-ROOT = Path(__file__).resolve().parents[2]
-QUESTION = ROOT / "tools/demo_audio/question.wav"
-ASKED = "What are your opening hours?"
 ANSWER = "We are open from nine to five."
-
-
-def settings_for_pulse(*, retry_s: float = 3.0) -> Settings:
-    base = load_settings(ROOT / "firmware_config/examples/demo.yaml")
-    audio = dataclasses.replace(
-        base.audio,
-        input=PyAudioInput(device=None, rate_hz=16000, channels=1, frame_ms=20, retry_s=retry_s),
-        output=PyAudioOutput(device=None, rate_hz=48000, channels=1, buffer_ms=10),
-    )
-    conversation = dataclasses.replace(base.conversation, start="at_startup")
-    return dataclasses.replace(base, audio=audio, conversation=conversation)
-
-
-def one_turn() -> Scenario:
-    return Scenario.from_dict({"turns": [{"user": ASKED, "reply": ANSWER}]})
-
-
-class Served:
-    """A daemon serving in a task, with what the tests look at."""
-
-    def __init__(
-        self, daemon: Daemon, task: asyncio.Task[RunSummary], replies: dict[str, bytearray]
-    ) -> None:
-        self.daemon = daemon
-        self.task = task
-        self.replies = replies  # item id -> the 24 kHz PCM the daemon handed the speaker
-        self.timeline = daemon.timeline
-
-    @property
-    def summary(self) -> RunSummary:
-        return self.daemon.summary
-
-    @property
-    def state(self) -> State:
-        return self.daemon.engine.state
-
-    def timeline_text(self) -> str:
-        assert isinstance(self.timeline, io.StringIO)
-        return self.timeline.getvalue()
-
-    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-        """Poll ``condition`` (10 ms); fail naming ``what`` on timeout or if the daemon died."""
-
-        async def poll() -> None:
-            while not condition():
-                if self.task.done():
-                    self.task.result()  # raises what killed it
-                    raise AssertionError(f"the daemon stopped while waiting for {what}")
-                await asyncio.sleep(0.01)
-
-        try:
-            await asyncio.wait_for(poll(), timeout_s)
-        except TimeoutError:
-            raise AssertionError(
-                f"timed out after {timeout_s} s waiting for {what}; state {self.state.value},"
-                f" summary {self.summary.to_json()}\ntimeline:\n{self.timeline_text()}"
-            ) from None
-
-    async def ready_to_listen(self, conversation: str = "conv-1") -> None:
-        """The session is up and the mic delivered 1 s more (the gate learnt the room)."""
-        pipeline = self.daemon.pipeline
-        before = pipeline.captured_bytes if pipeline is not None else 0
-        await self.until(
-            lambda: (
-                self.state is State.LISTENING
-                and self.daemon.engine.conversation_id == conversation
-                and self.daemon.pipeline is not None
-                and self.daemon.pipeline.captured_bytes >= before + 32000
-            ),
-            20,
-            "the daemon listening with the mic running",
-        )
-
-    async def ask(self, pulse: PulseServer, wav: Path = QUESTION) -> None:
-        played = pulse.play_into_mic(wav)
-        assert await asyncio.to_thread(played.wait, 15) == 0
-
-
-@contextlib.asynccontextmanager
-async def serving(
-    emu: Emulator, settings: Settings, *, local_vad: Any = None
-) -> AsyncIterator[Served]:
-    """Run a Daemon on the virtual devices (mic health forwarded like device/cli/main.py);
-    ``local_vad`` (a VadListener) is wired as device/cli/main.py wires it."""
-
-    async def connect() -> RealtimeLink:
-        return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
-
-    holder: dict[str, Daemon] = {}
-
-    def on_health(ok: bool, message: str) -> None:  # as device/cli/main.py _serve does
-        holder["daemon"].health(ok, message)
-
-    assert isinstance(settings.audio.input, PyAudioInput)
-    assert isinstance(settings.audio.output, PyAudioOutput)
-    mic = PyAudioMic(settings.audio.input, on_health=on_health)
-    speaker = PyAudioSpeaker(settings.audio.output)
-    replies: dict[str, bytearray] = {}
-    write = speaker.write
-
-    def recording_write(item_id: str, pcm: bytes) -> None:  # what the daemon plays, kept
-        replies.setdefault(item_id, bytearray()).extend(pcm)
-        write(item_id, pcm)
-
-    speaker.write = recording_write  # type: ignore[method-assign]
-    adapters = wire_barge_in(settings, local_vad, speaker)
-    daemon = Daemon(
-        settings,
-        mic=mic,
-        speaker=speaker,
-        connect=connect,
-        prompts=PromptLibrary.load(settings.conversation.prompts_dir),
-        options=RunOptions(),
-        timeline=io.StringIO(),
-        local_vad=local_vad,
-        **adapters,
-    )
-    holder["daemon"] = daemon
-    task = asyncio.create_task(daemon.run())
-    served = Served(daemon, task, replies)
-    try:
-        yield served
-    finally:
-        daemon.stop()
-        await stopped(task, 15)
-
-
-async def stopped(task: asyncio.Task[RunSummary], timeout_s: float) -> None:
-    """Wait for ``daemon.run()`` to return; if it hangs, fail showing where its tasks are."""
-    done, _ = await asyncio.wait({task}, timeout=timeout_s)
-    if done:
-        task.result()
-        return
-    where = io.StringIO()
-    for t in asyncio.all_tasks():
-        if t is not asyncio.current_task():
-            print(f"-- task {t.get_name()}:", file=where)
-            t.print_stack(limit=6, file=where)
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await asyncio.wait_for(task, 5)
-    raise AssertionError(
-        f"daemon.run() did not return within {timeout_s:g} s of stop(); tasks:\n{where.getvalue()}"
-    )
 
 
 def samples(pcm: bytes | bytearray) -> np.ndarray:
     return np.frombuffer(bytes(pcm), dtype="<i2")
-
-
-def answered(s: Served, turns: int = 1) -> bool:
-    """The caller's turn was answered and the reply has played: listening again."""
-    return (
-        s.summary.turns == turns
-        and len(s.summary.assistant_transcripts) == turns
-        and s.state is State.LISTENING
-    )
 
 
 @pytest.mark.timeout(40)
@@ -203,7 +44,7 @@ async def test_a_question_into_the_mic_reaches_the_server_and_is_answered(
     pulse: PulseServer,
 ) -> None:
     async with (
-        Emulator(one_turn(), on_event=validate) as emu,
+        Emulator(one_turn(ANSWER), on_event=validate) as emu,
         serving(emu, settings_for_pulse()) as s,
     ):
         await s.ready_to_listen()
@@ -235,10 +76,10 @@ async def test_the_reply_plays_on_the_speaker_for_its_duration(
 ) -> None:
     recording = tmp_path / "speaker.wav"
     async with (
-        Emulator(one_turn(), on_event=validate) as emu,
+        Emulator(one_turn(ANSWER), on_event=validate) as emu,
         serving(emu, settings_for_pulse()) as s,
     ):
-        speaker = s.daemon.speaker
+        speaker = s.daemon.audio.speaker
         assert isinstance(speaker, PyAudioSpeaker)
         assert await asyncio.to_thread(speaker.wait_open, 10), speaker.error
         recorder = await asyncio.to_thread(pulse.record_speaker, recording)
@@ -269,10 +110,13 @@ async def test_an_unplugged_mic_is_reported_and_the_daemon_serves_after_replug(
     pulse: PulseServer,
 ) -> None:
     async with (
-        Emulator(one_turn(), on_event=validate) as emu,
+        Emulator(one_turn(ANSWER), on_event=validate) as emu,
         serving(emu, settings_for_pulse(retry_s=0.5)) as s,
     ):
         await s.ready_to_listen()
+        mic = s.daemon.audio.mic
+        assert isinstance(mic, PyAudioMic)
+        failures = failed_opens(mic)
         pulse.unplug_mic()
         try:
             await s.until(
@@ -289,7 +133,8 @@ async def test_an_unplugged_mic_is_reported_and_the_daemon_serves_after_replug(
             assert s.state is State.ERROR
             assert s.summary.conversations == 1
             assert s.summary.prompt_audio_ms > 0
-            await asyncio.sleep(1.2)  # retries fail meanwhile: reported once per outage
+            # retries fail meanwhile: reported once per outage
+            await s.until(lambda: len(failures) >= 2, 10, "two retries that failed")
             assert s.summary.errors == [outage]
             assert not s.task.done() and s.state is State.ERROR
         finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +12,11 @@ from device.audio.frames import SPEECH_RATE_HZ, AudioFrame
 from device.audio.pipeline import CapturePipeline
 from device.audio.pyaudio_io import PyAudioMic, PyAudioSpeaker
 from device.audio.settings import GateSettings, PyAudioInput, PyAudioOutput
+from tests.helpers import eventually, failed_opens
 from tests.pulse import PulseServer, read_wav_mono, sound_span_s, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = ROOT / "tools/demo_audio/question.wav"
-
-
-async def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), timeout_s)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}") from None
 
 
 class Recorder:
@@ -59,12 +48,12 @@ def tone(ms: int, rate: int = 24000, hz: float = 440.0, amp: int = 9000) -> np.n
 async def test_mic_records_a_question_played_into_the_virtual_mic(pulse: PulseServer) -> None:
     mic = PyAudioMic(PyAudioInput(rate_hz=16000, frame_ms=20))
     rec = Recorder(mic)
-    await until(lambda: len(rec.frames) > 5, 10, "the first frames")
+    await eventually(lambda: len(rec.frames) > 5, 10, "the first frames")
     start = len(rec.frames)
     played = pulse.play_into_mic(QUESTION)
     assert await asyncio.to_thread(played.wait, 15) == 0
     end = len(rec.frames)
-    await until(lambda: len(rec.frames) >= end + 25, 5, "0.5 s more audio")
+    await eventually(lambda: len(rec.frames) >= end + 25, 5, "0.5 s more audio")
     await rec.stop()
 
     heard = rec.samples(start)
@@ -84,14 +73,14 @@ async def test_mic_frames_through_the_gate_upload_the_question(pulse: PulseServe
     pipe = CapturePipeline(16000, 1, 0, GateSettings(), chunk_ms=40, upload_rate_hz=SPEECH_RATE_HZ)
     chunks: list[bytes] = []
     rec = Recorder(mic)
-    await until(lambda: len(rec.frames) > 100, 10, "2 s of room silence")
+    await eventually(lambda: len(rec.frames) > 100, 10, "2 s of room silence")
     for frame in rec.frames:
         chunks += pipe.process(frame)
     assert chunks == []  # silence is not uploaded
     done = len(rec.frames)
     played = pulse.play_into_mic(QUESTION)
     assert await asyncio.to_thread(played.wait, 15) == 0
-    await until(lambda: len(rec.frames) >= done + 200, 10, "speech and 1.2 s after it")
+    await eventually(lambda: len(rec.frames) >= done + 200, 10, "speech and 1.2 s after it")
     await rec.stop()
     for frame in rec.frames[done:]:
         chunks += pipe.process(frame)
@@ -130,7 +119,7 @@ async def test_flush_silences_the_speaker_within_a_few_periods(
     recording = tmp_path / "speaker.wav"
     recorder = await asyncio.to_thread(pulse.record_speaker, recording)
     speaker.write("item_1", tone(3000).tobytes())
-    await until(lambda: speaker.played_ms("item_1") >= 500, 5, "half a second played")
+    await eventually(lambda: speaker.played_ms("item_1") >= 500, 5, "half a second played")
     speaker.flush()
     at_flush = speaker.played_ms("item_1")
     assert speaker.queued_ms() == 0
@@ -152,20 +141,22 @@ async def test_unplugged_mic_is_reported_and_recovers(pulse: PulseServer) -> Non
         PyAudioInput(rate_hz=16000, retry_s=0.5), on_health=lambda ok, m: health.append((ok, m))
     )
     rec = Recorder(mic)
-    await until(lambda: len(rec.frames) > 5, 10, "the first frames")
+    await eventually(lambda: len(rec.frames) > 5, 10, "the first frames")
+    failures = failed_opens(mic)
     pulse.unplug_mic()
     try:
-        await until(lambda: len(health) >= 1, 10, "the outage report")
+        await eventually(lambda: len(health) >= 1, 10, "the outage report")
         assert health[0][0] is False
         assert "microphone 'default'" in health[0][1] and "retrying every 0.5 s" in health[0][1]
-        await asyncio.sleep(1.2)  # several retries fail meanwhile, none is reported again
+        # several retries fail meanwhile, none is reported again
+        await eventually(lambda: len(failures) >= 2, 10, "two retries that failed")
         assert [ok for ok, _ in health] == [False]  # once per outage, not once per retry
     finally:
         pulse.replug_mic()
-    await until(lambda: len(health) >= 2, 10, "the recovery report")
+    await eventually(lambda: len(health) >= 2, 10, "the recovery report")
     assert health[1] == (True, "microphone 'default' is back")
     n = len(rec.frames)
-    await until(lambda: len(rec.frames) > n + 10, 5, "frames after the recovery")
+    await eventually(lambda: len(rec.frames) > n + 10, 5, "frames after the recovery")
     await rec.stop()
     assert mic.outages == 1
 
@@ -177,7 +168,7 @@ async def test_a_missing_mic_is_named_and_retried(pulse: PulseServer) -> None:
         on_health=lambda ok, m: health.append((ok, m)),
     )
     rec = Recorder(mic)
-    await until(lambda: len(health) >= 1, 10, "the outage report")
+    await eventually(lambda: len(health) >= 1, 10, "the outage report")
     assert health == [(False, "microphone 'NoSuchCard' not found: retrying every 0.5 s")]
     await rec.stop()
     assert rec.frames == []
@@ -213,7 +204,7 @@ async def test_heard_ms_after_a_flush_is_where_the_recording_stops(
         speaker.write(first, tone(400).tobytes())  # one response, two audio items
         speaker.write(second, tone(3000, hz=660).tobytes())
         assert speaker.received_ms(second) == 3000
-        await until(lambda s=second, c=cut_ms: speaker.heard_ms(s) >= c, 10, "the cut point")
+        await eventually(lambda s=second, c=cut_ms: speaker.heard_ms(s) >= c, 10, "the cut point")
         before = speaker.heard_ms(second)
         handed = speaker._buffer.played_ms(second)
         assert handed - before >= 10  # the card's buffer is not counted as heard

@@ -13,6 +13,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from device.cli.doctor import add_doctor_arguments, run_audio_doctor
+from tests.helpers import eventually_sync
 
 
 @pytest.fixture
@@ -31,13 +32,6 @@ def doctor(*argv: str, out: io.StringIO | None = None) -> tuple[int, str]:
     return run_audio_doctor(parser.parse_args(list(argv)), out), out.getvalue()
 
 
-def wait_for(condition: object, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_press_hold_release_are_shown_with_what_push_to_talk_does(
     mock_factory: MockFactory,
 ) -> None:
@@ -46,9 +40,9 @@ def test_press_hold_release_are_shown_with_what_push_to_talk_does(
     result: list[tuple[int, str]] = []
     runner = threading.Thread(target=lambda: result.append(doctor("--button", "2", out=out)))
     runner.start()
-    wait_for(lambda: "press it within 2 s" in out.getvalue())  # the button is open
+    eventually_sync(lambda: "press it within 2 s" in out.getvalue())  # the button is open
     pin.drive_low()
-    wait_for(lambda: "TalkBegin" in out.getvalue())  # held past min_press_ms
+    eventually_sync(lambda: "TalkBegin" in out.getvalue())  # held past min_press_ms
     time.sleep(0.2)  # and talking for longer than min_talk_ms
     pin.drive_high()
     runner.join(10)

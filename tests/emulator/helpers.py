@@ -17,19 +17,10 @@ import soxr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.openai_schema import assert_client_event, assert_server_event
+from tests.helpers import KEY
 from tools.realtime_emulator import Emulator
 
-KEY = "test-key-not-a-secret"
 MS = 48  # bytes of PCM16 mono 24 kHz per ms
-
-
-def validate(direction: str, event: dict[str, Any]) -> None:
-    """The on_event hook of every test: each event must be valid GA."""
-    if direction == "client":
-        assert_client_event(event)
-    else:
-        assert_server_event(event)
 
 
 def silence(ms: int) -> bytes:

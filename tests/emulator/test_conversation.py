@@ -20,8 +20,8 @@ from tests.emulator.helpers import (
     pcm_of,
     silence,
     tone,
-    validate,
 )
+from tests.helpers import validate
 from tools.realtime_emulator import Emulator, Scenario
 from tools.realtime_emulator.speech import synthesize
 

@@ -203,6 +203,7 @@ async def test_truncate_beyond_the_audio_is_an_error_and_within_it_works() -> No
     assert truncated["audio_end_ms"] == 200 and truncated["item_id"] == item_id
 
 
+@pytest.mark.slow
 async def test_protocol_errors_are_error_events_and_the_session_goes_on() -> None:
     sc = Scenario.from_dict({"stream_speed": 1, "turns": [{"user": QUESTION, "reply": "Nine."}]})
 

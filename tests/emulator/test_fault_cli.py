@@ -15,7 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.emulator.helpers import KEY, MANUAL, Client, client
+from tests.emulator.helpers import MANUAL, Client, client
+from tests.helpers import KEY
 from tools.realtime_emulator.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.emulator.helpers import KEY, MANUAL, Client, client, validate
+from tests.emulator.helpers import MANUAL, Client, client
+from tests.helpers import KEY, validate
 from tests.openai_schema import assert_server_event
 from tools.realtime_emulator import Emulator, Scenario, ScenarioError
 from tools.realtime_emulator.faults import MALFORMED_KINDS

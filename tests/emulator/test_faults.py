@@ -10,7 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.emulator.helpers import MANUAL, client, silence, tone, validate
+from tests.emulator.helpers import MANUAL, client, silence, tone
+from tests.helpers import validate
 from tools.realtime_emulator import Emulator, Scenario
 
 

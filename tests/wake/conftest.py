@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from device.wake.models import ResolvedModels, default_models_dir, resolve
-from device.wake.oww import HISTORY_FRAMES, OpenWakeWordDetector
-from device.wake.quiet import QuietTracker
 from device.wake.settings import WakeSettings
 from tools.make_wake_audio import build
 
@@ -33,15 +30,3 @@ def resolved(models_dir: Path) -> ResolvedModels:
 def corpus() -> tuple[Path, dict[str, Any]]:
     """The test corpus (generated once, then read from .cache/wake-audio)."""
     return build("test")
-
-
-def make_detector(
-    resolved: ResolvedModels, idle: bool = True, trigger_frames: int | None = None
-) -> OpenWakeWordDetector:
-    """The daemon's configuration (default threshold, idle skipping on); ``trigger_frames``
-    overrides the models' setting."""
-    tracker = QuietTracker(80, HISTORY_FRAMES) if idle else None
-    if trigger_frames is not None:
-        models = tuple(replace(m, trigger_frames=trigger_frames) for m in resolved.models)
-        resolved = replace(resolved, models=models)
-    return OpenWakeWordDetector.from_resolved(resolved, tracker)

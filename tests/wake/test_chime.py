@@ -7,17 +7,29 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
 from device.conversation.reports import ConversationStarted, PromptPlayed
 from device.daemon.daemon import Daemon
+from device.daemon.inbox import Inbox
 from device.prompts.library import PromptLibrary
-from device.realtime.link import RealtimeLink
 from device.wake.listener import WakeListener
 from device.wake.oww import detector_from_settings
-from tests.test_daemon import DEMO_AUDIO, KEY, settings_for, validate
-from tests.test_daemon_triggers import ANSWER, Seen, joined, scenario, silence, wait_for
+from tests.helpers import (
+    ANSWER,
+    DEMO_AUDIO,
+    Seen,
+    connect_to,
+    eventually,
+    joined_wavs,
+    one_turn,
+    settings_for,
+    silence_wav,
+    stopped,
+    validate,
+)
 from tools.make_chime import DEFAULT_OUT, LENGTH_MS, RATE_HZ, chime
 from tools.realtime_emulator import Emulator
 
@@ -36,10 +48,13 @@ def test_the_committed_chime_is_what_make_chime_makes() -> None:
     assert made[-1] == 0  # ends in silence: no click
 
 
+@pytest.mark.slow
 async def test_a_wake_plays_the_chime_and_the_question_still_reaches_the_server(
     tmp_path: Path,
 ) -> None:
-    caller = joined(tmp_path, [silence(tmp_path, "lead", 1.5), DEMO_AUDIO / "wake-question.wav"])
+    caller = joined_wavs(
+        tmp_path, [silence_wav(tmp_path, "lead", 1.5), DEMO_AUDIO / "wake-question.wav"]
+    )
     base = settings_for(tmp_path, caller)
     settings = dataclasses.replace(
         base,
@@ -52,32 +67,27 @@ async def test_a_wake_plays_the_chime_and_the_question_still_reaches_the_server(
         wake=dataclasses.replace(base.wake, enabled=True, chime="chime"),
     )
     seen = Seen()
-    holder: dict[str, Daemon] = {}
-    wake = WakeListener(
-        detector_from_settings(settings.wake), lambda m, s, e: holder["d"].on_wake(m, s, e)
-    )
-    async with Emulator(scenario(), on_event=validate) as emu:
-
-        async def connect() -> RealtimeLink:
-            return await RealtimeLink.connect(emu.url, settings.realtime.model, KEY, timeout_s=5)
-
+    inbox = Inbox()
+    wake = WakeListener(detector_from_settings(settings.wake), inbox.wake_heard)
+    async with Emulator(one_turn(), on_event=validate) as emu:
         assert isinstance(settings.audio.input, FileInput)
         assert isinstance(settings.audio.output, FileOutput)
-        daemon = holder["d"] = Daemon(
+        daemon = Daemon(
             settings,
             mic=WavMic(settings.audio.input),
             speaker=WavSpeaker(settings.audio.output),
-            connect=connect,
+            connect=connect_to(emu.url, settings),
+            inbox=inbox,
             wake=wake,
             prompts=PromptLibrary.load(PROMPTS),
             sinks=[seen],
         )
         task = asyncio.create_task(daemon.run())
         try:
-            await wait_for(lambda: daemon.summary.assistant_transcripts == [ANSWER], 20)
+            await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER], 20)
         finally:
             daemon.stop()
-            await asyncio.wait_for(task, 15)
+            await stopped(task, 15)
         speech = [e for e in emu.sent if e["type"] == "input_audio_buffer.speech_started"]
     kinds = [type(r) for r in seen.reports if isinstance(r, PromptPlayed | ConversationStarted)]
     played = [r for r in seen.reports if isinstance(r, PromptPlayed)]

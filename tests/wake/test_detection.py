@@ -12,8 +12,10 @@ import pytest
 from device.wake.detector import Detection
 from device.wake.models import ResolvedModels
 from device.wake.oww import OpenWakeWordDetector
-from tests.wake.conftest import make_detector
+from tests.helpers import make_detector
 from tools.make_wake_audio import KNOWN_FALSE_TRIGGERS, NEAR_MISSES, read_wav
+
+pytestmark = pytest.mark.slow  # the wake models over the whole espeak-ng corpus
 
 CAPTURE_FRAME = 320  # 20 ms: what the capture fan-out hands over
 

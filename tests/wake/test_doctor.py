@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from device.cli.doctor import add_doctor_arguments, run_audio_doctor
-from tests.pulse import PulseServer, wait_until
+from tests.helpers import eventually_sync
+from tests.pulse import PulseServer
 
 
 class Output(io.StringIO):
@@ -54,7 +55,7 @@ def test_the_phrase_said_into_the_mic_shows_a_wake_live(
     runner = threading.Thread(target=lambda: result.append(doctor(*argv, out=out)))
     runner.start()
     # the live meter is drawn once audio frames arrive: then say the phrase
-    wait_until(lambda: "hey_jarvis 0.00 [" in out.text(), 20, "the doctor's live meter")
+    eventually_sync(lambda: "hey_jarvis 0.00 [" in out.text(), 20, "the doctor's live meter")
     player = pulse.play_into_mic(folder / clip["file"])
     assert player.wait(10) == 0
     runner.join(20)

@@ -24,6 +24,7 @@ def scores(detector: OpenWakeWordDetector, samples: np.ndarray, name: str) -> np
     return np.array(out)
 
 
+@pytest.mark.slow
 def test_scores_match_openwakeword_itself(
     resolved: ResolvedModels, corpus: tuple[Path, dict[str, Any]]
 ) -> None:

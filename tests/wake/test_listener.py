@@ -13,7 +13,7 @@ import pytest
 from device.wake.detector import Detection
 from device.wake.listener import WakeListener
 from device.wake.models import ResolvedModels
-from tests.wake.conftest import make_detector
+from tests.helpers import make_detector
 from tools.make_wake_audio import read_wav
 
 
