@@ -25,7 +25,8 @@ from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
 from device.config.loader import load_settings
 from device.config.settings import Settings
-from device.daemon.daemon import Daemon, Link, RunOptions
+from device.daemon.daemon import Daemon, RunOptions
+from device.daemon.link_manager import Link
 from device.prompts.library import PromptLibrary
 from device.realtime.events import InputTranscript, ResponseDone, ServerEvent
 from device.realtime.link import RealtimeLink
@@ -38,13 +39,12 @@ from device.tools.settings import (
     ToolsSettings,
 )
 from device.tools.toolbox import Toolbox
-from tests.test_daemon import KEY, concat_wavs, validate
+from tests.helpers import DEMO_AUDIO, DEMO_CONFIG, KEY, concat_wavs, validate
 from tests.tools.conftest import JOB_PARAMETERS, close_job, job_status
 from tools.job_status_service import JobService
 from tools.realtime_emulator import Emulator, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_AUDIO = ROOT / "tools/demo_audio"
 PROMPTS = ROOT / "device/prompts/default"
 TOKEN = "tok-daemon-tools-0123456789"
 AUTH = (Header(name="Authorization", value="Bearer {credential:job-api-token}"),)
@@ -81,7 +81,7 @@ def kiosk_settings(
     idle_timeout_s: float | None = None,
     **tools: Any,
 ) -> Settings:
-    base = load_settings(ROOT / "firmware_config/examples/demo.yaml")
+    base = load_settings(DEMO_CONFIG)
     audio = dataclasses.replace(
         base.audio,
         input=FileInput(path=caller, speed=in_speed, tail_silence_ms=2000),
@@ -384,6 +384,7 @@ def confirm_scenario(answer: str) -> Scenario:
     )
 
 
+@pytest.mark.slow
 async def test_a_confirm_tool_runs_after_the_callers_spoken_yes(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -408,6 +409,7 @@ async def test_a_confirm_tool_runs_after_the_callers_spoken_yes(
     assert summary.errors == []
 
 
+@pytest.mark.slow
 async def test_a_confirm_tool_does_not_run_after_a_no(tmp_path: Path, service: JobService) -> None:
     caller = speech(tmp_path, "job-status.wav", "question.wav")
     settings = kiosk_settings(tmp_path, caller, (close_job(service),), in_speed=4.0)
@@ -456,6 +458,7 @@ class LateTranscripts:
         self.close_code = self._link.close_code
 
 
+@pytest.mark.slow
 async def test_a_confirm_tool_waits_for_the_transcript_of_the_callers_yes(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -476,6 +479,7 @@ async def test_a_confirm_tool_waits_for_the_transcript_of_the_callers_yes(
 # -- 5. a slow tool: the filler prompt ------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_slow_tool_plays_the_filler_and_the_answer_still_arrives(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -546,6 +550,7 @@ async def test_a_fast_tool_plays_no_filler(tmp_path: Path, service: JobService) 
 # -- 6. end_session -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_end_session_plays_the_goodbye_and_hangs_up(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -633,6 +638,7 @@ def expected_handover() -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 async def test_escalate_then_end_calls_staff_plays_the_handover_and_hangs_up(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -664,6 +670,7 @@ async def test_escalate_then_end_calls_staff_plays_the_handover_and_hangs_up(
     assert summary.errors == []
 
 
+@pytest.mark.slow
 async def test_escalate_then_hold_stays_in_the_handover_until_the_idle_timeout(
     tmp_path: Path, service: JobService
 ) -> None:
