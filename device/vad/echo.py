@@ -8,11 +8,15 @@ path is measured on the power of 10 ms blocks: a room's echo (and a resampling s
 smears phase but not the envelope.
 
 Every ``estimate_every_ms`` of microphone audio while the device plays, the echo path is
-measured again over the last ``analysis_ms``: its delay is the lag (0..``max_delay_ms``)
-at which the mic's envelope follows the reference's best, and its power gain the median of
-mic/reference power over the loud blocks at that lag (the caller's occasional speech does
-not move a median much). Until a delay is found the estimate is pessimistic: the loudest
-reference block anywhere in the delay range, at gain 1 (echo as loud as the playback).
+measured again over the last ``analysis_ms`` (``EchoPath``, device/vad/echo_path.py): its
+delay is the lag (0..``max_delay_ms``) at which the mic's envelope follows the reference's
+best, and its power gain the median of mic/reference power over the loud blocks at that
+lag (the caller's occasional speech does not move a median much). Until a delay is found
+the estimate is the loudest reference block anywhere in the delay range (and the tail)
+times the most the mic can have heard of it at that lag (``EchoPath.ceiling``): at full
+level (gain 1, echo as loud as the playback) until the first ~1 s of the first reply has
+been heard, then near nothing on a mic that does not hear the speaker, so a caller there
+is judged as if nothing played.
 
 ``echo_level_db(start, end)`` is the estimated echo level (dBFS) in mic[start:end]: the
 reference power at the delay, the loudest of the blocks within 40 ms of it (the delay
@@ -40,15 +44,13 @@ import math
 
 import numpy as np
 
+from device.vad.echo_path import SLACK as _SLACK
+from device.vad.echo_path import EchoPath
+
 RATE_HZ = 16000
 BLOCK = 160  # 10 ms
 _FLOOR = 1e-12  # power (of float samples in [-1, 1]) below -120 dBFS
-_FOLLOWS = 0.5  # envelope correlation from which a new estimate near the last one replaces it
-_FOLLOWS_FIRST = 0.8  # the first one, or a jump, must be clearer: a wrong delay is worse than none
-_LOUD_DB = -55.0  # reference blocks quieter than this say nothing about the echo path
 _SILENT = 1e-9  # reference power (-90 dBFS) under which nothing can echo above the floor
-_SLACK = 4  # blocks (40 ms) either side of the delay: it wanders, and jumps when a
-# sound server drops samples to resync (seen with module-echo-cancel)
 
 
 def power_db(power: float) -> float:
@@ -127,13 +129,20 @@ class EchoReference:
         self._ref = np.zeros(self.blocks * BLOCK, dtype=np.float32)  # sample rings
         self._mic = np.zeros(self.blocks * BLOCK, dtype=np.float32)
         self._mic_end = 0  # mic sample index after the last mic sample
+        self._mic_from = 0  # mic sample index where the current recorded stretch began
         self._cleared = self.blocks // 2  # reference blocks up to here are fresh
         self._played_until = 0
         self._since_estimate = 0
-        self.delay_blocks: int | None = None
-        self.gain_power = 1.0  # echo power / reference power
-        self.correlation = 0.0
-        self.estimates = 0
+        self.path = EchoPath(lags=self.max_lag + self.tail + 1, max_lag=self.max_lag)
+
+    @property
+    def delay_blocks(self) -> int | None:
+        return self.path.delay_blocks
+
+    @property
+    def gain_power(self) -> float:
+        """Echo power / reference power at the delay (1.0 until it is found)."""
+        return self.path.gain_power
 
     @property
     def delay_ms(self) -> float | None:
@@ -151,6 +160,8 @@ class EchoReference:
 
     def add_mic(self, samples: np.ndarray, at_sample: int) -> None:
         """The microphone's samples from index ``at_sample`` on (16 kHz)."""
+        if at_sample > self._mic_end or self._mic_end == 0:
+            self._mic_from = at_sample  # a new stretch: the mic was not recorded before it
         _zero(self._mic, self._mic_end, at_sample)  # a gap: nothing was heard there
         _put(self._mic, as_float(samples), at_sample)
         self._mic_end = max(self._mic_end, at_sample + len(samples))
@@ -160,7 +171,9 @@ class EchoReference:
             _zero(self._ref, self._cleared * BLOCK, horizon * BLOCK)
             self._cleared = horizon
         self._since_estimate += len(samples)
-        if self._since_estimate >= self.estimate_every:
+        # while the path is new (the first reply of the day), learn it four times as often
+        every = self.estimate_every if self.path.learnt else self.estimate_every // 4
+        if self._since_estimate >= every:
             self._since_estimate = 0
             self._estimate()
 
@@ -177,38 +190,16 @@ class EchoReference:
         last = self._mic_end // BLOCK  # the block being filled is left out
         first = last - self.analysis
         mic = _block_power(self._mic, first, last)
-        ref = _block_power(self._ref, first - self.max_lag, last)
-        loud = ref > 10 ** (_LOUD_DB / 10)
-        if loud.sum() < self.analysis // 2:
-            return  # too little played to measure the path by
-        mic_env = np.sqrt(mic) - np.sqrt(mic).mean()
-        # row j: the reference envelope at lag max_lag - j
-        rows = np.lib.stride_tricks.sliding_window_view(np.sqrt(ref), self.analysis)
-        rows = rows - rows.mean(axis=1, keepdims=True)
-        norms = np.sqrt((rows * rows).sum(axis=1) * float(np.dot(mic_env, mic_env)))
-        corr = np.where(norms > 0, rows @ mic_env / np.maximum(norms, 1e-30), 0.0)[::-1]
-        best_lag = int(np.argmax(corr))
-        best = float(corr[best_lag])
-        self.correlation = best
-        self.estimates += 1
-        # a first delay, or a jump away from the known one, must be clear: over a barge-in
-        # the caller and the cut-off reply correlate at some odd lag now and then
-        small_move = self.delay_blocks is not None and abs(best_lag - self.delay_blocks) <= _SLACK
-        if best < (_FOLLOWS if small_move else _FOLLOWS_FIRST):
-            return
-        aligned = ref[self.max_lag - best_lag : self.max_lag - best_lag + self.analysis]
-        use = aligned > 10 ** (_LOUD_DB / 10)
-        if use.sum() >= 10:
-            self.delay_blocks = best_lag
-            self.gain_power = float(np.median(mic[use] / aligned[use]))
+        ref = _block_power(self._ref, first - self.path.lags + 1, last)
+        self.path.learn(mic, ref, recorded=last - -(-self._mic_from // BLOCK))
 
     def echo_level_db(self, start: int, end: int) -> float:
         """Estimated echo level (dBFS) in mic[start:end]."""
         first, last = start // BLOCK, max(start // BLOCK + 1, -(-end // BLOCK))
-        if self.delay_blocks is None:
-            power = float(_block_power(self._ref, first - self.max_lag - self.tail, last).max())
-            return power_db(power)
         d = self.delay_blocks
+        if d is None:
+            lags = self.path.lags
+            return power_db(self.path.echo_power(_block_power(self._ref, first - lags + 1, last)))
         ref = _block_power(self._ref, first - d - _SLACK - self.tail, last - d + _SLACK)
         # each of the window's blocks: the loudest within the slack either side of it
         spread = ref[self.tail :][_spread_index(last - first)].max(axis=1)

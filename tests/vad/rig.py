@@ -12,6 +12,10 @@ into the room (both mics) on top of the echo. One playback feeds a detector per 
 - ``reference``: on ``vmic.monitor``, the raw mic (the canceller's gain control does not
   turn it down), fed the speaker's playback as the reference.
 
+``echo_gain_db`` sets how loud the mic hears the speaker (``ECHO_GAIN_DB`` by default; -30:
+a speaker further off; None: a mic that does not hear it at all, as a headset or a mic
+array with its own canceller), for every mode but ``hardware``, whose mic stays as above.
+
 With ``software_raw=True`` the ``software`` detector is the daemon's ``software`` mode with
 ``echo.raw_input``: on ``mic``, the canceller's master source (whose volume the canceller's
 analog gain control sets, for every reader, as on a device), fed the playback as reference
@@ -220,7 +224,8 @@ class EchoRig:
     """See the module docstring. ``ec_args``: extra module-echo-cancel arguments (None:
     ``EC_ARGS``, with ``software_raw`` ``RAW_EC_ARGS``); ``barge_in_for``: a mode's own
     barge-in settings instead of ``barge_in`` (by default ``software`` with
-    ``SOFTWARE_BARGE_IN`` over it, as the README recommends)."""
+    ``SOFTWARE_BARGE_IN`` over it, as the README recommends); ``echo_gain_db``: the speaker
+    in the raw mic (None: not at all)."""
 
     def __init__(
         self,
@@ -233,8 +238,10 @@ class EchoRig:
         workdir: Path,
         ec_args: tuple[str, ...] | None = None,
         software_raw: bool = False,
+        echo_gain_db: float | None = ECHO_GAIN_DB,
     ) -> None:
         self.pulse = pulse
+        self.echo_gain_db = echo_gain_db
         self.sounds = sounds
         self.barge_in_settings = barge_in or BargeInSettings()
         # a mode's own settings, as a site sets them (the README: software with 64 ms)
@@ -264,7 +271,8 @@ class EchoRig:
 
     async def __aenter__(self) -> EchoRig:
         loop = asyncio.get_running_loop()
-        self.pulse.add_echo(ECHO_GAIN_DB)
+        if self.echo_gain_db is not None:
+            self.pulse.add_echo(self.echo_gain_db)
         self.pulse.add_echo_cancel(*self.ec_args)
         self.pulse.add_hardware_mic(ECHO_GAIN_DB - HW_CANCEL_DB)
         model_for = {mode: SileroModel() for mode in MODES}

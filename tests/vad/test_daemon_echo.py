@@ -76,7 +76,7 @@ async def test_software_mode_on_the_raw_mic_ignores_its_own_voice_and_stops_for_
     vad = VadListener(
         settings.audio.barge_in,
         settings.audio.echo,
-        on_speech=lambda start: box["daemon"].on_local_speech(start),  # type: ignore[attr-defined]
+        on_speech=lambda start: box["daemon"].inbox.local_speech(start),  # type: ignore[attr-defined]
     )
     assert vad.mode == "reference" and vad.echo is not None
     scenario = Scenario.from_dict(
@@ -92,8 +92,9 @@ async def test_software_mode_on_the_raw_mic_ignores_its_own_voice_and_stops_for_
             ):
                 box["daemon"] = s.daemon
                 await s.ready_to_listen()
-                assert s.daemon.pipeline is not None
-                assert s.daemon.pipeline.subscribers_16k == 0  # the detector hears the raw mic
+                assert s.daemon.audio.pipeline is not None
+                # the detector hears the raw mic
+                assert s.daemon.audio.pipeline.subscribers_16k == 0
                 # nobody speaks over the first reply: it plays to its end
                 await s.ask(pulse)
                 await s.until(lambda: answered(s), 60, "the first reply played out")
@@ -156,7 +157,7 @@ async def test_reference_mode_does_not_answer_its_own_echo_and_a_caller_is_heard
     vad = VadListener(
         settings.audio.barge_in,
         settings.audio.echo,
-        on_speech=lambda start: box["daemon"].on_local_speech(start),  # type: ignore[attr-defined]
+        on_speech=lambda start: box["daemon"].inbox.local_speech(start),  # type: ignore[attr-defined]
     )
     scenario = Scenario.from_dict(
         {

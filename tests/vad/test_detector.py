@@ -278,3 +278,36 @@ def test_reference_mode_a_trolley_during_a_pause_is_not_a_caller(
     in_pause = [w for w in detector.trace if at <= w.start_sample < pause_at + pause - 2048]
     assert in_pause and all(w.echo_dbfs is not None and w.echo_dbfs < -60 for w in in_pause)
     assert max(w.probability for w in in_pause) < BargeInSettings().hold_threshold
+
+
+@pytest.mark.parametrize("echo_peak_dbfs", [None, -31.0], ids=["no_echo", "30db_down"])
+def test_reference_mode_a_caller_over_the_first_reply_on_a_mic_that_hears_little_interrupts(
+    model: SileroModel, sounds: Sounds, echo_peak_dbfs: float | None
+) -> None:
+    """A headset, a mic array with its own canceller, a speaker across the room: the mic
+    hears the speaker weakly or not at all. What it did not hear of the first second of
+    the reply is learnt, and a caller at a normal level 1.5 s into the first reply of the
+    day interrupts it as soon as over a silent speaker (once, nothing heard of it was
+    taken for as loud as the playback, and the caller was never heard)."""
+    reply24, _ = read_wav_mono(sounds.replies[0])
+    reply = soxr.resample(reply24.astype(np.float32), 24000, RATE).astype(np.int16)
+    caller, _ = read_wav_mono(sounds.caller)
+    n = len(reply) + RATE
+    played = pcm(np.pad(reply.astype(np.float64), (0, RATE)))
+    audio = room(n, 4)
+    if echo_peak_dbfs is not None:
+        audio += echo_of(reply, n, 45, echo_peak_dbfs)
+    at = int(1.5 * RATE)
+    audio[at : at + len(caller)] += caller[: n - at]
+    echo = EchoReference(max_delay_ms=400)
+    detector = SpeechDetector(
+        model.probability, BargeInSettings(), echo=echo, margin_db=10, reset=model.reset
+    )
+    model.reset()
+    decisions = feed(detector, pcm(audio), echo, played, 0)
+    starts = [d for d in decisions if isinstance(d, SpeechStarted)]
+    first = onset(caller, at)
+    assert starts and starts[0].start_sample >= first - 512  # nothing before the caller
+    assert (starts[0].start_sample - first) * 1000 / RATE <= 100  # and at its first words
+    if echo_peak_dbfs is None:
+        assert echo.delay_ms is None  # nothing to find: judged by what the mic did not hear
