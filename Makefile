@@ -1,5 +1,5 @@
 # voice-kiosk: `make demo` runs the daemon against the local Realtime emulator,
-# `make test` runs lint, types and the test suite. Both install what they need.
+# `make test` runs lint, types, the import contracts and the test suite. Both install what they need.
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -18,6 +18,7 @@ lint: setup-test
 	@$(VENV)/bin/ruff check device tools tests
 	@$(VENV)/bin/ruff format --check device tools tests
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
 
 test: lint
 	@$(VENV)/bin/pytest -q

@@ -58,6 +58,9 @@ TARGETS = {
     "playback_flush_ms": ("<=", 30.0),
     "audio_cpu_rtf": ("<=", 0.01),
     "audio_cpu_vs_baseline": ("<=", 0.5),
+    "start_to_ready_ms": ("<=", 1500.0),
+    "security_exposure": ("<=", 2.5),
+    "led_cpu_rtf": ("<=", 0.003),
 }
 
 
@@ -228,6 +231,11 @@ SECTIONS: list[tuple[str, str, Section]] = [
         "vad_software_plain",
         lambda q: importlib.import_module("tools.bench_vad").run_software_plain(q),
     ),
+    # the appliance: process start to READY=1 (tools/bench_daemon.py), the unit's exposure
+    ("daemon", "start_to_ready", lambda q: importlib.import_module("tools.bench_daemon").run(q)),
+    ("daemon", "security", lambda q: importlib.import_module("tools.bench_systemd").run()),
+    # the LED service at 30 fps on a 12-pixel APA102 ring (tools/bench_leds.py)
+    ("leds", "leds", lambda q: importlib.import_module("tools.bench_leds").run(q)),
 ]
 
 

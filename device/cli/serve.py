@@ -24,15 +24,22 @@ EXIT_FAILED = 1  # a worker kept failing: the daemon gave up (systemd restarts i
 EXIT_CONFIG = 2  # bad config or credentials: fix the file, then start again
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="voice-kiosk: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str) -> Any:
+    """journald with ``VK_*`` fields under systemd (the returned context is a report sink
+    that stamps every line with the state and the conversation), else stderr (None)."""
+    from device.systemd.journal import use_journal_if_under_systemd
+
+    journal = use_journal_if_under_systemd(level)
+    if journal is None:
+        logging.basicConfig(
+            level=getattr(logging, level.upper(), logging.INFO),
+            format="voice-kiosk: %(levelname)s: %(message)s",
+            stream=sys.stderr,
+        )
     # library chatter (websockets frames, httpx requests) stays out of the operator's log
     for noisy in ("websockets", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return journal
 
 
 def _parse_sets(values: list[str]) -> dict[str, str]:
@@ -80,13 +87,14 @@ async def serve(args: argparse.Namespace) -> int:
     from device.audio.wav import AudioFileError, WavMic, WavSpeaker
     from device.config.loader import ConfigError
     from device.config.secrets import CredentialError, api_key_source, find_api_key, read_credential
-    from device.daemon.daemon import Daemon, RunOptions
+    from device.daemon.daemon import Daemon
+    from device.daemon.drain import RunOptions
     from device.prompts.library import PromptLibrary
     from device.realtime.link import RealtimeLink
     from device.tools.toolbox import Toolbox, credentials_needed
 
     settings = _load(args)
-    _setup_logging(settings.logging.level)
+    journal = _setup_logging(settings.logging.level)
     warn_advice(settings)
     try:
         api_key = find_api_key(settings.realtime.api_key_file, os.environ)
@@ -164,6 +172,8 @@ async def serve(args: argparse.Namespace) -> int:
         options=RunOptions(exit_when_input_ends=isinstance(inp, FileInput)),
         timeline=sys.stdout,
         key_source=api_key_source(settings.realtime.api_key_file, os.environ),
+        sinks=[journal] if journal is not None else [],
+        services=_services(settings),
         inbox=inbox,
         wake=wake,
         local_vad=local_vad,
@@ -267,3 +277,17 @@ def _button(settings: Any, inbox: Inbox) -> Any:
     except ButtonUnavailable as exc:
         log.error("%s; serving without the button", exc)
         return None
+
+
+def _services(settings: Any) -> list[Any]:
+    """The services beside the conversation the config and the environment ask for: the
+    systemd notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``)."""
+    from device.systemd.service import build_systemd_service
+
+    services: list[Any] = []
+    wake = settings.wake
+    phrases = [m.label for m in wake.models] if wake.enabled else []
+    notifier = build_systemd_service(os.environ, wake_phrases=phrases)
+    if notifier is not None:
+        services.append(notifier)
+    return services

@@ -28,7 +28,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from device.audio.seam import AudioInput, AudioOutput
@@ -69,10 +68,12 @@ from device.conversation.reports import (
     WorkerFailed,
 )
 from device.daemon.audio_path import AudioPath, LocalVad, WakeWord
+from device.daemon.drain import RunOptions, until_done
 from device.daemon.engine_policy import conversation_policy
 from device.daemon.heartbeat import Heartbeat
 from device.daemon.inbox import Inbox
 from device.daemon.lanes import Lanes
+from device.daemon.readings import read_health, read_stats
 from device.daemon.session_keeper import LinkFactory, SessionKeeper
 from device.daemon.supervisor import Supervisor
 from device.daemon.talk_button import TalkButton
@@ -97,13 +98,6 @@ class Closeable(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    # file input: stop once the caller's file is done, or the conversation has ended
-    exit_when_input_ends: bool = False
-    drain_timeout_s: float = 60.0  # after the input ends, wait at most this long for replies
-
-
 class Daemon:
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
@@ -116,7 +110,7 @@ class Daemon:
         connect: LinkFactory,
         toolbox: ToolBox | None = None,
         prompts: PromptLibrary | None = None,
-        options: RunOptions = RunOptions(),
+        options: RunOptions | None = None,
         timeline: TextIO | None = None,
         sinks: Iterable[Sink] = (),
         services: Iterable[Service] = (),
@@ -132,7 +126,7 @@ class Daemon:
         callbacks (``inbox``: the same Inbox). ``vad_mic`` (the raw mic of
         ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
         self.settings = settings
-        self.options = options
+        self.options = options or RunOptions()
         self.engine = Conversation(conversation_policy(settings, toolbox))
         self.timeline = timeline
         self.summary = RunSummary()
@@ -183,20 +177,6 @@ class Daemon:
         self.started = asyncio.Event()  # run() began: its workers are spawned
         self.ready: Ready | None = None
         self.failed: str | None = None  # why the daemon gave up (a worker kept failing)
-
-    # -- the parts, by their old names (the tests and the bench read them) ------------------
-
-    @property
-    def speaker(self) -> AudioOutput:
-        return self.audio.speaker
-
-    @property
-    def pipeline(self) -> object:
-        return self.audio.pipeline
-
-    @property
-    def wake(self) -> WakeWord | None:
-        return self.audio.wake
 
     # -- time, events and reports ---------------------------------------------------------
 
@@ -281,38 +261,19 @@ class Daemon:
 
     def stats(self) -> Stats:
         """Every counter, read where it lives (device/services/ports.py `Stats`)."""
-        t, audio = self.tally, self.audio
-        mics = [audio.mic, *([audio.vad_mic] if audio.vad_mic is not None else [])]
-        return Stats(
-            state=self.engine.state.value,
-            conversations=t.conversations,
-            outcomes=dict(t.outcomes),
-            interruptions=t.interruptions,
-            reconnects=t.reconnects,
-            prompts_played=t.prompts_played,
-            prompt_audio_ms=t.prompt_audio_ms,
-            reply_audio_ms=audio.reply_audio_ms,
-            audio_sent_chunks=audio.chunks_sent,
-            audio_dropped=self.lanes.dropped_audio,
-            mic_overflows=sum(m.overflows for m in mics),
-            speaker_underflows=audio.speaker.underflows,
-            capture_consumer_errors=audio.capture_consumer_errors(),
-            link_malformed=self.keeper.malformed(),
-            sessions_opened=self.keeper.manager.opened,
-            sink_failures=self.host.failures,
-            worker_failures=self.supervisor.failures,
+        return read_stats(
+            self.engine.state,
+            self.tally,
+            self.audio,
+            self.lanes,
+            self.keeper,
+            self.host,
+            self.supervisor,
         )
 
     def health(self) -> Health:
         """The pipeline's heartbeat (safe from any thread: it reads stamps only)."""
-        hb = self.heartbeat
-        return Health(
-            mic_frame_age_ms=hb.mic_frame_age_ms(),
-            loop_probe_age_ms=hb.probe_age_ms(),
-            loop_lag_ms=hb.loop_lag_ms,
-            link_manager_alive=self.keeper.alive,
-            workers=self.supervisor.worker_states(),
-        )
+        return read_health(self.heartbeat, self.keeper, self.supervisor)
 
     # -- the inbox's handlers (on the loop thread) -----------------------------------------
 
@@ -370,36 +331,6 @@ class Daemon:
         )
         self.emit(self.ready)
 
-    def _quiet(self) -> bool:
-        return not self.engine.busy and self.audio.speaker.queued_ms() == 0
-
-    async def _wait_changed(self, timeout_s: float | None = None) -> None:
-        self._changed.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                await self._changed.wait()
-
-    async def _until_done(self) -> None:
-        while not self._stop.is_set():
-            if self.options.exit_when_input_ends and (
-                self.audio.input_ended or (self.tally.conversations and not self.engine.active)
-            ):
-                break
-            await self._wait_changed()
-        if self._stop.is_set():
-            return
-        # the input ended: let the replies finish
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.options.drain_timeout_s
-        while not self._quiet() and not self._stop.is_set():
-            left = deadline - loop.time()
-            if left <= 0:
-                self.emit(
-                    ErrorReported("timeout", "gave up waiting for the reply after the input ended")
-                )
-                return
-            await self._wait_changed(min(left, 0.5))
-
     async def run(self) -> RunSummary:
         """Serve until stopped (SIGTERM/SIGINT, ``stop()``, or the end of a file input)."""
         loop = asyncio.get_running_loop()
@@ -423,7 +354,19 @@ class Daemon:
         try:
             if self.settings.conversation.start == "at_startup":
                 self.on_trigger(Trigger(TriggerAction.START, "start-up"))
-            await self._until_done()
+            await until_done(
+                self.options,
+                stop=self._stop,
+                changed=self._changed,
+                finished=lambda: (
+                    self.audio.input_ended
+                    or bool(self.tally.conversations and not self.engine.active)
+                ),
+                quiet=lambda: not self.engine.busy and self.audio.speaker.queued_ms() == 0,
+                gave_up=lambda: self.emit(
+                    ErrorReported("timeout", "gave up waiting for the reply after the input ended")
+                ),
+            )
         finally:
             await self._close(loop)
         self.summary.reply_audio_ms = self.audio.reply_audio_ms

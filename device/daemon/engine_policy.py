@@ -13,6 +13,8 @@ from device.realtime.commands import SessionSpec
 from device.realtime.settings import NoTurnDetection
 from device.tools.base import ToolBox
 
+SETUP_MARGIN_S = 1.5
+
 
 def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> ConversationPolicy:
     """The engine's policy from the settings and the tools (declared neutrally)."""
@@ -29,7 +31,9 @@ def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> Conversa
             t.name for t in tools if toolbox and toolbox.needs_confirmation(t.name)
         ),
         transcribes=settings.realtime.transcription.enabled,
-        setup_timeout_ms=settings.realtime.connect_timeout_s * 1000.0,
+        # past the link's own deadline, so its reason (no handshake answer, refused) is
+        # what the caller's visit ends on, not a bare "no session in time"
+        setup_timeout_ms=(settings.realtime.connect_timeout_s + SETUP_MARGIN_S) * 1000.0,
         reply_stall_ms=settings.realtime.reply_stall_s * 1000.0,
         server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
         back_online_prompt=settings.conversation.back_online_prompt,

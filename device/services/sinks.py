@@ -18,6 +18,7 @@ from device.conversation.reports import (
     Report,
     WorkerFailed,
 )
+from device.services.log_fields import report_fields
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,29 @@ class LogSink:
         self._folder = Folder(window_ms)
 
     def report(self, t_ms: float, report: Report) -> None:
+        extra = report_fields(report)  # VK_* fields: journald keeps them, stderr drops them
         match report:
             case ErrorReported(code=code, message=message):
                 folded = self._folder.offer(f"error:{code}", t_ms)
                 if folded is not None:
                     more = f" ({folded} more like it before this)" if folded else ""
-                    self._log.warning("%s: %s%s", one_line(code, 80), one_line(message), more)
+                    self._log.warning(
+                        "%s: %s%s", one_line(code, 80), one_line(message), more, extra=extra
+                    )
             case AudioDeviceChanged(ok=ok, message=message):
                 if ok:
-                    self._log.info("audio: %s", one_line(message))
+                    self._log.info("audio: %s", one_line(message), extra=extra)
                 else:
-                    self._log.warning("audio: %s", one_line(message))
+                    self._log.warning("audio: %s", one_line(message), extra=extra)
             case WorkerFailed(name=name, error=error, restarted=restarted):
                 then = "restarted" if restarted else "not restarted"
-                self._log.error("%s failed: %s (%s)", name, one_line(error), then)
+                self._log.error("%s failed: %s (%s)", name, one_line(error), then, extra=extra)
             case ConversationStarted(conversation_id=cid, source=source):
-                self._log.info("conversation %s started (%s)", cid, one_line(source, 80))
+                self._log.info(
+                    "conversation %s started (%s)", cid, one_line(source, 80), extra=extra
+                )
             case ConversationEnded(reason=reason):
-                self._log.info("conversation over: %s", one_line(reason))
+                self._log.info("conversation over: %s", one_line(reason), extra=extra)
                 self.flush()
             case _:
                 pass

@@ -20,6 +20,7 @@ from device.conversation.reports import (
     Interrupted,
     Note,
     PromptPlayed,
+    Ready,
     ReplyPaused,
     Report,
     StateChanged,
@@ -28,7 +29,7 @@ from device.conversation.reports import (
     UsageReported,
     WorkerFailed,
 )
-from device.tools.audit import redact
+from device.tools.audit import bounded, redact
 
 
 def shown_arguments(raw: str) -> Any:
@@ -84,15 +85,17 @@ class RunSummary:
             case AssistantSaid(text=text):
                 self.assistant_transcripts.append(text)
             case ToolReported():
-                self.tool_calls.append(
-                    {
-                        "name": report.name,
-                        "ok": report.ok,
-                        "ms": report.ms,
-                        "output": report.output,
-                        "action": report.action,
-                        "arguments": shown_arguments(report.arguments),
-                    }
+                self.tool_calls.append(  # long fields cut as the audit file cuts them
+                    bounded(
+                        {
+                            "name": report.name,
+                            "ok": report.ok,
+                            "ms": report.ms,
+                            "output": report.output,
+                            "action": report.action,
+                            "arguments": shown_arguments(report.arguments),
+                        }
+                    )
                 )
             case FirstAudio(latency_ms=latency_ms):
                 self.first_audio_latency_ms.append(latency_ms)
@@ -175,6 +178,13 @@ def timeline_text(report: Report) -> str | None:
             if report.stop_ms is not None:
                 cut += f", speaker silent {report.stop_ms:.0f} ms after the interruption"
             return f"interrupt  #{n} by {one_line(source, 80)}: {cut}"
+        case Ready(standby=standby, offline=offline):
+            how = (
+                "offline: the local prompts answer, the link is retried"
+                if offline
+                else ("the warm session is up" if standby else "no warm session (standby off)")
+            )
+            return f"ready  serving ({how})"
         case ReplyPaused(pause_ms=pause_ms, expired=expired):
             why = "not confirmed within hold_ms" if expired else "the sound ended"
             return f"pause  reply paused {pause_ms:.0f} ms on a suspected caller, went on ({why})"
