@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -112,6 +113,7 @@ class LedState:
         self._handover_until = -1.0
         self._handed_over = False  # in the conversation under way
         self._showing: Showing | None = None
+        self._judged_until: float | None = None  # `showing` holds until then, or a change
 
     def report(self, t_ms: float, report: Report) -> bool:
         """Take one report; True when it may change what shows."""
@@ -138,6 +140,7 @@ class LedState:
                 self._inputs = replace(i, audio_problem=not ok)
             case _:
                 return False
+        self._judged_until = None
         return True
 
     def _heard(self, t_ms: float, source: str) -> None:
@@ -146,9 +149,11 @@ class LedState:
 
     def set_muted(self, muted: bool) -> None:
         self._inputs = replace(self._inputs, muted=muted)
+        self._judged_until = None
 
     def set_echo_held(self, held: bool) -> None:
         self._inputs = replace(self._inputs, echo_held=held)
+        self._judged_until = None
 
     def inputs(self, now_ms: float) -> LedInputs:
         """`LedInputs` at ``now_ms`` (the timed ones judged then)."""
@@ -160,10 +165,21 @@ class LedState:
 
     def showing(self, now_ms: float) -> Showing:
         """The pattern at ``now_ms``, and since when it shows (kept while it stays)."""
+        until = self._judged_until
+        if self._showing is not None and until is not None and now_ms < until:
+            return self._showing  # nothing changed since it was judged (once per frame: cheap)
         name = choose(self.inputs(now_ms))
         if self._showing is None or self._showing.name != name:
             self._showing = Showing(name, now_ms)
+        lapse = self.next_change_ms(now_ms)
+        self._judged_until = math.inf if lapse is None else lapse
         return self._showing
+
+    @property
+    def judged_until(self) -> float:
+        """Until when the last `showing` holds unless a report or a setter changes it
+        (``math.inf``: no timed input pending); only valid after `showing`."""
+        return self._judged_until if self._judged_until is not None else -math.inf
 
     def next_change_ms(self, now_ms: float) -> float | None:
         """When a timed input lapses next after ``now_ms`` (None: nothing pending)."""

@@ -134,6 +134,7 @@ class Pattern:
     colour: RGB
     shape: Shape
     animated: bool
+    period_ms: float | None = None  # a moving pattern that repeats: its frames repeat too
 
     def pixels(self, t_ms: float, n: int) -> Pixels:
         r, g, b = self.colour
@@ -144,23 +145,24 @@ class Pattern:
 
 def build_patterns(colours: LedColours, *, wake_flash_ms: float) -> dict[str, Pattern]:
     """Every pattern of `PATTERN_NAMES` in the configured colours (docs/leds.md)."""
-    shapes: dict[str, tuple[Shape, bool]] = {
-        "starting": (spin(1600.0, 0.5, floor=0.05), True),
-        "idle": (solid(), False),
-        "wake": (fade(max(wake_flash_ms, 1.0)), True),
-        "listening": (solid(), False),
-        "thinking": (spin(1000.0, 0.4, floor=0.1), True),
-        "speaking": (pulse(900.0, 0.3), True),
-        "tool": (spin(1200.0, 0.3, heads=2, floor=0.1), True),
-        "handover": (double_blink(1400.0, 150.0, 150.0), True),
-        "reconnecting": (spin(1000.0, 0.4, floor=0.05), True),
-        "offline": (pulse(3000.0, 0.15, 0.6), True),
-        "error": (blink(1000.0, 500.0), True),
-        "muted": (solid(), False),
+    still, once = None, 0.0  # period_ms: a still pattern; one that does not repeat
+    shapes: dict[str, tuple[Shape, float | None]] = {
+        "starting": (spin(1600.0, 0.5, floor=0.05), 1600.0),
+        "idle": (solid(), still),
+        "wake": (fade(max(wake_flash_ms, 1.0)), once),
+        "listening": (solid(), still),
+        "thinking": (spin(1000.0, 0.4, floor=0.1), 1000.0),
+        "speaking": (pulse(900.0, 0.3), 900.0),
+        "tool": (spin(1200.0, 0.3, heads=2, floor=0.1), 1200.0),
+        "handover": (double_blink(1400.0, 150.0, 150.0), 1400.0),
+        "reconnecting": (spin(1000.0, 0.4, floor=0.05), 1000.0),
+        "offline": (pulse(3000.0, 0.15, 0.6), 3000.0),
+        "error": (blink(1000.0, 500.0), 1000.0),
+        "muted": (solid(), still),
     }
     return {
-        name: Pattern(name, colours.of(name), shape, animated)
-        for name, (shape, animated) in shapes.items()
+        name: Pattern(name, colours.of(name), shape, period is not None, period or None)
+        for name, (shape, period) in shapes.items()
     }
 
 

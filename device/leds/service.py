@@ -1,15 +1,16 @@
-"""The LED service: reports in, frames out, on its own task, never in the conversation's way.
+"""The LED service: reports in, frames out, never in the conversation's way.
 
 `LedService` is a `Service` (device/services/ports.py). ``report()`` only updates the pure
-`LedState` (device/leds/arbiter.py) and wakes the animation task, so a state change shows
-with the next frame, at once. ``run()`` opens the driver (retried every ``retry_s`` like the
-microphone, one log line per outage), then animates: a moving pattern at ``fps``, a still
-one written once, on change. Frames go to a `FrameWriter` thread: a slow or hung device
-only drops frames (counted), the loop never waits for it. ``close()`` shows the
-``stopped_colour`` (dark by default) and lets the device go, within a second.
+`LedState` (device/leds/arbiter.py) and pokes the LED thread, so a state change shows with
+the next frame, at once. ``run()`` opens the driver (retried every ``retry_s`` like the
+microphone, one log line per outage) and starts the `Animator` thread
+(device/leds/animator.py), which animates a moving pattern at ``fps`` on the frame grid
+and writes a still one once, on change; the event loop is not woken per frame, and a slow
+or hung device only drops frames (counted). ``close()`` shows the ``stopped_colour`` (dark
+by default) and lets the device go, within a second.
 
 Contract: call ``report``, ``set_muted`` and ``set_echo_held`` on the loop's thread (the
-daemon's report fan-out does); ``run`` may be cancelled at any point (the daemon's
+daemon's report fan-out does). ``run`` may be cancelled at any point (the daemon's
 supervisor does so at exit, before ``close``): the device is kept for ``close`` to darken.
 
 Example::
@@ -23,16 +24,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from device.conversation.reports import Report
+from device.leds.animator import Animator
 from device.leds.arbiter import LedState
 from device.leds.driver import Driver, DriverUnavailable, first_line
-from device.leds.patterns import Frame, brightness_at, build_patterns, solid_pattern
+from device.leds.frames import FrameMaker
+from device.leds.patterns import Frame, brightness_at, build_patterns
 from device.leds.settings import LedSettings
-from device.leds.writer import FrameWriter
 from device.retry.attempts import RetryGaveUp, retry
 from device.retry.policy import Classified, Failure, RetryPolicy
 from device.services.ports import Ports
@@ -42,16 +45,13 @@ log = logging.getLogger(__name__)
 STOP_S = 0.5
 """At close: how long the last frame may take to be written, and the device to close."""
 
-STILL_WAKE_S = 1.0
-"""A still pattern is looked at again this often (the night schedule, a hung write)."""
-
 
 @dataclass(frozen=True, slots=True)
 class LedStats:
     showing: str | None  # the pattern shown last (None: nothing yet)
     device_ok: bool  # the driver is open and writing
     frames_written: int = 0
-    frames_dropped: int = 0  # replaced by a newer frame before the device took them
+    frames_dropped: int = 0  # fell due while a write overran its frame
     writes_slow: int = 0  # writes longer than write_timeout_ms
     driver_failures: int = 0  # opens and writes that failed
 
@@ -86,42 +86,64 @@ class LedService:
             handover_show_ms=settings.handover_show_s * 1000.0,
         )
         self.patterns = build_patterns(settings.colours, wake_flash_ms=settings.wake_flash_ms)
-        self._clock_ms = clock_ms
-        self._clock: Callable[[], float] | None = clock_ms
+        self._lock = threading.Lock()  # the state: the loop writes it, the LED thread reads
+        self.frames = FrameMaker(
+            self.state,
+            self._lock,
+            self.patterns,
+            settings,
+            led_count=driver.led_count,
+            local_minutes=local_minutes,
+        )
+        self._clock = clock_ms
         self._local_minutes = local_minutes
         self._on_written = on_written
-        self._wake = asyncio.Event()
+        self._failed = asyncio.Event()
         self._retry_now = asyncio.Event()
         self._closed = False
-        self._writer: FrameWriter | None = None
+        self._animator: Animator | None = None
         self._outage = False
-        self._showing: str | None = None
         self._last_t_ms = 0.0
-        self._done = [0, 0, 0]  # written, dropped, slow of the writers before this one
+        self._done = [0, 0, 0]  # written, dropped, slow of the animators before this one
         self.driver_failures = 0
 
     # -- what the daemon tells it (on the loop's thread) ----------------------------------
 
     def report(self, t_ms: float, report: Report) -> None:
         self._last_t_ms = t_ms
-        if self.state.report(t_ms, report):
-            self._wake.set()
+        with self._lock:
+            changed = self.state.report(t_ms, report)
+        if changed:
+            self._changed()
 
     def set_muted(self, muted: bool) -> None:
-        self.state.set_muted(muted)
-        self._wake.set()
+        with self._lock:
+            self.state.set_muted(muted)
+        self._changed()
 
     def set_echo_held(self, held: bool) -> None:
-        self.state.set_echo_held(held)
-        self._wake.set()
+        with self._lock:
+            self.state.set_echo_held(held)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.frames.changed()
+        if self._animator is not None:
+            self._animator.poke()
 
     def stats(self) -> LedStats:
-        w = self._writer
-        now = (w.written, w.dropped, w.slow) if w is not None else (0, 0, 0)
-        written, dropped, slow = (a + b for a, b in zip(self._done, now, strict=True))
+        a = self._animator
+        now = (0, 0, 0)
+        if a is not None:
+            a.check_slow()
+            now = (a.written, a.dropped, a.slow)
+        written, dropped, slow = (x + y for x, y in zip(self._done, now, strict=True))
+        if self._outage and a is not None and a.written and a.failure is None:
+            self._outage = False
+            log.info("leds: %s is back", self.driver.label)
         return LedStats(
-            showing=self._showing,
-            device_ok=w is not None and w.failure is None and not self._outage,
+            showing=self.frames.showing,
+            device_ok=a is not None and a.failure is None and not self._outage,
             frames_written=written,
             frames_dropped=dropped,
             writes_slow=slow,
@@ -131,29 +153,36 @@ class LedService:
     # -- the worker ---------------------------------------------------------------------
 
     async def run(self, ports: Ports) -> None:
-        await self._drop_writer()  # one a cancelled run left behind
-        clock = self._clock = self._clock_ms or ports.now_ms
+        await self._drop_animator()  # one a cancelled run left behind
+        if self._clock is None:  # the reports' clock, readable from the LED thread
+            offset_ms = ports.now_ms() - time.monotonic() * 1000.0
+            self._clock = lambda: time.monotonic() * 1000.0 + offset_ms
+        loop = asyncio.get_running_loop()
         while not self._closed:
             if not await self._open():
                 return
-            writer = FrameWriter(
+            self._failed.clear()
+            animator = Animator(
                 self.driver,
+                self.frames.compose,
+                clock_ms=self._clock,
                 slow_ms=self.settings.write_timeout_ms,
-                on_failure=self._wake_from_thread(asyncio.get_running_loop()),
+                frame_ms=self.frames.frame_ms,
+                on_failure=self._wake_from_thread(loop),
                 on_written=self._on_written,
             )
-            self._writer = writer
-            writer.start()
-            await self._animate(clock, writer)
-            if writer.failure is not None and not self._closed:
-                self._fail(writer.failure)
-                await self._drop_writer()
+            self._animator = animator
+            animator.start()
+            await self._failed.wait()
+            if animator.failure is not None and not self._closed:
+                self._fail(animator.failure)
+                await self._drop_animator()
         # closed: close() shows the last frame and closes the device
 
     def _wake_from_thread(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         def wake() -> None:
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to wake
-                loop.call_soon_threadsafe(self._wake.set)
+                loop.call_soon_threadsafe(self._failed.set)
 
         return wake
 
@@ -195,58 +224,19 @@ class LedService:
         text = (
             str(exc)
             if isinstance(exc, DriverUnavailable)
-            else (f"leds: {self.driver.label}: {first_line(exc)}")
+            else f"leds: {self.driver.label}: {first_line(exc)}"
         )
         log.error(
             "%s; the LEDs are retried every %g s (the daemon goes on)", text, self.settings.retry_s
         )
 
-    async def _animate(self, clock: Callable[[], float], writer: FrameWriter) -> None:
-        """Frames until the writer fails or the service closes."""
-        loop = asyncio.get_running_loop()
-        period_s = 1.0 / self.settings.fps
-        n = self.driver.led_count
-        last: tuple[object, ...] | None = None
-        next_frame = loop.time()
-        while not self._closed and writer.failure is None:
-            self._wake.clear()
-            now_ms = clock()
-            showing = self.state.showing(now_ms)
-            pattern = self.patterns[showing.name]
-            brightness = brightness_at(self.settings, self._local_minutes())
-            pixels = pattern.pixels(now_ms - showing.since_ms, n)
-            key = (showing.name, pixels, brightness)
-            if key != last:
-                last = key
-                self._showing = showing.name
-                writer.put(Frame(showing.name, pixels, brightness, now_ms))
-            writer.check_slow()
-            if self._outage and writer.written:
-                self._outage = False
-                log.info("leds: %s is back", self.driver.label)
-            if pattern.animated:
-                now_s = loop.time()
-                next_frame = max(next_frame + period_s, now_s)
-                wait_s = next_frame - now_s
-            else:
-                wait_s = STILL_WAKE_S
-                due_ms = self.state.next_change_ms(now_ms)
-                if due_ms is not None:
-                    wait_s = min(wait_s, (due_ms - now_ms) / 1000.0)
-            if wait_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait_s):
-                        await self._wake.wait()
-
-    async def _drop_writer(self, last: Frame | None = None) -> None:
-        """Stop the writer (after ``last``, if given) and close the device."""
-        writer, self._writer = self._writer, None
-        if writer is None:
+    async def _drop_animator(self, last: Frame | None = None) -> None:
+        """Stop the LED thread (after writing ``last``, if given) and close the device."""
+        animator, self._animator = self._animator, None
+        if animator is None:
             return
-        if last is not None:
-            writer.put(last)
-        ended = await asyncio.to_thread(writer.stop, STOP_S)
-        for i, value in enumerate((writer.written, writer.dropped, writer.slow)):
+        ended = await asyncio.to_thread(animator.stop, last, STOP_S)
+        for i, value in enumerate((animator.written, animator.dropped, animator.slow)):
             self._done[i] += value
         if not ended:
             log.warning("leds: %s hangs: closing it without the last frame", self.driver.label)
@@ -258,14 +248,13 @@ class LedService:
         if self._closed:
             return
         self._closed = True
-        self._wake.set()
+        self._failed.set()
         self._retry_now.set()
         s = self.settings
-        stopped = solid_pattern("stopped", s.stopped_rgb)
         last = Frame(
             "stopped",
-            stopped.pixels(0.0, self.driver.led_count),
+            (s.stopped_rgb,) * self.driver.led_count,
             brightness_at(s, self._local_minutes()),
             self._clock() if self._clock is not None else self._last_t_ms,
         )
-        await self._drop_writer(last)
+        await self._drop_animator(last)

@@ -17,12 +17,13 @@ Example::
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from device.leds.driver import DriverUnavailable, first_line
 from device.leds.encode import apa102_frame
 from device.leds.gpio import _make
-from device.leds.patterns import Frame
+from device.leds.patterns import Frame, Pixels
 
 
 class Apa102Driver:
@@ -49,6 +50,8 @@ class Apa102Driver:
         self._pin_factory = pin_factory
         self._spi: Any = None
         self._power: Any = None
+        self._encoded: dict[int, tuple[Pixels, float, bytes]] = {}
+        self._write: Callable[[bytes], Any] = lambda data: None
 
     def open(self) -> None:
         self.close()
@@ -83,6 +86,8 @@ class Apa102Driver:
             spi.close()
             raise DriverUnavailable(f"leds: {self.label}: {first_line(exc)}") from exc
         self._spi = spi
+        writebytes2 = getattr(spi, "writebytes2", None)  # spidev >= 3.4: bytes of any length
+        self._write = writebytes2 or (lambda data: spi.writebytes(list(data)))
         if self.power_pin is not None:
             try:
                 self._power = _make(
@@ -97,12 +102,16 @@ class Apa102Driver:
                 raise
 
     def show(self, frame: Frame) -> None:
-        data = apa102_frame(frame.pixels, frame.brightness)
-        write = getattr(self._spi, "writebytes2", None)
-        if write is not None:
-            write(data)
+        pixels = frame.pixels
+        known = self._encoded.get(id(pixels))  # the service repeats a pattern's frames: the
+        if known is not None and known[0] is pixels and known[1] == frame.brightness:
+            data = known[2]  # same pixels object (held here, so its id is not reused)
         else:
-            self._spi.writebytes(list(data))
+            if len(self._encoded) >= 256:
+                self._encoded.clear()
+            data = apa102_frame(pixels, frame.brightness)
+            self._encoded[id(pixels)] = (pixels, frame.brightness, data)
+        self._write(data)
 
     def close(self) -> None:
         spi, self._spi = self._spi, None

@@ -157,15 +157,33 @@ async def test_a_hung_write_leaves_the_loop_responsive_and_frames_are_dropped(
         await asyncio.sleep(0.01)
         assert time.monotonic() - at < 0.2
     leds.report(ports.now_ms(), StateChanged(State.THINKING, State.SPEAKING))
-    await asyncio.sleep(0.05)
-    stats = leds.stats()
-    assert stats.frames_dropped > 0 and stats.writes_slow == 1
-    assert stats.showing == "speaking"
-    at = time.monotonic()
-    await leds.close()  # cannot write its last frame: gives up within its deadline
-    assert time.monotonic() - at < 2.0
-    await asyncio.wait_for(task, 2)
+    assert leds.stats().writes_slow == 1  # the write under way, counted while it hangs
+    driver.hang.clear()
     driver.release.set()
+    await until(driver, "speaking")
+    assert driver.names() == ["idle", "thinking", "speaking"]  # no stale frames queued
+    stats = leds.stats()
+    assert stats.frames_dropped >= 9  # 100 ms of 10 ms frames fell due during the write
+    assert stats.writes_slow == 1
+    task.cancel()
+    await leds.close()
+
+
+async def test_close_gives_up_on_a_hung_device_within_its_deadline(
+    driver: RecordingDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    leds = service(driver, fps=100)
+    task = asyncio.create_task(leds.run(FakePorts()))
+    leds.report(0.0, READY)
+    await until(driver, "idle")
+    driver.hang.set()
+    leds.report(0.0, StateChanged(State.IDLE, State.THINKING))
+    at = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="device.leds"):
+        await leds.close()  # cannot write its last frame: gives up
+    assert time.monotonic() - at < 2.0
+    assert "recording driver hangs" in caplog.text
+    await asyncio.wait_for(task, 2)
 
 
 async def test_a_device_that_never_opens_does_not_stop_close(
