@@ -9,6 +9,7 @@ from typing import Literal
 from device.audio.settings import AudioSettings
 from device.buttons.settings import ButtonSettings
 from device.common.options import option
+from device.leds.settings import LedSettings
 from device.realtime.settings import RealtimeSettings
 from device.tools.settings import ToolsSettings
 from device.wake.settings import WakeSettings
@@ -79,4 +80,5 @@ class Settings:
     tools: ToolsSettings = option(ToolsSettings(), doc="Tools the model may call.")
     wake: WakeSettings = option(WakeSettings(), doc="Wake on a spoken phrase (openWakeWord).")
     button: ButtonSettings = option(ButtonSettings(), doc="Push-to-talk button (gpiozero).")
+    leds: LedSettings = option(LedSettings(), doc="Status LEDs (docs/leds.md).")
     logging: LoggingSettings = option(LoggingSettings(), doc="Logs.")
