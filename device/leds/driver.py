@@ -2,7 +2,7 @@
 
 A driver is a thin adapter: ``open()`` takes the device (or raises `DriverUnavailable`
 with one line naming the device and what to do), ``show(frame)`` writes one `Frame`
-(blocking: the LED service calls it on its writer thread, never on the loop), ``close()``
+(blocking: the LED service calls it on its own thread, never on the loop), ``close()``
 lets the device go and may be called twice. ``led_count`` is how many pixels a frame for
 it carries; ``label`` names the device in log lines.
 """
