@@ -116,7 +116,8 @@ class EchoPath:
         if loudest <= loud_power:
             return
         n = len(mic)
-        above = np.maximum(mic - np.percentile(mic, _FLOOR_PERCENTILE), 0.0)
+        k = int((n - 1) * _FLOOR_PERCENTILE / 100)
+        above = np.maximum(mic - np.partition(mic, k)[k], 0.0)
         # row d: the reference d blocks before each mic block
         rows = np.lib.stride_tricks.sliding_window_view(ref, n)[::-1]
         loud = rows > max(loud_power, loudest * 10 ** (-_CEILING_RANGE_DB / 10))
@@ -125,8 +126,11 @@ class EchoPath:
         seen = counts >= np.where(self.ceiling >= 1.0, _CEILING_MIN_BLOCKS, _CEILING_UPDATE_BLOCKS)
         if not seen.any():
             return
-        ratios = np.where(loud[seen], above / np.maximum(rows[seen], 1e-30), np.nan)
-        measured = np.nanpercentile(ratios, _CEILING_PERCENTILE, axis=1)
+        # each lag's percentile of its loud blocks' ratios (the others sort last)
+        ratios = np.where(loud[seen], above / np.maximum(rows[seen], 1e-30), np.inf)
+        ratios.sort(axis=1)
+        rank = ((counts[seen] - 1) * (_CEILING_PERCENTILE / 100)).astype(np.intp)
+        measured = ratios[np.arange(len(rank)), rank]
         old = self.ceiling[seen]
         # down at once; up from a ceiling learnt slowly unless measured over many blocks:
         # a caller who starts early in a reply must not raise it before the barge-in
