@@ -21,6 +21,11 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tone", action="store_true", help="play a 1 s test tone")
     parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="play a noise burst: how loud and late the mic hears the speaker, the echo mode",
+    )
+    parser.add_argument(
         "--wake", type=float, metavar="SECONDS", help="say the wake phrase: live score per model"
     )
     parser.add_argument(

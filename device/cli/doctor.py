@@ -5,6 +5,7 @@ Example::
     voice-kiosk doctor --list
     voice-kiosk doctor --config kiosk.yaml --meter 10     # level, noise floor, gate state
     voice-kiosk doctor --tone --json
+    voice-kiosk doctor --config kiosk.yaml --echo   # the mic hears the speaker: dB, ms, mode
     voice-kiosk doctor --config kiosk.yaml --wake 20      # say "hey jarvis": live scores
     GPIOZERO_PIN_FACTORY=mock voice-kiosk doctor --button 5   # press, hold, release
 
@@ -203,7 +204,8 @@ def run_trigger_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def run_audio_doctor(args: argparse.Namespace, out: TextIO) -> int:
-    """Run the checks asked for (all of --list/--meter 3/--tone when none is); see module doc."""
+    """Run the checks asked for (all of --list/--meter 3/--tone when none is; --echo only
+    when asked: it plays a noise burst); see the module docstring."""
     from device.audio.devices import DeviceNotFound
 
     if getattr(args, "wake", None) is not None or getattr(args, "button", None) is not None:
@@ -222,7 +224,8 @@ def run_audio_doctor(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"voice-kiosk doctor: --meter {meter_s:g}: give 0 < SECONDS <= 3600\n")
         return EXIT_USAGE
     tone = bool(args.tone)
-    if not (want_list or meter_s or tone):
+    echo = bool(getattr(args, "echo", False))
+    if not (want_list or meter_s or tone or echo):
         want_list, meter_s, tone = True, 3.0, True
     report: dict[str, Any] = {}
     ok = True
@@ -264,6 +267,12 @@ def run_audio_doctor(args: argparse.Namespace, out: TextIO) -> int:
                     + (f" ({t['error']})" if t["error"] else "")
                     + "\n"
                 )
+        if echo:
+            from device.cli.echo_doctor import echo_check, print_summary
+
+            ok &= asyncio.run(echo_check(settings, report))
+            if not args.json:
+                print_summary(report, out)
     except (DeviceNotFound, OSError) as exc:
         report["error"] = str(exc)
         ok = False
