@@ -18,7 +18,8 @@ from device.conversation.reports import (
     StateChanged,
     ToolReported,
 )
-from device.services.sinks import Fanout, LogSink
+from device.services.host import ServiceHost
+from device.services.sinks import LogSink
 from device.services.summary import RunSummary, TimelineSink, timeline_line
 
 
@@ -106,7 +107,7 @@ def test_a_sink_that_raises_is_logged_once_and_the_others_still_get_everything(
             raise RuntimeError("LED ring unplugged")
 
     summary = RunSummary()
-    fanout = Fanout([Broken(), summary])
+    fanout = ServiceHost(sinks=[Broken(), summary])
     for n in range(3):
         fanout.emit(n, StateChanged(State.IDLE, State.CONNECTING))
         fanout.emit(n, CallerSaid(f"hello {n}"))

@@ -25,7 +25,8 @@ from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker, read_wav
 from device.config.loader import load_settings
 from device.config.settings import Settings
-from device.daemon.daemon import Daemon, RunOptions
+from device.daemon.daemon import Daemon
+from device.daemon.drain import RunOptions
 from device.daemon.link_manager import Link
 from device.prompts.library import PromptLibrary
 from device.realtime.events import InputTranscript, ResponseDone, ServerEvent
@@ -437,6 +438,10 @@ class LateTranscripts:
     def __init__(self, link: RealtimeLink) -> None:
         self._link = link
         self.close_code: int | None = None
+
+    @property
+    def malformed(self) -> int:
+        return self._link.malformed
 
     async def send(self, event: dict[str, Any]) -> None:
         await self._link.send(event)
