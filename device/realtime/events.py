@@ -41,11 +41,26 @@ class InputCommitted:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptionUsage:
+    """What transcribing one caller turn used, as the server reports it (billed at the
+    transcription model's prices, not the Realtime model's): tokens, or seconds of audio
+    for a model billed by duration (the token fields 0 then)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_text_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class InputTranscript:
-    """The caller's words (may arrive before or after the response events)."""
+    """The caller's words (may arrive before or after the response events); ``usage``:
+    what transcribing them used, when the server says (None: it did not)."""
 
     item_id: str
     text: str
+    usage: TranscriptionUsage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,12 @@ class FunctionCallDone:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """The tokens one response used (``response.done``), billed whatever its status
+    (a cancelled reply's tokens too). Input counts include the cached ones:
+    ``input_cached_tokens`` is a part of ``input_tokens``, and its text and audio split
+    (``input_cached_text_tokens``, ``input_cached_audio_tokens``) a part of
+    ``input_text_tokens`` and ``input_audio_tokens``."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     input_audio_tokens: int = 0
@@ -109,6 +130,8 @@ class Usage:
     input_cached_tokens: int = 0
     output_audio_tokens: int = 0
     output_text_tokens: int = 0
+    input_cached_text_tokens: int = 0
+    input_cached_audio_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

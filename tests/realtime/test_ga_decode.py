@@ -34,6 +34,7 @@ from device.realtime.events import (
     SpeechStopped,
     TranscriptDelta,
     TranscriptDone,
+    TranscriptionUsage,
     Usage,
 )
 from device.realtime.ga import GaCodec
@@ -126,7 +127,24 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
             "transcript": "Where is the pharmacy?",
             "usage": {"type": "duration", "seconds": 1.4},
         },
-        InputTranscript("item_u1", "Where is the pharmacy?"),
+        InputTranscript("item_u1", "Where is the pharmacy?", TranscriptionUsage(seconds=1.4)),
+    ),
+    (
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "event_id": "ev_6t",
+            "item_id": "item_u2",
+            "content_index": 0,
+            "transcript": "Thanks.",
+            "usage": {
+                "type": "tokens",
+                "input_tokens": 31,
+                "output_tokens": 4,
+                "total_tokens": 35,
+                "input_token_details": {"audio_tokens": 27, "text_tokens": 4},
+            },
+        },
+        InputTranscript("item_u2", "Thanks.", TranscriptionUsage(31, 4, 27, 4)),
     ),
     (
         {
@@ -229,6 +247,7 @@ SERVER_CASES: list[tuple[dict[str, Any], Any]] = [
                 input_cached_tokens=64,
                 output_audio_tokens=120,
                 output_text_tokens=40,
+                input_cached_text_tokens=64,
             ),
         ),
     ),
@@ -572,6 +591,29 @@ HOSTILE: list[tuple[str, str | bytes, str]] = [
     ("session-array", '{"type": "session.created", "session": []}', "must be an object"),
     ("error-number", '{"type": "error", "error": 5}', "must be an object"),
     ("usage-array", DONE % "[1, 2]", "field 'response.usage' must be an object, got array"),
+    (
+        "cached-details-string",
+        DONE % '{"input_token_details": {"cached_tokens_details": "all"}}',
+        "field 'response.usage.input_token_details.cached_tokens_details' must be an object",
+    ),
+    (
+        "transcription-seconds-string",
+        '{"type": "conversation.item.input_audio_transcription.completed", "item_id": "i",'
+        ' "transcript": "t", "usage": {"type": "duration", "seconds": "long"}}',
+        "field 'usage.seconds' must be a number, got string",
+    ),
+    (
+        "transcription-seconds-1e999",
+        '{"type": "conversation.item.input_audio_transcription.completed", "item_id": "i",'
+        ' "transcript": "t", "usage": {"type": "duration", "seconds": 1e999}}',
+        "field 'usage.seconds' out of range",
+    ),
+    (
+        "transcription-tokens-float",
+        '{"type": "conversation.item.input_audio_transcription.completed", "item_id": "i",'
+        ' "transcript": "t", "usage": {"type": "tokens", "input_tokens": 2.5}}',
+        "field 'usage.input_tokens' must be an integer, got float",
+    ),
     (
         "status-details-string",
         '{"type": "response.done", "response": {"id": "r", "status": "failed",'

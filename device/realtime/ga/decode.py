@@ -39,6 +39,7 @@ from device.realtime.events import (
     SpeechStopped,
     TranscriptDelta,
     TranscriptDone,
+    TranscriptionUsage,
     Usage,
 )
 from device.realtime.ga.errors import classify_error
@@ -198,7 +199,9 @@ def parse_server_dict(obj: dict[str, Any]) -> ServerEvent:
         case "input_audio_buffer.committed":
             return InputCommitted(r.text(obj, "item_id"))
         case "conversation.item.input_audio_transcription.completed":
-            return InputTranscript(r.text(obj, "item_id"), r.text(obj, "transcript"))
+            return InputTranscript(
+                r.text(obj, "item_id"), r.text(obj, "transcript"), _transcription_usage(r, obj)
+            )
         case "conversation.item.input_audio_transcription.failed":
             error = r.opt_obj(obj, "error")
             return InputTranscriptFailed(
@@ -277,6 +280,8 @@ def _response_done(r: _Reader, obj: dict[str, Any]) -> ResponseDone:
     inp = r.opt_obj(usage, "input_token_details", "response.usage.input_token_details")
     out = r.opt_obj(usage, "output_token_details", "response.usage.output_token_details")
     u = "response.usage."
+    cached_path = u + "input_token_details.cached_tokens_details"
+    cached = r.opt_obj(inp, "cached_tokens_details", cached_path)
     return ResponseDone(
         response_id=r.text(response, "id", "response.id"),
         status=r.text(response, "status", "response.status"),
@@ -287,9 +292,32 @@ def _response_done(r: _Reader, obj: dict[str, Any]) -> ResponseDone:
             input_audio_tokens=r.opt_integer(inp, "audio_tokens", u + "input_token_details"),
             input_text_tokens=r.opt_integer(inp, "text_tokens", u + "input_token_details"),
             input_cached_tokens=r.opt_integer(inp, "cached_tokens", u + "input_token_details"),
+            input_cached_text_tokens=r.opt_integer(cached, "text_tokens", cached_path),
+            input_cached_audio_tokens=r.opt_integer(cached, "audio_tokens", cached_path),
             output_audio_tokens=r.opt_integer(out, "audio_tokens", u + "output_token_details"),
             output_text_tokens=r.opt_integer(out, "text_tokens", u + "output_token_details"),
         ),
+    )
+
+
+def _transcription_usage(r: _Reader, obj: dict[str, Any]) -> TranscriptionUsage | None:
+    """``usage`` of a finished transcription: tokens, or seconds of audio (None: absent)."""
+    usage = r.opt_obj(obj, "usage")
+    if not usage:
+        return None
+    if usage.get("type") == "duration":
+        seconds = usage.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise r.fail(f"field 'usage.seconds' must be a number, got {_kind(seconds)}")
+        if not 0.0 <= seconds <= 86400.0:  # NaN and infinities fail here too
+            raise r.fail(f"field 'usage.seconds' out of range: {seconds!r}")
+        return TranscriptionUsage(seconds=float(seconds))
+    details = r.opt_obj(usage, "input_token_details", "usage.input_token_details")
+    return TranscriptionUsage(
+        input_tokens=r.opt_integer(usage, "input_tokens", "usage.input_tokens"),
+        output_tokens=r.opt_integer(usage, "output_tokens", "usage.output_tokens"),
+        input_audio_tokens=r.opt_integer(details, "audio_tokens", "usage.input_token_details"),
+        input_text_tokens=r.opt_integer(details, "text_tokens", "usage.input_token_details"),
     )
 
 
