@@ -21,7 +21,6 @@ from device.conversation import State
 from tests.helpers import (
     ASKED,
     QUESTION,
-    Served,  # noqa: F401  # TEMPORARY: tests/vad/test_daemon_echo.py
     answered,
     failed_opens,
     one_turn,

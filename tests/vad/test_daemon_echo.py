@@ -23,9 +23,8 @@ import pytest
 from device.conversation import State
 from device.vad.listener import VadListener
 from device.vad.settings import EchoSettings
-from tests.audio.test_daemon_pulse import ASKED, Served, answered, serving, settings_for_pulse
+from tests.helpers import ASKED, Served, answered, serving, settings_for_pulse, validate
 from tests.pulse import EC_SINK, EC_SOURCE, MIC_SOURCE, PulseServer, alsa_pulse_pcm
-from tests.test_daemon import validate
 from tests.vad.rig import ECHO_GAIN_DB
 from tests.vad.sounds import Sounds, make_sounds
 from tools.realtime_emulator import Emulator, Scenario
