@@ -52,3 +52,18 @@ class ButtonSettings:
                 f"hold_time_s {self.hold_time_s:g} must be longer than min_press_ms "
                 f"{self.min_press_ms}"
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MuteSwitchSettings:
+    """A mute switch on a GPIO pin (the `mute:` section): closed (pressed) mutes the
+    microphone, open unmutes it. SIGUSR2 toggles mute without a switch."""
+
+    enabled: bool = option(False, doc="Read the mute switch.")
+    pin: int = option(27, doc="BCM GPIO number of the switch.", min=0, max=53)
+    pull_up: bool = option(
+        True, doc="true: the switch connects the pin to ground (internal pull-up)."
+    )
+    bounce_time_ms: int = option(
+        50, doc="Ignore contact bounce this long after a change (0: off).", min=0, max=1000
+    )

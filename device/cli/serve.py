@@ -173,11 +173,12 @@ async def serve(args: argparse.Namespace) -> int:
         timeline=sys.stdout,
         key_source=api_key_source(settings.realtime.api_key_file, os.environ),
         sinks=[journal] if journal is not None else [],
-        services=_services(settings),
+        services=_services(settings, timeline=sys.stdout),
         inbox=inbox,
         wake=wake,
         local_vad=local_vad,
         button=_button(settings, inbox),
+        mute_switch=_mute_switch(settings, inbox),
         vad_mic=vad_mic,
     )
     log.info("serving as %s (model %s at %s)", settings.device.name, rt.model, rt.url)
@@ -279,12 +280,36 @@ def _button(settings: Any, inbox: Inbox) -> Any:
         return None
 
 
-def _services(settings: Any) -> list[Any]:
+def _mute_switch(settings: Any, inbox: Inbox) -> Any:
+    """The mute switch (None: off, or it cannot be read: one error line, served without)."""
+    if not settings.mute.enabled:
+        return None
+    from device.buttons.gpio import ButtonUnavailable
+    from device.buttons.mute_switch import MuteSwitch
+    from device.services.triggers import Trigger, TriggerAction
+
+    def changed(muted: bool) -> None:
+        action = TriggerAction.MUTE if muted else TriggerAction.UNMUTE
+        inbox.trigger(Trigger(action, "mute switch"))
+
+    try:
+        return MuteSwitch(settings.mute, changed)
+    except ButtonUnavailable as exc:
+        log.error("%s; serving without the mute switch (SIGUSR2 still mutes)", exc)
+        return None
+
+
+def _services(settings: Any, *, timeline: Any) -> list[Any]:
     """The services beside the conversation the config and the environment ask for: the
-    systemd notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``)."""
+    LEDs (``leds.driver``; the terminal driver draws on the timeline's stream), the systemd
+    notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``)."""
+    from device.leds.factory import build_led_service
     from device.systemd.service import build_systemd_service
 
     services: list[Any] = []
+    leds = build_led_service(settings.leds, out=timeline)
+    if leds is not None:
+        services.append(leds)
     wake = settings.wake
     phrases = [m.label for m in wake.models] if wake.enabled else []
     notifier = build_systemd_service(os.environ, wake_phrases=phrases)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from device.audio.settings import AudioSettings
-from device.buttons.settings import ButtonSettings
+from device.buttons.settings import ButtonSettings, MuteSwitchSettings
 from device.common.options import option
 from device.leds.settings import LedSettings
 from device.realtime.settings import RealtimeSettings
@@ -80,5 +80,8 @@ class Settings:
     tools: ToolsSettings = option(ToolsSettings(), doc="Tools the model may call.")
     wake: WakeSettings = option(WakeSettings(), doc="Wake on a spoken phrase (openWakeWord).")
     button: ButtonSettings = option(ButtonSettings(), doc="Push-to-talk button (gpiozero).")
+    mute: MuteSwitchSettings = option(
+        MuteSwitchSettings(), doc="Mute switch (gpiozero); SIGUSR2 toggles mute without one."
+    )
     leds: LedSettings = option(LedSettings(), doc="Status LEDs (docs/leds.md).")
     logging: LoggingSettings = option(LoggingSettings(), doc="Logs.")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from decimal import Decimal
 
 from device.conversation.state import State
-from device.realtime.events import Usage
+from device.realtime.events import TranscriptionUsage, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,9 @@ class Outcome(enum.Enum):
     OFFLINE = "offline"  # the link was lost or never came (the fallback prompts served)
     BUSY = "busy"  # the service asked the device to back off (rate limit, server error)
     FAILED = "failed"  # a refused key or session, a missing audio device
+    OVER_BUDGET = "over_budget"  # the conversation's or the day's cost limit was reached
     SHUTDOWN = "shutdown"  # the daemon stopped under it
+    MUTED = "muted"  # the microphone was muted (a switch, SIGUSR2, a service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,46 @@ class UsageReported:
 
 
 @dataclass(frozen=True, slots=True)
+class CostReported:
+    """What one response cost (US dollars, exact, from its usage and ``model``'s prices),
+    and the totals so far of its conversation and of the local ``day`` (every visitor)."""
+
+    conversation_id: str
+    response_id: str
+    model: str
+    cost: Decimal
+    conversation_cost: Decimal
+    day: str
+    day_cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LimitReached:
+    """The cost guard stopped the conversation: ``scope`` ``conversation``
+    (``conversation.max_cost``) or ``day`` (``conversation.daily_budget``)."""
+
+    scope: str
+    spent: Decimal
+    limit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorRefused:
+    """A visitor was not served: ``reason`` ``daily_budget`` (the day's budget is spent;
+    they heard the offline prompt)."""
+
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionUsed:
+    """What transcribing a caller's turn used (billed at the transcription model's prices)."""
+
+    usage: TranscriptionUsage
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorReported:
     """A problem worth a warning line: ``code`` says what kind, ``message`` the detail."""
 
@@ -125,7 +168,11 @@ class AudioDeviceChanged:
 
 @dataclass(frozen=True, slots=True)
 class HandedOver:
+    """A human was called by the tool ``tool``; ``reason``: ``model`` (the model called
+    it) or ``cost_limit`` (the device did, at a cost limit)."""
+
     tool: str
+    reason: str = "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +210,14 @@ class Ready:
     offline: bool
 
 
+@dataclass(frozen=True, slots=True)
+class MuteChanged:
+    """The microphone was muted (nothing uploaded, no wake word) or unmuted, by ``source``."""
+
+    muted: bool
+    source: str
+
+
 Report = (
     StateChanged
     | ConversationStarted
@@ -173,6 +228,10 @@ Report = (
     | ToolReported
     | FirstAudio
     | UsageReported
+    | CostReported
+    | LimitReached
+    | VisitorRefused
+    | TranscriptionUsed
     | ErrorReported
     | Interrupted
     | ReplyPaused
@@ -182,6 +241,7 @@ Report = (
     | PromptPlayed
     | WorkerFailed
     | Ready
+    | MuteChanged
 )
 REPORT_TYPES = Report.__args__
 """The report classes, for isinstance checks."""

@@ -127,6 +127,7 @@ class AudioPath:
         self.vad_mic = vad_mic
         self.pipeline: CapturePipeline | None = None
         self.uploading = False
+        self.muted = False  # the mute switch: frames are read and dropped
         self._hold_open = False
         self._state = State.IDLE
         self._holds_echo = holds_echo(settings, local_vad is not None)
@@ -175,6 +176,16 @@ class AudioPath:
             vad.start(playback=self.speaker)
         elif not speaking and vad.active:
             vad.stop()
+
+    def set_muted(self, muted: bool) -> None:
+        """Muted: microphone frames are read (the heartbeat goes on) and dropped before
+        the pipeline, so nothing is uploaded and the wake word and the local detector hear
+        nothing; what the pipeline held from before is forgotten."""
+        self.muted = muted
+        if muted:
+            self._kept.clear()
+            if self.pipeline is not None:
+                self.pipeline.reset(keep_gate=True)
 
     # -- the speaker -----------------------------------------------------------------------
 
@@ -354,6 +365,8 @@ class AudioPath:
         async for frame in self.mic.frames():
             self._heartbeat.mic_frame()
             self.opened.set()
+            if self.muted:
+                continue
             if turn_taking and not self.listening.is_set():
                 await self.listening.wait()
             if self.pipeline is None:

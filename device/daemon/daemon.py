@@ -26,40 +26,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Iterable
 from typing import Protocol, TextIO
 
 from device.audio.seam import AudioInput, AudioOutput
+from device.common.text import one_line
 from device.config.settings import Settings
 from device.conversation import (
     REPORT_TYPES,
-    AwaitPlayback,
-    CancelTimer,
-    Connect,
     Conversation,
     DeviceHealth,
-    Disconnect,
     Event,
-    HoldUpload,
     InterruptRequested,
     LinkStatus,
     Output,
-    Play,
-    PlayPrompt,
-    ProbeLink,
-    Reconnect,
-    RunTool,
-    Send,
-    SetTimer,
     StartRequested,
-    StopPlayback,
     StopRequested,
     TimerFired,
-    Upload,
 )
 from device.conversation.reports import (
     ErrorReported,
+    MuteChanged,
+    Note,
     Outcome,
     Ready,
     ReplyPaused,
@@ -74,7 +62,9 @@ from device.daemon.heartbeat import Heartbeat
 from device.daemon.inbox import Inbox
 from device.daemon.lanes import Lanes
 from device.daemon.readings import read_health, read_stats
+from device.daemon.router import CommandRouter
 from device.daemon.session_keeper import LinkFactory, SessionKeeper
+from device.daemon.signals import install_signals, remove_signals
 from device.daemon.supervisor import Supervisor
 from device.daemon.talk_button import TalkButton
 from device.daemon.timers import Timers
@@ -98,6 +88,11 @@ class Closeable(Protocol):
     def close(self) -> None: ...
 
 
+class Switch(Closeable, Protocol):
+    @property
+    def is_muted(self) -> bool: ...
+
+
 class Daemon:
     """One device: a microphone, a speaker, a Realtime link per conversation, tools."""
 
@@ -119,12 +114,13 @@ class Daemon:
         wake: WakeWord | None = None,
         local_vad: LocalVad | None = None,
         button: Closeable | None = None,
+        mute_switch: Switch | None = None,
         vad_mic: AudioInput | None = None,
     ) -> None:
-        """``wake`` (a WakeListener), ``local_vad`` (a VadListener) and ``button`` (a
-        GpioButton) are optional adapters built with the `Inbox`'s methods as their
-        callbacks (``inbox``: the same Inbox). ``vad_mic`` (the raw mic of
-        ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
+        """``wake`` (a WakeListener), ``local_vad`` (a VadListener), ``button`` (a
+        GpioButton) and ``mute_switch`` (a MuteSwitch) are optional adapters built with the
+        `Inbox`'s methods as their callbacks (``inbox``: the same Inbox). ``vad_mic`` (the
+        raw mic of ``audio.echo.raw_input``) feeds ``local_vad`` instead of ``mic``."""
         self.settings = settings
         self.options = options or RunOptions()
         self.engine = Conversation(conversation_policy(settings, toolbox))
@@ -167,7 +163,9 @@ class Daemon:
             vad_mic=vad_mic,
         )
         self.tools = ToolRunner(toolbox, spawn=self.supervisor.spawn, dispatch=self.dispatch)
+        self.router = CommandRouter(self.keeper, self.audio, self.tools, self.timers, self.lanes)
         self.button = button
+        self.mute_switch = mute_switch
         self.talk_button = TalkButton(settings.button, self.dispatch) if button else None
         self._t0 = 0.0
         self._changed = asyncio.Event()
@@ -216,38 +214,8 @@ class Daemon:
     def _execute(self, output: Output) -> None:
         if isinstance(output, REPORT_TYPES):
             self.emit(output)
-            return
-        match output:
-            case Send(command=command):
-                if self.keeper.link is not None:
-                    self.lanes.put_control(command)
-            case Play(item_id=item_id, pcm=pcm):
-                self.audio.play(item_id, pcm)
-            case PlayPrompt(name=name):
-                self.audio.play_prompt(name)
-            case StopPlayback(source=source, items=items, device_initiated=device):
-                self.audio.stop_playback(source, items, device)
-            case Upload(on=on):
-                self.audio.set_uploading(on)
-            case HoldUpload(on=on):
-                self.audio.set_hold(on)
-            case Connect(conversation_id=conversation_id):
-                self.tools.start_conversation(conversation_id)
-                self.keeper.connect()
-            case Disconnect():
-                self.keeper.disconnect()
-            case Reconnect():
-                self.keeper.reconnect()
-            case ProbeLink():
-                self.keeper.probe()
-            case RunTool(call=call, context=context):
-                self.tools.start(call, context)
-            case AwaitPlayback():
-                self.audio.await_playback()
-            case SetTimer(name=name, delay_ms=delay_ms):
-                self.timers.set(name, delay_ms)
-            case CancelTimer(name=name):
-                self.timers.cancel(name)
+        else:
+            self.router.carry_out(output)  # a command: to the part that owns it
 
     # -- the ports of the services --------------------------------------------------------
 
@@ -279,12 +247,27 @@ class Daemon:
 
     def on_trigger(self, trigger: Trigger) -> None:
         match trigger.action:
+            case TriggerAction.START if self.audio.muted:
+                self.emit(Note(f"muted: not starting ({one_line(trigger.source, 80)})"))
             case TriggerAction.START:
                 self.dispatch(StartRequested(trigger.source))
+            case TriggerAction.MUTE | TriggerAction.UNMUTE:
+                self._set_muted(trigger.action is TriggerAction.MUTE, trigger.source)
             case TriggerAction.END:
                 self.dispatch(StopRequested(f"ended by {trigger.source}"))
             case TriggerAction.INTERRUPT:
                 self.dispatch(InterruptRequested(trigger.source))
+
+    def _set_muted(self, muted: bool, source: str) -> None:
+        """Muted: nothing is uploaded, the wake word hears nothing, a conversation under
+        way ends with the short ``muted`` prompt; unmuted: back to idle."""
+        if muted == self.audio.muted:
+            return
+        self.audio.set_muted(muted)
+        self.emit(MuteChanged(muted, source))
+        if muted and self.engine.active:
+            self.audio.play_prompt("muted")
+            self.dispatch(StopRequested(f"muted ({source})", outcome=Outcome.MUTED))
 
     def on_wake(self, model: str, score: float, end_sample: int) -> None:
         self.audio.woken(model, score, end_sample)
@@ -318,6 +301,10 @@ class Daemon:
     def _worker_failed(self, name: str, exc: BaseException, restarted: bool) -> None:
         self.emit(WorkerFailed(name, f"{type(exc).__name__}: {exc}", restarted))
 
+    def _toggle_mute(self) -> None:
+        action = TriggerAction.UNMUTE if self.audio.muted else TriggerAction.MUTE
+        self.on_trigger(Trigger(action, "SIGUSR2"))
+
     async def _announce_ready(self) -> None:
         """``Ready`` once the microphone delivers and the link's fate is known (the warm
         session up, or down with the offline prompts serving)."""
@@ -337,19 +324,20 @@ class Daemon:
         self._t0 = loop.time()
         self.inbox.bind(loop, self)
         self.audio.on_input_ended = self._changed.set
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGTERM, self.stop)
-            loop.add_signal_handler(signal.SIGINT, self.stop)
-            loop.add_signal_handler(
-                signal.SIGUSR1,
-                lambda: self.on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
-            )
+        install_signals(
+            loop,
+            stop=self.stop,
+            start=lambda: self.on_trigger(Trigger(TriggerAction.START, "button (SIGUSR1)")),
+            toggle_mute=self._toggle_mute,
+        )
         spawn = self.supervisor.spawn
         spawn("loop probe", self.heartbeat.run_probe, restart=True)
         self.keeper.start()
         self.audio.start()
         self.host.start(self, spawn)
         spawn("ready", self._announce_ready)
+        if self.mute_switch is not None and self.mute_switch.is_muted:
+            self._set_muted(True, "mute switch")
         self.started.set()
         try:
             if self.settings.conversation.start == "at_startup":
@@ -387,10 +375,9 @@ class Daemon:
         self.audio.close_listeners()
         if self.talk_button is not None:
             self.talk_button.close()
-        if self.button is not None:
-            self.button.close()
+        for adapter in (self.button, self.mute_switch):
+            if adapter is not None:
+                adapter.close()
         await self.host.close()
         self.inbox.unbind()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+        remove_signals(loop)

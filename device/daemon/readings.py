@@ -30,6 +30,7 @@ def read_stats(
     mics = [audio.mic, *([audio.vad_mic] if audio.vad_mic is not None else [])]
     return Stats(
         state=state.value,
+        muted=audio.muted,
         conversations=tally.conversations,
         outcomes=dict(tally.outcomes),
         interruptions=tally.interruptions,

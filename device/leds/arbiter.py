@@ -34,6 +34,7 @@ from device.conversation.reports import (
     ConversationStarted,
     HandedOver,
     Interrupted,
+    MuteChanged,
     Outcome,
     Ready,
     Report,
@@ -138,6 +139,8 @@ class LedState:
                 self._handed_over = False
             case AudioDeviceChanged(ok=ok):
                 self._inputs = replace(i, audio_problem=not ok)
+            case MuteChanged(muted=muted):
+                self._inputs = replace(i, muted=muted)
             case _:
                 return False
         self._judged_until = None

@@ -48,6 +48,7 @@ CATALOGUE: dict[str, PromptRole] = {
     ),
     "back_online": PromptRole("the link is back after offline (optional)", False, 1.5),
     "busy": PromptRole("the service is overloaded (429, rate limits)", True, 3.0),
+    "muted": PromptRole("the microphone was muted during a conversation", False, 2.0),
 }
 REQUIRED_PROMPTS: tuple[str, ...] = tuple(n for n, r in CATALOGUE.items() if r.required)
 # Sounds, not words: copied into a site's folder beside the spoken prompts (name: what for)

@@ -58,6 +58,7 @@ class Stats:
     """Every counter of the daemon since it started, read where each one lives."""
 
     state: str  # the conversation engine's state (device/conversation/state.py), by value
+    muted: bool = False  # the microphone is muted (a switch, SIGUSR2, a service)
     conversations: int = 0  # started
     outcomes: Mapping[str, int] = field(default_factory=dict)  # ended, by Outcome value
     interruptions: int = 0  # replies cut by a caller (any source)

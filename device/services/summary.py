@@ -18,6 +18,7 @@ from device.conversation.reports import (
     FirstAudio,
     HandedOver,
     Interrupted,
+    MuteChanged,
     Note,
     PromptPlayed,
     Ready,
@@ -64,6 +65,8 @@ class RunSummary:
     interrupt_stop_ms: list[float | None] = field(default_factory=list)
     # a suspected caller paused the reply and it went on (no caller confirmed): ms of each
     reply_pause_ms: list[float] = field(default_factory=list)
+    muted: bool = False  # the microphone is muted (at the end of the run)
+    mute_changes: int = 0  # mutes and unmutes (switch, SIGUSR2, a service)
     usage: dict[str, int] = field(
         default_factory=lambda: {
             "input_tokens": 0,
@@ -124,6 +127,9 @@ class RunSummary:
                 self.reply_pause_ms.append(round(pause_ms, 1))
             case PromptPlayed(ms=ms):
                 self.prompt_audio_ms += ms
+            case MuteChanged(muted=muted):
+                self.muted = muted
+                self.mute_changes += 1
             case _:
                 pass
 
@@ -178,6 +184,9 @@ def timeline_text(report: Report) -> str | None:
             if report.stop_ms is not None:
                 cut += f", speaker silent {report.stop_ms:.0f} ms after the interruption"
             return f"interrupt  #{n} by {one_line(source, 80)}: {cut}"
+        case MuteChanged(muted=muted, source=source):
+            what = "muted: nothing is heard" if muted else "unmuted"
+            return f"mute   {what} ({one_line(source, 80)})"
         case Ready(standby=standby, offline=offline):
             how = (
                 "offline: the local prompts answer, the link is retried"

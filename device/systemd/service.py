@@ -34,6 +34,7 @@ from device.conversation.reports import (
     ConversationEnded,
     ConversationStarted,
     ErrorReported,
+    MuteChanged,
     Ready,
     Report,
     StateChanged,
@@ -107,6 +108,8 @@ class SystemdService:
                 self._conversation_since_ms = None
             case ErrorReported(code=code):
                 self._error = code
+            case MuteChanged(muted=muted):
+                self._muted = muted
             case Ready():
                 if not self._ready and not self._closed:
                     self._ready = True
