@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 
+import device.conversation.budget as budget
 import device.conversation.inputs as local
 import device.conversation.steps as steps
 import device.realtime.events as server
@@ -97,6 +98,7 @@ class Conversation:
         self._event_ids = itertools.count(1)  # shared by every visitor: ids never reused
         self.visitor = Visitor(outbox=Outbox(self._event_ids))
         self._can = Availability()  # the device's own: outlives visitors
+        self._guard = budget.CostGuard.of(policy)  # the day's spend: the device's too
         self._conversation_ids = itertools.count(1)
         self._now_ms = 0.0
 
@@ -255,6 +257,8 @@ class Conversation:
             out.append(Note(f"not starting ({source}): the service asked us to wait"))
             out.append(PlayPrompt("busy"))
             return
+        if budget.refuse(self._guard, self.policy, self._now_ms, source, out):
+            return
         was_down = self._can.link_down_why
         cid = f"conv-{next(self._conversation_ids)}"
         self.visitor = Visitor(cid, link=LinkKeeper(was_down), outbox=Outbox(self._event_ids))
@@ -400,6 +404,8 @@ class Conversation:
     def _response_done(self, ev: server.ResponseDone, out: list[Output]) -> None:
         v = self.visitor
         send_queued = steps.reply_done(v, ev, out)
+        bill = (v, self.policy, self._guard, ev.response_id, ev.usage, self.context)
+        budget.bill(*bill, active=self.active, now_ms=self._now_ms, out=out)
         if not self.active:
             return
         if ev.status == "failed":

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal, Protocol
 
 from device.realtime.commands import SessionSpec
+from device.realtime.events import Usage
+
+
+class Pricing(Protocol):
+    """What a response's usage costs (device/metrics/cost.py `TokenPrices` is one)."""
+
+    model: str
+
+    def cost(self, usage: Usage) -> Decimal:
+        """US dollars, exact."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,19 @@ class ConversationPolicy:
     # a reply request the server failed (a transient server_error) is asked again once,
     # after this back-off; a second failure plays the busy prompt and ends the visit
     server_error_retry_ms: float = 500.0
+    # the cost guard (device/conversation/budget.py): the session model's prices (None: the
+    # cost is not known, nothing is guarded), the limits in US dollars (None: no limit)
+    pricing: Pricing | None = None
+    max_cost: Decimal | None = None  # one conversation
+    daily_budget: Decimal | None = None  # every conversation of one local day together
+    # the local day (an ISO date) at the engine's ``now_ms``: the one reading of the wall
+    # clock the engine is handed (the default: one day that never ends)
+    local_day: Callable[[float], str] = lambda now_ms: ""
+    spent_by_day: Mapping[str, Decimal] = field(default_factory=dict)  # kept across restarts
+    # at a limit: "handover" runs the hand-over tool (if the site has one) after the limit
+    # prompt, "end" just ends the conversation after it
+    limit_action: Literal["handover", "end"] = "handover"
+    handover_tool: str | None = None  # the site's hand-over (escalate) tool, by name
 
 
 IDLE_TIMER = "idle"
@@ -48,3 +75,5 @@ SETUP_TIMER = "session-setup"
 STALL_TIMER = "reply-stall"
 RESTORE_TIMER = "restore"
 RETRY_TIMER = "reply-retry"
+LIMIT_CALL = "device-limit-handover"
+"""The call_id of the hand-over the device itself runs at a cost limit."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from device.conversation.budget import limit_handed_over
 from device.conversation.commands import (
     CancelTimer,
     Disconnect,
@@ -24,6 +25,7 @@ from device.conversation.commands import (
 from device.conversation.outputs import Output
 from device.conversation.policy import (
     IDLE_TIMER,
+    LIMIT_CALL,
     RESTORE_TIMER,
     RETRY_TIMER,
     SLOW_PREFIX,
@@ -40,6 +42,7 @@ from device.conversation.reports import (
     Interrupted,
     Note,
     Outcome,
+    TranscriptionUsed,
     TurnEnded,
     UsageReported,
 )
@@ -161,7 +164,10 @@ def caller_words(
     out: list[Output],
 ) -> None:
     """The caller's words came (or cannot come) for a turn of theirs: kept, and the confirm
-    tools held for them run once no turn waits for words."""
+    tools held for them run once no turn waits for words (their transcription's usage is
+    reported whoever's they are: it is billed)."""
+    if isinstance(ev, InputTranscript) and ev.usage is not None:
+        out.append(TranscriptionUsed(ev.usage))
     if not v.caller.owns(ev.item_id):
         return
     if isinstance(ev, InputTranscript):
@@ -279,6 +285,9 @@ def answer_tool(v: Visitor, done: Finished, result: ToolResult, out: list[Output
     """A tool finished: report it, send its output, say its prompt (no canned goodbye on
     top of the model's own), and note a hand-over or a hang-up it decided."""
     call = done.call
+    if call.call_id == LIMIT_CALL:  # the device's own, at a cost limit: not the model's
+        limit_handed_over(v, call, result, out)
+        return
     out += [CancelTimer(SLOW_PREFIX + call.call_id), tool_report(call, result)]
     v.outbox.send(SendToolOutput(call.call_id, result.output), out)
     said_goodbye = v.replies.spoke(done.response_id)

@@ -49,6 +49,9 @@ CATALOGUE: dict[str, PromptRole] = {
     "back_online": PromptRole("the link is back after offline (optional)", False, 1.5),
     "busy": PromptRole("the service is overloaded (429, rate limits)", True, 3.0),
     "muted": PromptRole("the microphone was muted during a conversation", False, 2.0),
+    "limit": PromptRole(
+        "a cost limit (conversation.max_cost, daily_budget) stopped the conversation", False, 3.5
+    ),
 }
 REQUIRED_PROMPTS: tuple[str, ...] = tuple(n for n, r in CATALOGUE.items() if r.required)
 # Sounds, not words: copied into a site's folder beside the spoken prompts (name: what for)
