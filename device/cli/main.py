@@ -1,4 +1,5 @@
-"""`voice-kiosk`: run the kiosk, check a config, check the hardware, make the prompts.
+"""`voice-kiosk`: run the kiosk, check a config, check the hardware, make the prompts,
+provision a device.
 
 Building this parser imports nothing heavy (``voice-kiosk --help`` answers at once); each
 command imports what it needs when it runs. `run` lives in device/cli/serve.py.
@@ -42,6 +43,12 @@ def _cmd_make_prompts(args: argparse.Namespace) -> int:
     return make_site_prompts(args.config, args.out, replace=args.replace)
 
 
+def _cmd_provision(args: argparse.Namespace) -> int:
+    from device.provision.command import run_provision
+
+    return run_provision(args, stdin=sys.stdin.buffer, stdout=sys.stdout, stderr=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voice-kiosk", description=__doc__)
     parser.add_argument("--version", action="version", version=f"voice-kiosk {__version__}")
@@ -68,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_site_arguments(prompts, config_required=True)
     prompts.add_argument("--out", type=Path, metavar="DIR", help="default: prompts_dir")
     prompts.set_defaults(func=_cmd_make_prompts)
+
+    provision = sub.add_parser(
+        "provision",
+        help="install this device (or an image tree) from a config: files, key, unit, doctor",
+        description="Validate CONFIG, install it in /etc/voice-kiosk/ with the API key, the "
+        "wake-word models, the site's prompts, the sound server (software echo mode), the "
+        "udev rule and groups, and the unit (enabled); then run doctor. Idempotent. Exit 0 "
+        "(lines starting 'changed:' say what changed), 1 a failed step or check, 2 a bad "
+        "config or key.",
+    )
+    provision.add_argument("config", type=Path, metavar="CONFIG.yaml")
+    provision.add_argument(
+        "--root", type=Path, metavar="DIR", help="build into this image tree (nothing started)"
+    )
+    provision.add_argument("--dry-run", action="store_true", help="print what it would do")
+    key = provision.add_mutually_exclusive_group()
+    key.add_argument("--credential-file", type=Path, metavar="F", help="the API key's file")
+    key.add_argument("--credential-stdin", action="store_true", help="read the API key from stdin")
+    provision.set_defaults(func=_cmd_provision)
 
     return parser
 
