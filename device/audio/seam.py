@@ -6,8 +6,10 @@ both fit it, so the daemon, the demo and the tests run the same code.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
+
+import numpy as np
 
 from device.audio.frames import AudioFrame
 
@@ -45,6 +47,9 @@ class AudioOutput(Protocol):
     """
 
     underflows: int  # times playback ran dry while audio was due (0 for a file)
+    # what is played, as it leaves for the card: (mono int16 samples, rate Hz, the loop-clock
+    # second it starts sounding); the echo reference of `reference` mode (None: nobody)
+    on_played: Callable[[np.ndarray, int, float], None] | None
 
     def write(self, item_id: str, pcm: bytes) -> None: ...
 

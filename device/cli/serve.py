@@ -14,9 +14,20 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TextIO
 
 from device.daemon.inbox import Inbox
+
+if TYPE_CHECKING:  # the adapters are imported when `run` builds them, not at parse time
+    from device.audio.pyaudio_io import PyAudioMic
+    from device.audio.seam import AudioInput, AudioOutput
+    from device.buttons.gpio import GpioButton
+    from device.buttons.mute_switch import MuteSwitch
+    from device.config.settings import Settings
+    from device.services.ports import Service
+    from device.systemd.journal import JournalContext
+    from device.vad.listener import VadListener
+    from device.wake.listener import WakeListener
 
 log = logging.getLogger("device")
 
@@ -24,7 +35,7 @@ EXIT_FAILED = 1  # a worker kept failing: the daemon gave up (systemd restarts i
 EXIT_CONFIG = 2  # bad config or credentials: fix the file, then start again
 
 
-def _setup_logging(level: str) -> Any:
+def _setup_logging(level: str) -> JournalContext | None:
     """journald with ``VK_*`` fields under systemd (the returned context is a report sink
     that stamps every line with the state and the conversation), else stderr (None)."""
     from device.systemd.journal import use_journal_if_under_systemd
@@ -52,7 +63,7 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
     return overrides
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace) -> Settings:
     """The settings `run` starts with, or exit 2 with one line per problem.
 
     The same checks as `check-config` (``startup_problems``: files, folders, WAVs, JSON
@@ -129,8 +140,8 @@ async def serve(args: argparse.Namespace) -> int:
 
     inp, outp = settings.audio.input, settings.audio.output
     try:
-        mic: Any
-        speaker: Any
+        mic: AudioInput
+        speaker: AudioOutput
         if isinstance(inp, FileInput):
             mic = WavMic(inp)
         else:
@@ -193,19 +204,20 @@ async def serve(args: argparse.Namespace) -> int:
     return EXIT_FAILED if daemon.failed else 0
 
 
-def warn_advice(settings: Any) -> None:
+def warn_advice(settings: Settings) -> None:
     """What ``check-config`` notes under its OK, as warnings in the daemon's log."""
     for note in settings.audio.advice():
         log.warning("%s", note)
 
 
-def wire_barge_in(settings: Any, vad: Any, speaker: Any) -> Any:
+def wire_barge_in(
+    settings: Settings, vad: VadListener | None, speaker: AudioOutput
+) -> PyAudioMic | None:
     """What the local speech detector ``vad`` (or None) needs of the other adapters: the
     speaker's playback as its echo reference (judged as reference mode), and with
-    ``audio.echo.raw_input`` the raw mic it listens to (``{"vad_mic": PyAudioMic}``, for
-    the Daemon). The raw mic is not the
-    caller's microphone: when it is missing the daemon serves on (one log line, reopened
-    like the main mic), and barge-in is the server's alone meanwhile."""
+    ``audio.echo.raw_input`` the raw mic it listens to (the daemon's ``vad_mic``). The raw
+    mic is not the caller's microphone: when it is missing the daemon serves on (one log
+    line, reopened like the main mic), and barge-in is the server's alone meanwhile."""
     echo = settings.audio.echo
     if vad is None:
         return None
@@ -232,7 +244,7 @@ class _StartupProblem(Exception):
     """A part the config asks for cannot be built; one line naming it."""
 
 
-def _wake_listener(settings: Any, inbox: Inbox) -> Any:
+def _wake_listener(settings: Settings, inbox: Inbox) -> WakeListener | None:
     """The wake word the config asks for (None: off); a missing model is a start-up
     problem. Its detections come from the model's thread through the inbox."""
     if not settings.wake.enabled:
@@ -248,7 +260,7 @@ def _wake_listener(settings: Any, inbox: Inbox) -> Any:
     return WakeListener(detector, inbox.wake_heard, queue_frames=settings.wake.queue_frames)
 
 
-def _local_vad(settings: Any, inbox: Inbox) -> Any:
+def _local_vad(settings: Settings, inbox: Inbox) -> VadListener | None:
     """The local speech detector for barge-in (None: off, or it cannot load: one line)."""
     barge_in = settings.audio.barge_in
     if not barge_in.local_vad or settings.audio.echo.mode == "half_duplex":
@@ -267,7 +279,7 @@ def _local_vad(settings: Any, inbox: Inbox) -> Any:
         return None
 
 
-def _button(settings: Any, inbox: Inbox) -> Any:
+def _button(settings: Settings, inbox: Inbox) -> GpioButton | None:
     """The talk button (None: off, or it cannot be read: one error line, served without)."""
     if not settings.button.enabled:
         return None
@@ -280,7 +292,7 @@ def _button(settings: Any, inbox: Inbox) -> Any:
         return None
 
 
-def _mute_switch(settings: Any, inbox: Inbox) -> Any:
+def _mute_switch(settings: Settings, inbox: Inbox) -> MuteSwitch | None:
     """The mute switch (None: off, or it cannot be read: one error line, served without)."""
     if not settings.mute.enabled:
         return None
@@ -299,14 +311,16 @@ def _mute_switch(settings: Any, inbox: Inbox) -> Any:
         return None
 
 
-def _services(settings: Any, *, timeline: Any) -> list[Any]:
+def _services(settings: Settings, *, timeline: TextIO) -> list[Service]:
     """The services beside the conversation the config and the environment ask for: the
     LEDs (``leds.driver``; the terminal driver draws on the timeline's stream), the systemd
-    notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``)."""
+    notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``), the metrics
+    (``metrics.enabled``, or a ``conversation.daily_budget`` to keep)."""
     from device.leds.factory import build_led_service
+    from device.metrics.service import build_metrics_service
     from device.systemd.service import build_systemd_service
 
-    services: list[Any] = []
+    services: list[Service] = []
     leds = build_led_service(settings.leds, out=timeline)
     if leds is not None:
         services.append(leds)
@@ -315,4 +329,7 @@ def _services(settings: Any, *, timeline: Any) -> list[Any]:
     notifier = build_systemd_service(os.environ, wake_phrases=phrases)
     if notifier is not None:
         services.append(notifier)
+    metrics = build_metrics_service(settings, os.environ)
+    if metrics is not None:
+        services.append(metrics)
     return services

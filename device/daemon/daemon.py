@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Protocol, TextIO
 
 from device.audio.seam import AudioInput, AudioOutput
+from device.buttons.ptt import ButtonEvent
 from device.common.text import one_line
 from device.config.settings import Settings
 from device.conversation import (
@@ -279,9 +280,9 @@ class Daemon:
     def on_local_pause(self, pause_ms: float, expired: bool) -> None:
         self.emit(ReplyPaused(pause_ms, expired))
 
-    def on_button(self, event: object) -> None:
+    def on_button(self, event: ButtonEvent | None) -> None:
         if self.talk_button is not None:
-            self.talk_button.event(event)  # type: ignore[arg-type]
+            self.talk_button.event(event)
 
     def on_device_health(self, ok: bool, message: str) -> None:
         self.dispatch(DeviceHealth(ok, message))
