@@ -10,6 +10,7 @@ from device.audio.settings import AudioSettings
 from device.buttons.settings import ButtonSettings, MuteSwitchSettings
 from device.common.options import option
 from device.leds.settings import LedSettings
+from device.metrics.settings import MetricsSettings
 from device.realtime.settings import RealtimeSettings
 from device.tools.settings import ToolsSettings
 from device.wake.settings import WakeSettings
@@ -55,6 +56,25 @@ class ConversationSettings:
     back_online_prompt: bool = option(
         False, doc="Say the back_online prompt when the link returns after being down."
     )
+    max_cost: float | None = option(
+        None,
+        doc="Stop a conversation once its estimated cost reaches this many US dollars "
+        "(metrics.prices; null: no limit).",
+        min=0.001,
+        max=1000,
+    )
+    daily_budget: float | None = option(
+        None,
+        doc="Stop once the day's conversations together reach this many US dollars, and serve "
+        "nobody more that day (the day in metrics.time_zone; null: no budget).",
+        min=0.01,
+        max=100_000,
+    )
+    limit_action: Literal["handover", "end"] = option(
+        "handover",
+        doc="At a cost limit, after the limit prompt: handover runs the site's escalate tool "
+        "(if it has one), end just ends the conversation.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,4 +104,15 @@ class Settings:
         MuteSwitchSettings(), doc="Mute switch (gpiozero); SIGUSR2 toggles mute without one."
     )
     leds: LedSettings = option(LedSettings(), doc="Status LEDs (docs/leds.md).")
+    metrics: MetricsSettings = option(
+        MetricsSettings(), doc="Metrics for Prometheus and the estimated cost (docs/metrics.md)."
+    )
     logging: LoggingSettings = option(LoggingSettings(), doc="Logs.")
+
+    def __post_init__(self) -> None:
+        c = self.conversation
+        if (c.max_cost or c.daily_budget) and not self.metrics.priced(self.realtime.model):
+            raise ValueError(
+                f"conversation.max_cost and daily_budget need metrics.prices for the model "
+                f"{self.realtime.model!r} (got prices for {', '.join(self.metrics.prices)})"
+            )

@@ -14,7 +14,8 @@ from device.realtime.events import Usage
 class Pricing(Protocol):
     """What a response's usage costs (device/metrics/cost.py `TokenPrices` is one)."""
 
-    model: str
+    @property
+    def model(self) -> str: ...
 
     def cost(self, usage: Usage) -> Decimal:
         """US dollars, exact."""

@@ -2,13 +2,20 @@
 
 The engine never reads settings itself: `conversation_policy` precomputes what it needs
 (the session spec with the tools declared neutrally, timeouts in ms, which tools wait for
-the caller's words, whether the server detects turns).
+the caller's words, whether the server detects turns), and the cost guard's (the session
+model's prices, the limits, the wall clock's local day, and the day's spend kept across
+restarts: the one file it reads, device/metrics/budget.py).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from device.config.settings import Settings
 from device.conversation import ConversationPolicy
+from device.metrics.budget import ledger_path, load_ledger, time_zone, wall_clock_day
+from device.metrics.cost import decimal, prices_for
 from device.realtime.commands import SessionSpec
 from device.realtime.settings import NoTurnDetection
 from device.tools.base import ToolBox
@@ -16,8 +23,13 @@ from device.tools.base import ToolBox
 SETUP_MARGIN_S = 1.5
 
 
-def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> ConversationPolicy:
+def conversation_policy(
+    settings: Settings, toolbox: ToolBox | None, environ: Mapping[str, str] = os.environ
+) -> ConversationPolicy:
     """The engine's policy from the settings and the tools (declared neutrally)."""
+    c, m = settings.conversation, settings.metrics
+    spent = load_ledger(ledger_path(m, environ)).days if c.daily_budget is not None else {}
+    escalate = [t.name for t in settings.tools.items if t.kind == "escalate"]
     tools = tuple(toolbox.declarations()) if toolbox else ()
     extra = toolbox.instructions() if toolbox else ""
     return ConversationPolicy(
@@ -38,4 +50,11 @@ def conversation_policy(settings: Settings, toolbox: ToolBox | None) -> Conversa
         server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
         back_online_prompt=settings.conversation.back_online_prompt,
         server_turn_detection=not isinstance(settings.realtime.turn_detection, NoTurnDetection),
+        pricing=prices_for(m, settings.realtime.model),
+        max_cost=None if c.max_cost is None else decimal(c.max_cost),
+        daily_budget=None if c.daily_budget is None else decimal(c.daily_budget),
+        local_day=wall_clock_day(time_zone(m.time_zone)),
+        spent_by_day=spent,
+        limit_action=c.limit_action,
+        handover_tool=escalate[0] if escalate else None,
     )

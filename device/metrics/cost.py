@@ -23,11 +23,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from device.metrics.settings import ModelPrices
+from device.metrics.settings import MetricsSettings, ModelPrices
 from device.realtime.events import Usage
 
 MILLION = Decimal(1_000_000)
@@ -103,13 +102,10 @@ class TokenPrices:
         return total / MILLION
 
 
-def prices_for(model: str, table: Mapping[str, ModelPrices]) -> TokenPrices | None:
-    """The prices of ``model``: its own entry, else the longest name it starts with (a dated
-    snapshot, ``gpt-realtime-2.1-2025-08-28``); None when the table has neither."""
-    if model in table:
-        return TokenPrices.of(model, table[model])
-    names = sorted((n for n in table if model.startswith(n + "-")), key=len, reverse=True)
-    return TokenPrices.of(names[0], table[names[0]]) if names else None
+def prices_for(settings: MetricsSettings, model: str) -> TokenPrices | None:
+    """The prices of ``model`` (`MetricsSettings.priced`); None when the table has none."""
+    name = settings.priced(model)
+    return TokenPrices.of(name, settings.prices[name]) if name else None
 
 
 def dollars(value: Decimal) -> str:

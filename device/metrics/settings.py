@@ -84,3 +84,11 @@ class MetricsSettings:
                 raise ValueError(
                     f"time_zone: not a time zone this device knows (got {self.time_zone!r})"
                 ) from None
+
+    def priced(self, model: str) -> str | None:
+        """The entry of ``prices`` for ``model``: its own, else the longest name it starts
+        with (a dated snapshot, ``gpt-realtime-2.1-2025-08-28``); None: neither."""
+        if model in self.prices:
+            return model
+        names = [n for n in self.prices if model.startswith(n + "-")]
+        return max(names, key=len) if names else None
