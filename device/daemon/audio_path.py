@@ -21,10 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import Protocol
-
-import numpy as np
+from collections.abc import Callable, Sequence
 
 from device.audio.frames import SPEECH_RATE_HZ, pcm_ms
 from device.audio.pipeline import WAKE_RATE_HZ, CapturePipeline
@@ -45,45 +42,17 @@ from device.conversation.reports import ErrorReported, Note, PromptPlayed, Repor
 from device.conversation.state import ENDED
 from device.daemon.heartbeat import Heartbeat
 from device.daemon.lanes import Lanes
+from device.daemon.listeners import LocalVad, WakeWord
 from device.daemon.supervisor import Spawn
 from device.prompts.library import PromptLibrary
 from device.realtime.commands import AppendAudio
-from device.vad.listener import Pausable
+from device.services.ports import AudioTap
 
 log = logging.getLogger(__name__)
 
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake
 HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
-
-
-class WakeWord(Protocol):
-    """What the audio path needs of the wake word (device/wake/listener.py)."""
-
-    def start(self) -> None: ...
-
-    def consumer(self, samples: np.ndarray) -> None: ...
-
-    def wants_early_look(self) -> bool: ...
-
-    def models_idle(self) -> bool: ...
-
-    def close(self, timeout_s: float = 2.0) -> bool: ...
-
-
-class LocalVad(Protocol):
-    """What the audio path needs of the local speech detector (device/vad/listener.py)."""
-
-    @property
-    def active(self) -> bool: ...
-
-    def consumer(self, samples: np.ndarray) -> None: ...
-
-    def start(self, playback: Pausable | None = None) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def close(self, timeout_s: float = 2.0) -> None: ...
 
 
 def holds_echo(settings: Settings, has_local_vad: bool) -> bool:
@@ -111,8 +80,12 @@ class AudioPath:
         wake: WakeWord | None = None,
         local_vad: LocalVad | None = None,
         vad_mic: AudioInput | None = None,
+        taps: Sequence[AudioTap] = (),
+        now_ms: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._settings = settings
+        self._taps = tuple(taps)  # a recorder's ears: the audio uploaded and played
+        self._now_ms = now_ms
         self.mic = mic
         self.speaker = speaker
         self.prompts = prompts
@@ -192,6 +165,8 @@ class AudioPath:
     def play(self, item_id: str, pcm: bytes) -> None:
         self.speaker.write(item_id, pcm)
         self.reply_audio_ms += pcm_ms(len(pcm), SPEECH_RATE_HZ)
+        for tap in self._taps:
+            tap.reply_audio(self._now_ms(), item_id, pcm)
 
     def stop_playback(self, source: str, items: tuple[str, ...], device: bool) -> None:
         """Silence the speaker first, then read the playback clock for the truncation."""
@@ -246,6 +221,8 @@ class AudioPath:
     def _put_chunk(self, chunk: bytes) -> None:
         self._audio_ids += 1
         self._lanes.put_audio(AppendAudio(chunk, event_id=f"aud_{self._audio_ids}"))
+        for tap in self._taps:
+            tap.caller_audio(self._now_ms(), chunk)
 
     @property
     def chunks_sent(self) -> int:

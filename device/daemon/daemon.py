@@ -56,12 +56,13 @@ from device.conversation.reports import (
     StateChanged,
     WorkerFailed,
 )
-from device.daemon.audio_path import AudioPath, LocalVad, WakeWord
+from device.daemon.audio_path import AudioPath
 from device.daemon.drain import RunOptions, until_done
 from device.daemon.engine_policy import conversation_policy
 from device.daemon.heartbeat import Heartbeat
 from device.daemon.inbox import Inbox
 from device.daemon.lanes import Lanes
+from device.daemon.listeners import LocalVad, WakeWord
 from device.daemon.readings import read_health, read_stats
 from device.daemon.router import CommandRouter
 from device.daemon.session_keeper import LinkFactory, SessionKeeper
@@ -72,7 +73,7 @@ from device.daemon.timers import Timers
 from device.daemon.tool_runner import ToolRunner
 from device.prompts.library import PromptLibrary
 from device.services.host import ServiceHost
-from device.services.ports import Health, Service, Sink, Stats
+from device.services.ports import AudioTap, Health, Service, Sink, Stats
 from device.services.sinks import LogSink
 from device.services.summary import RunSummary, TimelineSink
 from device.services.tally import Tally
@@ -110,6 +111,7 @@ class Daemon:
         timeline: TextIO | None = None,
         sinks: Iterable[Sink] = (),
         services: Iterable[Service] = (),
+        taps: Iterable[AudioTap] = (),
         key_source: str = "",
         inbox: Inbox | None = None,
         wake: WakeWord | None = None,
@@ -162,6 +164,8 @@ class Daemon:
             wake=wake,
             local_vad=local_vad,
             vad_mic=vad_mic,
+            taps=tuple(taps),
+            now_ms=self.now_ms,
         )
         self.tools = ToolRunner(toolbox, spawn=self.supervisor.spawn, dispatch=self.dispatch)
         self.router = CommandRouter(self.keeper, self.audio, self.tools, self.timers, self.lanes)

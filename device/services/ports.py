@@ -135,6 +135,23 @@ class Sink(Protocol):
         ...
 
 
+class AudioTap(Protocol):
+    """The conversation's audio, for a recorder (and next round's eval bank): passed to
+    `Daemon(taps=[...])`. Both are called on the loop thread and must return at once (copy
+    the bytes into a buffer; write files on a thread of your own).
+
+    ``caller_audio``: each 24 kHz PCM16 chunk exactly as uploaded to the server (the gate's
+    and the echo hold's decisions made), ``t_ms`` on the reports' clock.
+    ``reply_audio``: each piece of a reply as handed to the speaker, per ``item_id``; what
+    the caller really heard of an item ends where an ``Interrupted`` report cut it
+    (``audio_end_ms``).
+    """
+
+    def caller_audio(self, t_ms: float, pcm: bytes) -> None: ...
+
+    def reply_audio(self, t_ms: float, item_id: str, pcm: bytes) -> None: ...
+
+
 class Service(Sink, Protocol):
     """Runs beside the conversation (see the module docstring)."""
 
