@@ -17,11 +17,14 @@ led_state_latency_ms p95 <= 35).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import statistics
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,38 @@ def _service(on_written: Any = None) -> LedService:
     settings = LedSettings(driver="apa102", led_count=LEDS, fps=FPS)
     driver = Apa102Driver(led_count=LEDS, spi=NullSpi())
     return LedService(settings, driver, on_written=on_written)
+
+
+@contextlib.contextmanager
+def spinning_ring() -> Iterator[LedService]:
+    """A 12-LED APA102 ring spinning at 30 fps for as long as the ``with`` lasts, on a
+    loop and threads of its own (the vad bench runs beside it: ``--with-leds``)."""
+    leds = _service()
+    ports = Ports()
+    started = threading.Event()
+    stop: asyncio.Future[None] | None = None
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(leds.run(ports))
+        leds.report(ports.now_ms(), Ready(after_ms=0.0, standby=True, offline=False))
+        leds.report(ports.now_ms(), StateChanged(State.IDLE, State.THINKING))
+        started.set()
+        await stop
+        await leds.close()
+        task.cancel()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="bench leds")
+    thread.start()
+    started.wait(5)
+    try:
+        yield leds
+    finally:
+        loop_stop = stop
+        if loop_stop is not None:
+            loop_stop.get_loop().call_soon_threadsafe(loop_stop.set_result, None)
+        thread.join(5)
 
 
 async def _cpu(seconds: float) -> dict[str, Any]:

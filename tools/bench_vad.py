@@ -51,13 +51,17 @@ beside them: ``barge_in_stop_ms_software_plain``, ``self_interrupts_software_pla
 ``false_barge_ins_noise_software_plain``, ``barge_in_missed_software_plain`` (trials of
 that mode only: about 30 s with ``--quick``; not in ``vad_targets_met``).
 
-    python tools/bench_vad.py [--quick] [--software-plain]
+``--with-leds``: the same with a 12-LED APA102 ring spinning at 30 fps beside it (the LED
+service on its own loop and thread, tools/bench_leds.py): the figures must not move.
+
+    python tools/bench_vad.py [--quick] [--software-plain] [--with-leds]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -370,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         help="an audio.barge_in setting to measure instead of its default (tuning)",
     )
     parser.add_argument(
+        "--with-leds",
+        action="store_true",
+        help="a 12-LED ring animating at 30 fps beside the detector (its figures must hold)",
+    )
+    parser.add_argument(
         "--software-plain",
         action="store_true",
         help="software mode without echo.raw_input: barge-in on the cancelled source",
@@ -389,7 +398,14 @@ def main(argv: list[str] | None = None) -> int:
         changes[key] = (
             value.lower() == "true" if kind == "bool" else int(number) if kind == "int" else number
         )
-    result = run(args.quick, BargeInSettings(**changes), software_raw=not args.software_plain)
+    with contextlib.ExitStack() as beside:
+        if args.with_leds:
+            from tools.bench_leds import spinning_ring
+
+            ring = beside.enter_context(spinning_ring())
+        result = run(args.quick, BargeInSettings(**changes), software_raw=not args.software_plain)
+        if args.with_leds:
+            result["leds_frames_written"] = ring.stats().frames_written
     print(json.dumps(result, sort_keys=True))
     return 0
 
