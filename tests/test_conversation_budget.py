@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ REPLY = Usage(output_tokens=1000, output_audio_tokens=1000)
 REPLY_COST = Decimal("0.064")
 
 
-def guarded(**changes: object) -> ConversationPolicy:
+def guarded(**changes: Any) -> ConversationPolicy:
     return dataclasses.replace(policy(), pricing=PRICES, local_day=lambda now_ms: DAY, **changes)
 
 
@@ -76,7 +77,7 @@ def done(status: str = "completed", rid: str = "resp_1") -> ResponseDone:
     ],
 )
 def test_a_reply_is_billed_and_a_limit_stops_the_visit(
-    changes: dict[str, object], limit: str | None, acted: list[str]
+    changes: dict[str, Any], limit: str | None, acted: list[str]
 ) -> None:
     conv = Conversation(guarded(**changes))
     speaking(conv)
