@@ -1,8 +1,7 @@
-"""`voice-kiosk`: run the kiosk, check a config, check the hardware, make the prompts,
-provision a device.
-
-Building this parser imports nothing heavy (``voice-kiosk --help`` answers at once); each
-command imports what it needs when it runs. `run` lives in device/cli/serve.py.
+"""voice-kiosk: a talking kiosk on a Raspberry Pi. Install a device with `provision`, check
+it with `doctor` (every check, and what to do for each failure), then systemd runs it
+(`run`); `check-config` says whether a config is usable, `make-prompts` speaks the site's
+offline messages. Set-up and operation: docs/operating.md.
 """
 
 from __future__ import annotations
@@ -14,6 +13,10 @@ from pathlib import Path
 
 from device import __version__
 from device.cli.arguments import add_doctor_arguments, add_site_arguments
+
+# The docstring above is `voice-kiosk --help`. Building this parser imports nothing heavy
+# (--help answers at once); each command imports what it needs when it runs. `run` lives in
+# device/cli/serve.py.
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -54,26 +57,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voice-kiosk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the daemon")
-    run.add_argument("--config", required=True, help="YAML config file")
-    run.add_argument("--summary-json", metavar="PATH", help="write a JSON run summary at exit")
-    run.add_argument("--realtime-url", metavar="URL", help="override realtime.url")
+    run = sub.add_parser(
+        "run", help="run the kiosk (systemd does; by hand to try a config in a terminal)"
+    )
     run.add_argument(
-        "--set", action="append", metavar="KEY.PATH=VALUE", help="override one setting"
+        "--config", required=True, help="the config, e.g. /etc/voice-kiosk/config.yaml"
+    )
+    run.add_argument("--summary-json", metavar="PATH", help="at exit, write what happened as JSON")
+    run.add_argument("--realtime-url", metavar="URL", help="use this endpoint, not realtime.url")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY.PATH=VALUE",
+        help="change one setting for this run (repeatable)",
     )
     run.set_defaults(func=_cmd_run)
 
-    check = sub.add_parser("check-config", help="validate a config file without starting")
-    check.add_argument("file")
+    check = sub.add_parser(
+        "check-config", help="say whether a config is usable: OK, or one line per problem"
+    )
+    check.add_argument("file", help="the config (YAML)")
     check.set_defaults(func=_cmd_check_config)
 
-    doctor = sub.add_parser("doctor", help="check the sound cards: list, level meter, test tone")
+    doctor = sub.add_parser(
+        "doctor",
+        help="is this device ready? every check, PASS/FAIL/SKIP, what to do for a failure",
+        description="With no flag (or --all): check the config, the API key (never shown),"
+        " the Realtime service, the microphone and speaker, wake word, button, LEDs, disk"
+        " space, the clock, and the service and its hardening; one line each, a fix line"
+        " under each failure. Exit 0 all passed (skipped checks too), 1 a check failed, 2"
+        " a bad config. Stop the service first to check the sound cards and pins"
+        " (systemctl stop voice-kiosk). Each other flag runs one part at length.",
+    )
     add_doctor_arguments(doctor)
     doctor.set_defaults(func=_cmd_doctor)
 
-    prompts = sub.add_parser("make-prompts", help="make the site's canned prompts (espeak-ng)")
+    prompts = sub.add_parser(
+        "make-prompts", help="speak the site's offline and canned prompts into WAV files"
+    )
     add_site_arguments(prompts, config_required=True)
-    prompts.add_argument("--out", type=Path, metavar="DIR", help="default: prompts_dir")
+    prompts.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write them here (default: conversation.prompts_dir)",
+    )
     prompts.set_defaults(func=_cmd_make_prompts)
 
     provision = sub.add_parser(

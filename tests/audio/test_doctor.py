@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from device.audio.settings import AudioSettings, PyAudioInput, PyAudioOutput
 from device.cli.doctor import add_doctor_arguments, run_audio_doctor
+from device.doctor.audio import check_audio_in, check_audio_out
+from device.doctor.result import Status
 from tests.pulse import MIC_SOURCE, PulseServer, alsa_pulse_pcm
 
 
@@ -35,7 +38,8 @@ def test_a_missing_configured_mic_fails_with_its_name(pulse: PulseServer, tmp_pa
     config.write_text("audio:\n  input:\n    type: pyaudio\n    device: NoSuchCard\n")
     code, text = doctor("--config", str(config), "--meter", "0.5")
     assert code == 1
-    assert "problem: microphone 'NoSuchCard' not found" in text
+    assert "problem: no microphone 'NoSuchCard': this machine has 0: " in text  # what is
+    assert "check the USB cable or audio.input.device" in text and "retrying" not in text
 
 
 def test_the_meter_also_meters_the_barge_in_mic_of_raw_input(
@@ -51,7 +55,7 @@ def test_the_meter_also_meters_the_barge_in_mic_of_raw_input(
     config.write_text("audio:\n  echo: {mode: software, raw_input: NoSuchRaw}\n")
     code, text = doctor("--config", str(config), "--meter", "0.5")
     assert code == 1
-    assert "problem: microphone 'NoSuchRaw' not found" in text
+    assert "problem: no microphone 'NoSuchRaw'" in text and "retrying" not in text
 
 
 def test_bad_meter_and_bad_config_are_one_line_usage_errors(tmp_path: Path) -> None:
@@ -61,3 +65,21 @@ def test_bad_meter_and_bad_config_are_one_line_usage_errors(tmp_path: Path) -> N
     bad.write_text("audio:\n  gate:\n    hangover: 3\n")
     code, text = doctor("--config", str(bad), "--list")
     assert code == 2 and "audio.gate.hangover" in text and "Traceback" not in text
+
+
+def test_the_checkup_opens_each_card_once_and_says_what_is_missing(pulse: PulseServer) -> None:
+    """A missing card is the check's words and a fix, at once, not a retry loop."""
+    missing = AudioSettings(
+        input=PyAudioInput(device="NoSuchCard"), output=PyAudioOutput(device="NoSuchSpeaker")
+    )
+    heard = check_audio_in(missing, daemon_running=False)
+    assert heard.status is Status.FAIL and heard.detail.startswith("no microphone 'NoSuchCard':")
+    assert "USB cable or audio.input.device" in heard.fix and "retrying" not in heard.detail
+    played = check_audio_out(missing, daemon_running=False)
+    assert played.status is Status.FAIL and played.detail.startswith("no speaker 'NoSuchSpeaker':")
+    assert "audio.output.device" in played.fix
+    here = AudioSettings(input=PyAudioInput(device=None), output=PyAudioOutput(device=None))
+    played = check_audio_out(here, daemon_running=False)
+    assert played.status is Status.PASS, played
+    held = check_audio_in(here, daemon_running=True)
+    assert held.status is Status.SKIP and "systemctl stop voice-kiosk" in held.detail
