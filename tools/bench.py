@@ -61,6 +61,7 @@ TARGETS = {
     "start_to_ready_ms": ("<=", 1500.0),
     "security_exposure": ("<=", 2.5),
     "led_cpu_rtf": ("<=", 0.003),
+    "metrics_overhead_rtf": ("<=", 0.001),
 }
 
 
@@ -236,6 +237,8 @@ SECTIONS: list[tuple[str, str, Section]] = [
     ("daemon", "security", lambda q: importlib.import_module("tools.bench_systemd").run()),
     # the LED service at 30 fps on a 12-pixel APA102 ring (tools/bench_leds.py)
     ("leds", "leds", lambda q: importlib.import_module("tools.bench_leds").run(q)),
+    # the metrics service during a conversation, scraped once a second (tools/bench_metrics.py)
+    ("metrics", "metrics", lambda q: importlib.import_module("tools.bench_metrics").run(q)),
 ]
 
 

@@ -46,10 +46,11 @@ from device.conversation.state import State
 from device.metrics.cost import Tokens
 from device.services.ports import Stats
 
-FIRST_AUDIO_BUCKETS_S = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-TOOL_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
-CONVERSATION_BUCKETS_S = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-COST_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# few buckets: every one is a line of every scrape (tools/bench_metrics.py)
+FIRST_AUDIO_BUCKETS_S = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+TOOL_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+CONVERSATION_BUCKETS_S = (30.0, 60.0, 120.0, 300.0, 600.0)
+COST_BUCKETS = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 OFFLINE_STATES = {State.OFFLINE: "offline", State.RECONNECTING: "reconnecting"}
 ZERO = Decimal(0)
 
