@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from device.conversation import (
     IDLE_TIMER,
     MAX_TIMER,
-    RESTORE_TIMER,
     SETUP_TIMER,
     SLOW_PREFIX,
     STALL_TIMER,
     TRANSCRIPT_TIMER,
     AwaitPlayback,
     CancelTimer,
-    Command,
     Connect,
     Conversation,
     ConversationPolicy,
@@ -28,7 +25,6 @@ from device.conversation import (
     HoldUpload,
     InterruptRequested,
     LinkLost,
-    Play,
     PlaybackIdle,
     PlaybackStopped,
     PlayPrompt,
@@ -65,7 +61,6 @@ from device.realtime.commands import (
     CommitInput,
     RequestReply,
     SendToolOutput,
-    SessionSpec,
     Truncate,
     UpdateSession,
 )
@@ -87,95 +82,23 @@ from device.realtime.events import (
     TranscriptDone,
     Usage,
 )
-from device.realtime.settings import NoTurnDetection, RealtimeSettings
-from device.tools.base import ToolAction, ToolResult
-
-SESSION = SessionSpec(RealtimeSettings())
-T = TypeVar("T")
-PCM = b"\x01\x00" * 480  # 20 ms at 24 kHz
-
-
-def policy() -> ConversationPolicy:
-    return ConversationPolicy(
-        session=SESSION,
-        idle_timeout_ms=20_000,
-        max_duration_ms=600_000,
-        slow_tool_ms=700,
-    )
-
-
-DEADLINES = (SETUP_TIMER, STALL_TIMER, RESTORE_TIMER)
-
-
-def deadline(cmd: Any) -> bool:
-    """The setup and reply-stall deadlines: asserted by their own tests, left out elsewhere."""
-    return isinstance(cmd, SetTimer | CancelTimer) and cmd.name in DEADLINES
-
-
-def acts(out: list[Command]) -> list[str]:
-    """brief() of the commands that act (reports and deadline timers left out)."""
-    return [brief(c) for c in out if not isinstance(c, Report) and not deadline(c)]
-
-
-def brief(cmd: Command) -> str:
-    """A short, comparable description of a command."""
-    match cmd:
-        case Send(command=command):
-            return f"send {type(command).__name__}"
-        case SetTimer(name=name):
-            return f"set {name}"
-        case CancelTimer(name=name):
-            return f"cancel {name}"
-        case Upload(on=on):
-            return f"upload {'on' if on else 'off'}"
-        case HoldUpload(on=on):
-            return f"hold {'on' if on else 'off'}"
-        case Play(item_id=item_id):
-            return f"play {item_id}"
-        case PlayPrompt(name=name):
-            return f"prompt {name}"
-        case RunTool(call=call):
-            return f"run {call.name}"
-        case _:
-            return type(cmd).__name__.lower()
-
-
-@dataclass
-class Step:
-    event: Event
-    state: State
-    commands: list[str]  # brief() of every non-Report command, in order
-    now_ms: float = 0.0
-
-
-def run(conv: Conversation, steps: list[Step]) -> list[list[Command]]:
-    outputs = []
-    for i, step in enumerate(steps):
-        out = conv.handle(step.event, step.now_ms)
-        got = acts(out)
-        assert got == step.commands, f"step {i} ({step.event}): {got}"
-        assert conv.state is step.state, f"step {i} ({step.event}): state {conv.state}"
-        outputs.append(out)
-    return outputs
-
-
-def reports(out: list[Any], kind: type[T]) -> list[T]:
-    return [c for c in out if isinstance(c, kind)]
-
-
-OPEN = [
-    Step(StartRequested("button"), State.CONNECTING, ["connect", f"set {MAX_TIMER}"]),
-    Step(SessionCreated("sess_1"), State.CONNECTING, ["send UpdateSession"]),
-    Step(SessionUpdated("sess_1"), State.LISTENING, ["upload on", f"set {IDLE_TIMER}"]),
-]
-CALLER_ASKS = [
-    Step(
-        SpeechStarted("item_u1", 1000), State.LISTENING, ["hold on", f"cancel {IDLE_TIMER}"], 1000
-    ),
-    Step(SpeechStopped("item_u1", 2500), State.THINKING, ["hold off"], 2500),
-    Step(InputTranscript("item_u1", "what are your hours"), State.THINKING, [], 2600),
-    Step(ResponseCreated("resp_1"), State.THINKING, [], 2700),
-]
+from device.realtime.settings import NoTurnDetection
+from device.tools.base import ToolAction
+from tests.helpers.engine import (
+    CALL,
+    CALLER_ASKS,
+    OPEN,
+    PCM,
+    Step,
+    acts,
+    brief,
+    policy,
+    reports,
+    run,
+    sent,
+    speaking,
+    tool_result,
+)
 
 
 def test_question_and_answer_returns_to_listening() -> None:
@@ -247,13 +170,6 @@ def test_start_while_active_is_ignored_and_a_new_conversation_forgets_the_old() 
     run(conv, OPEN)
     assert conv.conversation_id != first
     assert conv.transcript == []
-
-
-def tool_result(action: ToolAction = ToolAction.CONTINUE, prompt: str | None = None) -> ToolResult:
-    return ToolResult(output='{"status": "done"}', ok=True, ms=120.0, action=action, prompt=prompt)
-
-
-CALL = FunctionCallDone("resp_1", "item_f1", "call_1", "job_status", '{"job": "4172"}')
 
 
 def test_tool_call_after_response_done_sends_output_then_one_response_create() -> None:
@@ -477,10 +393,6 @@ def busy_error(event_id: str | None) -> ServerError:
     )
 
 
-def sent(out: list[Any], kind: type[T]) -> list[T]:
-    return [c.command for c in out if isinstance(c, Send) and isinstance(c.command, kind)]
-
-
 def test_every_command_sent_carries_a_fresh_event_id() -> None:
     conv = Conversation(policy())
     outs = run(conv, OPEN + CALLER_ASKS)
@@ -545,14 +457,15 @@ def test_failed_response_is_reported_and_the_caller_can_go_on() -> None:
 
 def test_unknown_events_and_events_while_idle_change_nothing() -> None:
     conv = Conversation(policy())
-    for event in [
+    events: list[Event] = [
         Ignored("rate_limits.updated"),
         SessionUpdated("s"),
         AudioDelta("r", "i", 0, PCM),
         PlaybackIdle(),
         TimerFired(IDLE_TIMER),
         ToolFinished("nope", tool_result()),
-    ]:
+    ]
+    for event in events:
         assert [c for c in conv.handle(event, 0) if not isinstance(c, Report)] == []
         assert conv.state is State.IDLE
 
@@ -714,12 +627,6 @@ def test_two_visitors_back_to_back_share_nothing() -> None:
     assert acts(conv.handle(ToolFinished("call_1", tool_result()), 5000)) == []
     conv.handle(InputTranscript("item_u2", "yes close it"), 5001)
     assert conv.transcript == []
-
-
-def speaking(conv: Conversation) -> None:
-    run(conv, OPEN + CALLER_ASKS)
-    conv.handle(AudioDelta("resp_1", "item_a1", 0, PCM * 50), 2800)  # 1000 ms received
-    assert conv.state is State.SPEAKING
 
 
 def test_a_button_press_while_speaking_stops_truncates_at_what_was_heard_and_cancels() -> None:

@@ -16,7 +16,7 @@ from device.conversation.replies import heard_prefix
 from device.conversation.reports import Note
 from device.realtime.commands import AddTextItem
 from device.realtime.events import SessionCreated, SessionUpdated, TranscriptDone
-from tests.test_conversation import policy, speaking
+from tests.helpers.engine import policy, speaking
 
 WORDS = "one two three four five six seven eight nine ten"
 

@@ -3,6 +3,8 @@ if no session is ready within ``offline_try_ms`` (the link may just have come ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from device.conversation import (
     SETUP_TIMER,
     Connect,
@@ -31,7 +33,7 @@ def offline(kind: str = "network") -> Conversation:
     return conv
 
 
-def prompts(out: list[object]) -> list[str]:
+def prompts(out: Sequence[object]) -> list[str]:
     return [c.name for c in out if isinstance(c, PlayPrompt)]
 
 

@@ -33,7 +33,7 @@ from device.realtime.events import (
     Severity,
 )
 from device.tools.base import ToolAction, ToolResult
-from tests.test_conversation import CALL, CALLER_ASKS, OPEN, Step, policy, run
+from tests.helpers.engine import CALL, CALLER_ASKS, OPEN, Step, policy, run
 
 SHUTDOWN = StopRequested("shutting down", Outcome.SHUTDOWN)
 

@@ -30,7 +30,7 @@ from device.realtime.events import (
     ServerError,
     Severity,
 )
-from tests.test_conversation import (
+from tests.helpers.engine import (
     CALL,
     CALLER_ASKS,
     OPEN,

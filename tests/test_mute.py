@@ -37,7 +37,7 @@ from tests.helpers import (
     stopped,
     validate,
 )
-from tests.test_service_seam import LiveMic
+from tests.helpers.audio import LiveMic
 from tools.realtime_emulator import Emulator
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ async def test_the_mute_switch_ends_a_conversation_and_blocks_the_next_until_unm
         daemon = Daemon(
             settings,
             mic=LiveMic(),
-            speaker=WavSpeaker(settings.audio.output),  # type: ignore[arg-type]
+            speaker=WavSpeaker(settings.audio.output),
             connect=connect_to(emu.url, settings),
             prompts=PromptLibrary.load(None),
             inbox=inbox,

@@ -6,17 +6,14 @@ and the one way into the loop for threads (device/daemon/inbox.py)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from device.audio.frames import AudioFrame
 from device.audio.settings import FileInput, PyAudioInput
 from device.audio.wav import WavMic, WavSpeaker
 from device.config.settings import Settings
@@ -38,38 +35,10 @@ from tests.helpers import (
     stopped,
     validate,
 )
+from tests.helpers.audio import LiveMic
 from tools.realtime_emulator import Emulator
 
 pytestmark = pytest.mark.slow
-
-FRAME_MS = 20
-RATE_HZ = 16000
-
-
-class LiveMic:
-    """A sound card's worth of silence, 20 ms frames on the wall clock, until ``stall``
-    (frames stop, as when an audio thread hangs) or ``close``."""
-
-    def __init__(self) -> None:
-        self.overflows = 0
-        self.stalled = asyncio.Event()
-        self._closed = asyncio.Event()
-
-    async def frames(self) -> AsyncIterator[AudioFrame]:
-        t_ms = 0.0
-        pcm = bytes(RATE_HZ * FRAME_MS // 1000 * 2)
-        while not self._closed.is_set():
-            if self.stalled.is_set():
-                await self._closed.wait()
-                return
-            yield AudioFrame(pcm, RATE_HZ, 1, t_ms)
-            t_ms += FRAME_MS
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(FRAME_MS / 1000):
-                    await self._closed.wait()
-
-    async def close(self) -> None:
-        self._closed.set()
 
 
 class Recorder:

@@ -29,7 +29,7 @@ from device.conversation.state import State
 from device.services.ports import Health, Stats
 from device.services.triggers import Trigger
 from device.systemd.service import SystemdService, build_systemd_service
-from tests.systemd.conftest import NotifyReader
+from tests.helpers.systemd import NotifyReader
 
 HEALTHY = Health(
     mic_frame_age_ms=20.0, loop_probe_age_ms=100.0, loop_lag_ms=1.0, link_manager_alive=True

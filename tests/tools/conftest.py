@@ -1,24 +1,19 @@
-"""Fixtures: the job-status service on loopback, and tool boxes built against it."""
+"""Fixtures: the job-status service on loopback, and tool boxes built against it (the tools
+themselves: tests/helpers/tools.py)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from device.tools.settings import Header, HttpTool, ToolsSettings
+from device.tools.settings import ToolsSettings
 from device.tools.toolbox import Toolbox
+from tests.helpers.tools import MakeBox
 from tools.job_status_service import JobService
-
-JOB_PARAMETERS: dict[str, Any] = {
-    "type": "object",
-    "properties": {"job_id": {"type": "string", "pattern": "^[0-9]{4}$"}},
-    "required": ["job_id"],
-    "additionalProperties": False,
-}
 
 
 @pytest.fixture
@@ -31,37 +26,6 @@ def token() -> str:
 def service(token: str) -> Iterator[JobService]:
     with JobService(token=token) as running:
         yield running
-
-
-def job_status(service: JobService, **changes: Any) -> HttpTool:
-    fields: dict[str, Any] = {
-        "name": "job_status",
-        "description": "Look up a job by its four-digit number.",
-        "parameters": JOB_PARAMETERS,
-        "url": service.url + "/jobs/{job_id}",
-        "headers": (Header(name="Authorization", value="Bearer {credential:job-api-token}"),),
-        "select": ("status", "eta", "technician.name"),
-        "timeout_s": 2.0,
-    }
-    fields.update(changes)
-    return HttpTool(**fields)
-
-
-def close_job(service: JobService, **changes: Any) -> HttpTool:
-    """A tool that writes: it runs only after the caller's spoken yes."""
-    fields: dict[str, Any] = {
-        "name": "close_job",
-        "description": "Close a job.",
-        "method": "POST",
-        "url": service.url + "/jobs/{job_id}/close",
-        "select": ("status",),
-        "confirm": True,
-    }
-    fields.update(changes)
-    return job_status(service, **fields)
-
-
-MakeBox = Callable[..., Toolbox]
 
 
 @pytest.fixture

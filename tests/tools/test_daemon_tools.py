@@ -29,6 +29,7 @@ from device.daemon.daemon import Daemon
 from device.daemon.drain import RunOptions
 from device.daemon.link_manager import Link
 from device.prompts.library import PromptLibrary
+from device.realtime.commands import LinkCommand
 from device.realtime.events import InputTranscript, ResponseDone, ServerEvent
 from device.realtime.link import RealtimeLink
 from device.services.summary import RunSummary
@@ -41,7 +42,7 @@ from device.tools.settings import (
 )
 from device.tools.toolbox import Toolbox
 from tests.helpers import DEMO_AUDIO, DEMO_CONFIG, KEY, concat_wavs, validate
-from tests.tools.conftest import JOB_PARAMETERS, close_job, job_status
+from tests.helpers.tools import JOB_PARAMETERS, close_job, job_status
 from tools.job_status_service import JobService
 from tools.realtime_emulator import Emulator, Scenario
 
@@ -443,8 +444,8 @@ class LateTranscripts:
     def malformed(self) -> int:
         return self._link.malformed
 
-    async def send(self, event: dict[str, Any]) -> None:
-        await self._link.send(event)
+    async def send(self, command: LinkCommand) -> None:
+        await self._link.send(command)
 
     async def close(self) -> None:
         await self._link.close()

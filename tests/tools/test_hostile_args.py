@@ -15,7 +15,7 @@ import pytest
 from device.tools.audit import FIELD_MAX_BYTES, LOG_LINE_MAX_CHARS, audit_line, bounded
 from device.tools.base import ToolCall, ToolContext
 from device.tools.settings import FaqEntry, FaqTool
-from tests.tools.conftest import MakeBox
+from tests.helpers.tools import MakeBox
 
 MB = 1_000_000
 HOURS = FaqEntry(keywords=("hours", "open"), answer="We open at nine.")

@@ -23,7 +23,7 @@ from device.tools.settings import (
     ToolsSettings,
 )
 from device.tools.toolbox import Toolbox
-from tests.tools.conftest import JOB_PARAMETERS, MakeBox, close_job, job_status
+from tests.helpers.tools import JOB_PARAMETERS, MakeBox, close_job, job_status
 from tools.job_status_service import JobService
 
 Transcript = tuple[tuple[str, str], ...]

@@ -64,6 +64,7 @@ from device.audio.settings import PyAudioOutput
 from device.vad.listener import VadListener
 from device.vad.settings import BargeInSettings, EchoMode, EchoSettings
 from device.vad.silero import SileroModel
+from tests.helpers import eventually
 from tests.pulse import (
     EC_SINK,
     EC_SOURCE,
@@ -168,26 +169,21 @@ class Capture:
         first, last = start // self.frame, -(-end // self.frame)
         return np.concatenate(self.frames[first:last])[start - first * self.frame :][: end - start]
 
-    async def until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-        """Wait (frame by frame) until ``condition()``; TimeoutError naming ``what``."""
+    async def until_adc(self, t_s: float, timeout_s: float = 10.0) -> None:
+        """Wait (frame by frame, on the device's ADC clock) until a sample captured at ADC
+        time ``t_s`` or later has arrived; TimeoutError if not within ``timeout_s``."""
         try:
             async with asyncio.timeout(timeout_s):
-                while not condition():
+                while not (self.adc_s and self.adc_s[-1] + self.frame / self.rate_hz >= t_s):
                     self._arrived.clear()
                     await self._arrived.wait()
         except TimeoutError:
-            raise TimeoutError(f"{what}: not within {timeout_s:g} s") from None
-
-    async def until_adc(self, t_s: float, timeout_s: float = 10.0) -> None:
-        """Wait until a sample captured at ADC time ``t_s`` or later has arrived."""
-        await self.until(
-            lambda: bool(self.adc_s) and self.adc_s[-1] + self.frame / self.rate_hz >= t_s,
-            timeout_s,
-            "the capture to reach the moment waited for",
-        )
+            raise TimeoutError(
+                f"the capture to reach ADC time {t_s:.3f} s: not within {timeout_s:g} s"
+            ) from None
 
     async def until_samples(self, n: int, timeout_s: float = 10.0) -> None:
-        await self.until(lambda: self.samples >= n, timeout_s, f"{n} captured samples")
+        await eventually(lambda: self.samples >= n, timeout_s, f"{n} captured samples")
 
     def now(self) -> float:
         """The stream's clock now (the clock ADC and DAC times are on)."""

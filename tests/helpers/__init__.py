@@ -1,7 +1,13 @@
 """What the tests share: one polling helper, the emulator's event check, test audio, and the
 daemon run end to end (on WAV files, or on the `pulse` fixture's virtual devices).
 
-Test modules import from here, never from each other. Fixtures live in conftest.py files.
+Test modules import from here (and from this package's modules), never from each other nor
+from a conftest.py; fixtures live in conftest.py files, which may import from here too:
+
+- tests/helpers/engine.py: the conversation engine as a table (steps, commands, reports);
+- tests/helpers/tools.py: tool settings against the job-status service;
+- tests/helpers/audio.py: a live microphone's worth of silence (`LiveMic`);
+- tests/helpers/systemd.py: the service manager's end of $NOTIFY_SOCKET (`NotifyReader`).
 
     await eventually(lambda: daemon.engine.state is State.IDLE, 5, "the daemon idle")
     async with Emulator(one_turn(), on_event=validate) as emu:
@@ -43,7 +49,7 @@ from tests.openai_schema import assert_client_event, assert_server_event
 from tests.pulse import PulseServer
 from tools.realtime_emulator import Emulator, Scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_AUDIO = ROOT / "tools/demo_audio"
 QUESTION = DEMO_AUDIO / "question.wav"  # "What are your opening hours?", ~1.85 s
 DEMO_CONFIG = ROOT / "firmware_config/examples/demo.yaml"
@@ -66,7 +72,7 @@ def _describe(condition: Callable[[], object], what: str) -> str:
 
 
 async def eventually(
-    condition: Callable[[], T],
+    condition: Callable[[], T | None],
     timeout_s: float = 15.0,
     what: str = "",
     *,
@@ -97,7 +103,11 @@ async def eventually(
 
 
 def eventually_sync(
-    condition: Callable[[], T], timeout_s: float = 5.0, what: str = "", *, interval_s: float = 0.01
+    condition: Callable[[], T | None],
+    timeout_s: float = 5.0,
+    what: str = "",
+    *,
+    interval_s: float = 0.01,
 ) -> T:
     """`eventually` for a test without an event loop (the code under test runs in threads)."""
     deadline = time.monotonic() + timeout_s
