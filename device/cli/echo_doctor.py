@@ -82,7 +82,8 @@ async def _record(rec: _Recording, stop: asyncio.Event) -> None:
     from device.audio.pyaudio_io import PyAudioMic
 
     mic = PyAudioMic(
-        rec.settings, on_health=lambda ok, m: rec.problems.append(m) if not ok else None
+        rec.settings,
+        on_health=lambda ok, m: rec.problems.append(m.split(": retrying")[0]) if not ok else None,
     )
 
     async def run() -> None:
