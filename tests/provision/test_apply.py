@@ -18,7 +18,7 @@ from device.config.loader import load_settings
 from device.provision.apply import Applier
 from device.provision.gather import ProvisionError, gather
 from device.provision.plan import CONFIG, KEY_FILE, MODELS_DIR, PROMPTS_DIR, Options, plan
-from tests.provision.conftest import KEY, provision, snapshot
+from tests.provision.support import KEY, provision, snapshot
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["which", "espeak-ng"], capture_output=True).returncode != 0,
