@@ -4,7 +4,8 @@ It walks the settings dataclasses' type hints and the ``option()`` metadata
 (device/common/options.py), so a new setting needs no code here. Every problem is recorded with
 the node it is about, one line each (``FILE:LINE: key.path: what is wrong (got VALUE)``);
 values under secret-named keys or secret headers are never displayed (``Scan`` in
-device/config/yaml_source.py marks them).
+device/config/yaml_source.py marks them). Which key a settings check's message is about,
+and what to suggest for an unknown key: device/config/keys.py.
 
 Example::
 
@@ -14,10 +15,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any, TypeVar
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from device.common.problems import ConfigError
+from device.config.keys import key_named, unknown_key
 from device.config.values import Refused, describe, scalar_value, short
 from device.config.yaml_source import (
     Scan,
@@ -167,7 +167,7 @@ class Builder:
             if not key and name.startswith("x-"):
                 continue  # top-level x-...: a place for YAML anchors, like docker compose
             if name not in fields:
-                self.problem(key_node, path, self.unknown(name, list(fields), siblings))
+                self.problem(key_node, path, unknown_key(name, list(fields), siblings))
                 valid = False
                 continue
             value = self.value(hints[name], value_node, path, fields[name].metadata, key_node)
@@ -191,7 +191,7 @@ class Builder:
             return cls(**values)
         except (TypeError, ValueError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            named = self._key_named(message, pairs, fields)
+            named = key_named(message, pairs, fields)
             if named is None:
                 self.problem(at or node, key or "(top level)", message)
                 return INVALID
@@ -203,51 +203,8 @@ class Builder:
             self.report(key_node, join(key, below), message)
             return INVALID
 
-    @staticmethod
-    def _key_named(
-        message: str, pairs: list[tuple[Node, Node]], fields: dict[str, Any]
-    ) -> tuple[str, ScalarNode, Node] | None:
-        """The key set in the file that a settings check's ``message`` names first, if any:
-        its path below the section, its key node and its value node.
-
-        ``channel 5 does not exist: channels is 2`` names channel first; ``close_db 5.0 is
-        above open_db 0.0``, with only open_db set in the file, is about open_db;
-        ``echo.raw_input needs ...`` is about raw_input inside echo, when the file sets it.
-        """
-        written: dict[str, tuple[ScalarNode, Node]] = {
-            str(k.value): (k, v)
-            for k, v in pairs
-            if isinstance(k, ScalarNode) and k.value in fields
-        }
-        found: list[tuple[int, str, str]] = []
-        for name in written:
-            m = re.search(rf"(?<![\w.]){re.escape(name)}((?:\.\w+)*)(?!\w)", message)
-            if m:
-                found.append((m.start(), name, m.group(1)))
-        if not found:
-            return None
-        _, name, below = min(found)
-        path, (key_node, value_node) = name, written[name]
-        for part in below.split(".")[1:]:  # down into the mapping while the file has the key
-            inner = value_node.value if isinstance(value_node, MappingNode) else []
-            pair = next(
-                (p for p in inner if isinstance(p[0], ScalarNode) and p[0].value == part), None
-            )
-            if pair is None:
-                break
-            path, key_node, value_node = f"{path}.{part}", pair[0], pair[1]
-        return path, key_node, value_node
-
-    @staticmethod
-    def unknown(name: str, known: list[str], siblings: dict[str, list[str]] | None) -> str:
-        if siblings and name in siblings:
-            owners = " or ".join(siblings[name])
-            return f"unknown key here (only {owners} has it)"
-        lowered = {k.lower(): k for k in known}
-        close = [lowered[name.lower()]] if name.lower() in lowered else []
-        if not close and len(name) <= 100:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        return f"unknown key (did you mean '{close[0]}'?)" if close else "unknown key"
+    # the problem for a key no setting has (device/config/overrides.py asks it too)
+    unknown = staticmethod(unknown_key)
 
     def rebase(self, value: Any) -> Any:
         """A default value with its relative paths resolved against the config folder."""
