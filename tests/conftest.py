@@ -1,9 +1,10 @@
 """Shared fixtures (`pulse`, a private PulseAudio daemon with a virtual mic and speaker), and
 which tests are slow.
 
-Shared helpers that are not fixtures are in tests/helpers.py. ``pytest -m "not slow"`` skips
-the tests marked ``slow`` (registered in pyproject.toml): a test module marks its own slow
-tests (``pytestmark = pytest.mark.slow``, or per test); the rules below mark the rest.
+Shared helpers that are not fixtures are in the tests/helpers/ package. ``pytest -m "not
+slow"`` skips the tests marked ``slow`` (registered in pyproject.toml): a test module marks
+its own slow tests (``pytestmark = pytest.mark.slow``, or per test); the rules below mark
+the rest.
 """
 
 from __future__ import annotations

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 from pathlib import Path
 
 import pytest
 
 from device.audio.settings import AudioSettings, PyAudioInput, PyAudioOutput
-from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 from device.doctor.audio import check_audio_in, check_audio_out
 from device.doctor.result import Status
+from tests.helpers.doctor import doctor
 from tests.pulse import MIC_SOURCE, PulseServer, alsa_pulse_pcm
-
-
-def doctor(*argv: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    add_doctor_arguments(parser)
-    out = io.StringIO()
-    code = run_audio_doctor(parser.parse_args(list(argv)), out)
-    return code, out.getvalue()
 
 
 def test_json_lists_devices_meters_the_mic_and_plays_a_tone(pulse: PulseServer) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from device.audio.echo_check import EchoMeasurement, burst, measure_echo, recommend
-from tests.audio.test_doctor import doctor
+from tests.helpers.doctor import doctor
 from tests.pulse import MIC_SOURCE, PulseServer, alsa_pulse_pcm
 
 RATE = 16000

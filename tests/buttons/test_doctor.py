@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import threading
 import time
@@ -12,8 +11,8 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 from tests.helpers import eventually_sync
+from tests.helpers.doctor import doctor
 
 
 @pytest.fixture
@@ -23,13 +22,6 @@ def mock_factory() -> Iterator[MockFactory]:
     yield factory
     factory.reset()
     Device.pin_factory = None
-
-
-def doctor(*argv: str, out: io.StringIO | None = None) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    add_doctor_arguments(parser)
-    out = out if out is not None else io.StringIO()
-    return run_audio_doctor(parser.parse_args(list(argv)), out), out.getvalue()
 
 
 def test_press_hold_release_are_shown_with_what_push_to_talk_does(

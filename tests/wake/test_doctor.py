@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
@@ -10,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from device.cli.doctor import add_doctor_arguments, run_audio_doctor
 from tests.helpers import eventually_sync
+from tests.helpers.doctor import doctor
 from tests.pulse import PulseServer
 
 
@@ -29,13 +28,6 @@ class Output(io.StringIO):
     def text(self) -> str:
         with self.lock:
             return self.getvalue()
-
-
-def doctor(*argv: str, out: io.StringIO | None = None) -> tuple[int, str]:
-    parser = argparse.ArgumentParser()
-    add_doctor_arguments(parser)
-    out = out if out is not None else io.StringIO()
-    return run_audio_doctor(parser.parse_args(list(argv)), out), out.getvalue()
 
 
 def test_the_phrase_said_into_the_mic_shows_a_wake_live(
