@@ -13,6 +13,7 @@ APT_PACKAGES=(
   espeak-ng sox                      # speech for the emulator, prompts and test utterances
   libsystemd-dev pkg-config          # systemd-python builds from source in the venv
   systemd                            # systemd-analyze: the unit's verify and security tests
+  shellcheck                         # tools/install.sh is checked by the tests
 )
 
 missing=()
