@@ -218,6 +218,16 @@ class MuteChanged:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentAnswered:
+    """The caller answered the question whether their voice may be recorded (``recorded``),
+    by ``source`` (a spoken answer, a button). The recorder keeps audio after a yes when
+    ``recording.consent`` is ``required``, and never after a no (docs/recording.md)."""
+
+    recorded: bool
+    source: str
+
+
 Report = (
     StateChanged
     | ConversationStarted
@@ -242,6 +252,7 @@ Report = (
     | WorkerFailed
     | Ready
     | MuteChanged
+    | ConsentAnswered
 )
 REPORT_TYPES = Report.__args__
 """The report classes, for isinstance checks."""
