@@ -9,19 +9,19 @@ must tell the engine something returns it (a bool, a record), never a state.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
+import functools
 
-from device.conversation.budget import limit_handed_over
+from device.conversation.budget import CostGuard, bill, limit_handed_over
 from device.conversation.commands import (
     CancelTimer,
-    Disconnect,
     HoldUpload,
     PlayPrompt,
     RunTool,
     SetTimer,
+    StopPlayback,
     Upload,
 )
+from device.conversation.inputs import Event, PlaybackStopped
 from device.conversation.outputs import Output
 from device.conversation.policy import (
     IDLE_TIMER,
@@ -35,6 +35,7 @@ from device.conversation.policy import (
 )
 from device.conversation.replies import heard_note
 from device.conversation.reports import (
+    AssistantSaid,
     CallerSaid,
     ErrorReported,
     FirstAudio,
@@ -48,26 +49,16 @@ from device.conversation.reports import (
 )
 from device.conversation.tool_desk import Finished, tool_report
 from device.conversation.visitor import Visitor
-from device.realtime.commands import (
-    AddTextItem,
-    CancelReply,
-    ClearInput,
-    CommitInput,
-    RequestReply,
-    SendToolOutput,
-    Truncate,
-    UpdateSession,
-)
+from device.realtime.commands import CancelReply, RequestReply, SendToolOutput, Truncate
 from device.realtime.events import (
-    ErrorKind,
+    AudioDelta,
     FunctionCallDone,
+    Ignored,
     InputTranscript,
     InputTranscriptFailed,
     ResponseDone,
-    ServerError,
-    Severity,
+    TranscriptDone,
 )
-from device.realtime.settings import NoTurnDetection
 from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
 
 
@@ -87,21 +78,6 @@ def ask_reply(v: Visitor, out: list[Output]) -> None:
         v.outbox.send(RequestReply(), out)
 
 
-def leave_session(v: Visitor, why: str, *, disconnect: bool, out: list[Output]) -> None:
-    """The visitor's session is gone: a new one is asked for (the conversation goes on).
-
-    What the old session owed (a reply, tool results it asked for) cannot reach the new
-    one: it is dropped, and the model is asked again once the words are restored.
-    """
-    v.link.reconnecting()
-    out.append(Note(f"{why}: opening a new session (the conversation goes on)"))
-    drop_session_work(v, out)
-    v.caller.forget_words()
-    v.outbox.forget()
-    if disconnect:
-        out.append(Disconnect())
-
-
 def drop_session_work(v: Visitor, out: list[Output]) -> None:
     """What the session owed is gone: stop uploads, its timers, tools and reply."""
     out.append(Upload(False))
@@ -114,47 +90,62 @@ def drop_session_work(v: Visitor, out: list[Output]) -> None:
     v.gate.reset()
 
 
-# -- server errors ------------------------------------------------------------------------
+# -- timers -------------------------------------------------------------------------------
 
 
-class Verdict(enum.Enum):
-    """What a server error means for the conversation (see `Conversation._error`)."""
-
-    GOES_ON = "goes on"  # reported; nothing else changes (a retry may be under way)
-    BUSY = "busy"  # the service is busy: say so and end the visit
-    BUSY_AGAIN = "busy again"  # our reply request failed a second time: busy
-    SESSION_OVER = "session over"  # the session is gone; a new one may work
-    REFUSED = "refused"  # an operator must fix something (key, settings)
+def setup_failed(policy: ConversationPolicy, out: list[Output]) -> None:
+    """The server did not set up the visitor's session in time: reported."""
+    why = f"the server did not set up the session in {policy.setup_timeout_ms / 1000.0:g} s"
+    out.append(ErrorReported("session_setup", why))
 
 
-def judge_error(
-    v: Visitor, policy: ConversationPolicy, ev: ServerError, *, active: bool, out: list[Output]
-) -> Verdict:
-    """Report a server error, keep the books it calls for (a refused reply request queued
-    again, or asked again after a back-off), and say what it means (`Verdict`)."""
-    out.append(ErrorReported(ev.code, ev.message))
-    ours = v.outbox.answers(ev.client_event_id)
-    if ev.kind is ErrorKind.REPLY_BUSY:
-        if isinstance(ours, RequestReply) and active:
-            v.gate.on_rejected_active()
-        return Verdict.GOES_ON
-    if ev.kind is ErrorKind.RATE_LIMITED and active:
-        return Verdict.BUSY
-    if ev.kind is ErrorKind.SERVER:
-        if not (active and isinstance(ours, RequestReply) and v.gate.in_flight):
-            return Verdict.GOES_ON
-        if not v.outbox.refused_reply():
-            return Verdict.BUSY_AGAIN
-        retry_ms = policy.server_error_retry_ms
-        out.append(Note(f"the server failed our reply request: again in {retry_ms:g} ms"))
-        out.append(SetTimer(RETRY_TIMER, retry_ms))
-        return Verdict.GOES_ON
-    if ev.severity is Severity.HARMLESS or not active:
-        return Verdict.GOES_ON
-    return Verdict.SESSION_OVER if ev.severity is Severity.SESSION else Verdict.REFUSED
+def timer_chores(
+    v: Visitor, policy: ConversationPolicy, name: str, *, reconnecting: bool, out: list[Output]
+) -> None:
+    """The timers whose firing changes no state (the engine handles the others): a slow
+    tool's filler, ``connection_lost`` while a new session is slow to come
+    (``reconnecting``), the caller's words that never came (the held tools decide without
+    them), and the reply request asked again after the server failed it."""
+    if name.startswith(SLOW_PREFIX) and v.tools.is_pending(name[len(SLOW_PREFIX) :]):
+        out.append(PlayPrompt("filler"))
+    elif name == RESTORE_TIMER and reconnecting:
+        v.link.lost_said()
+        out.append(PlayPrompt("connection_lost"))
+    elif name == TRANSCRIPT_TIMER:
+        v.caller.forget_words()
+        release_held(v, policy, out)
+    elif name == RETRY_TIMER and v.outbox.retry_due() and v.gate.in_flight:
+        out.append(Note("asking again for the reply the server failed"))
+        v.outbox.send(RequestReply(), out)
 
 
-# -- the caller's words ---------------------------------------------------------------------
+# -- the caller's turns and words ----------------------------------------------------------
+
+
+def caller_starts(v: Visitor, item_id: str | None, out: list[Output]) -> None:
+    """The caller starts speaking (the server heard it, or the button is held): the echo
+    hold lifts for them (everything heard is uploaded), and the idle deadline stops."""
+    v.caller.start(item_id)
+    out += [HoldUpload(True), CancelTimer(IDLE_TIMER)]
+
+
+def caller_stops(
+    v: Visitor,
+    policy: ConversationPolicy,
+    item_id: str,
+    now_ms: float,
+    *,
+    active: bool,
+    out: list[Output],
+) -> None:
+    """The server heard the caller stop: the echo hold is back, and (a visit under way)
+    the turn ended is numbered and reported, its words awaited if the session
+    transcribes."""
+    if v.caller.close():
+        out.append(HoldUpload(False))
+    if active:
+        n = v.caller.end_turn(now_ms, item_id=item_id, transcribes=policy.transcribes)
+        out.append(TurnEnded(n))
 
 
 def caller_words(
@@ -181,6 +172,32 @@ def caller_words(
 
 # -- replies ------------------------------------------------------------------------------
 
+REPLY_PROGRESS = (AudioDelta, TranscriptDone, FunctionCallDone, Ignored)
+"""Server events that show a running reply is still alive."""
+
+
+def reply_alive(v: Visitor, policy: ConversationPolicy, ev: Event, out: list[Output]) -> None:
+    """An event of a running reply shows it lives: its stall deadline starts again."""
+    if v.gate.active is not None and isinstance(ev, REPLY_PROGRESS):
+        out.append(SetTimer(STALL_TIMER, policy.reply_stall_ms))
+
+
+def reply_created(
+    v: Visitor, policy: ConversationPolicy, response_id: str, *, active: bool, out: list[Output]
+) -> None:
+    """The server started a response: the gate counts it, a refused request's retry is
+    over, and (a visit under way) its stall deadline runs."""
+    v.gate.on_created(response_id)
+    v.outbox.reply_came()
+    if active:
+        out.append(SetTimer(STALL_TIMER, policy.reply_stall_ms))
+
+
+def reply_words(v: Visitor, item_id: str, text: str, out: list[Output]) -> None:
+    """The reply's words: reported, and kept (only what was heard of a cut one)."""
+    out.append(AssistantSaid(text))
+    v.replies.reply_said(item_id, text)
+
 
 def take_audio(
     v: Visitor, rid: str, item_id: str, pcm: bytes, now_ms: float, rate_hz: int, out: list[Output]
@@ -195,13 +212,32 @@ def take_audio(
     return True
 
 
-def reply_done(v: Visitor, ev: ResponseDone, out: list[Output]) -> bool:
-    """A response ended: its stall deadline and usage. True: the queued reply request
-    must be sent now (the gate counts it in flight)."""
+def reply_done(
+    v: Visitor,
+    policy: ConversationPolicy,
+    guard: CostGuard,
+    ev: ResponseDone,
+    *,
+    active: bool,
+    now_ms: float,
+    out: list[Output],
+) -> bool:
+    """A response ended: its stall deadline, its usage and cost (every status is billed;
+    the first limit it reaches stops the visit: `budget.bill`), and (a visit under way) a
+    failure reported and the reply request queued behind it sent. True: that request was
+    sent (the gate counts it in flight)."""
     if v.gate.active == ev.response_id:
         out.append(CancelTimer(STALL_TIMER))
     send_queued = v.gate.on_done(ev.response_id)
     out.append(UsageReported(ev.response_id, ev.status, ev.reason, ev.usage))
+    context = functools.partial(tool_context, v, policy)
+    bill(v, policy, guard, ev.response_id, ev.usage, context, active=active, now_ms=now_ms, out=out)
+    if not active:
+        return False
+    if ev.status == "failed":
+        out.append(ErrorReported("response_failed", ev.reason or ""))
+    if send_queued:
+        v.outbox.send(RequestReply(), out)
     return send_queued
 
 
@@ -220,19 +256,24 @@ def abandon_reply(v: Visitor, stall_ms: float, out: list[Output]) -> None:
     out.append(PlayPrompt("error"))
 
 
+def stop_playback(
+    v: Visitor, source: str, now_ms: float, *, device: bool, out: list[Output]
+) -> None:
+    """Barge-in, step 1: the last reply is dropped and the speaker silenced now (the
+    daemon answers `PlaybackStopped`)."""
+    out.append(StopPlayback(source, v.replies.interrupt(now_ms), device_initiated=device))
+
+
 def truncate_heard(
-    v: Visitor,
-    source: str,
-    heard_ms: tuple[tuple[str, float], ...],
-    *,
-    cancel: bool,
-    now_ms: float,
-    out: list[Output],
+    v: Visitor, policy: ConversationPolicy, ev: PlaybackStopped, now_ms: float, out: list[Output]
 ) -> None:
     """Barge-in, step 2 (the speaker is silent): truncate the reply at what was heard (the
     playback clock's ``heard_ms`` per item), cut its words kept to about that, cancel the
-    reply if it still runs and ``cancel`` (the server does not cancel it itself)."""
-    cut = v.replies.cut_at(heard_ms)
+    reply if it still runs and the server does not cancel it itself (the device stopped
+    it, or the server does not interrupt)."""
+    source = ev.source
+    cancel = ev.device_initiated or not policy.server_interrupts
+    cut = v.replies.cut_at(ev.heard_ms)
     if cut is not None:
         v.outbox.send(Truncate(cut.item_id, cut.audio_end_ms), out)
         if (heard := v.replies.cut(cut.item_id, cut.fraction)) is not None:
@@ -242,16 +283,6 @@ def truncate_heard(
     n, stop_ms = v.replies.interrupted(now_ms)
     item_id, end_ms = (cut.item_id, cut.audio_end_ms) if cut else (None, None)
     out.append(Interrupted(source, n, item_id, end_ms, stop_ms))
-
-
-def restore_words(v: Visitor, out: list[Output]) -> None:
-    """A new session replaces the lost one: the words so far go to it, uploads resume."""
-    out.append(CancelTimer(RESTORE_TIMER))
-    transcript = v.replies.transcript
-    for role, text in transcript:
-        if text:  # a reply cut before its first word left nothing
-            v.outbox.send(AddTextItem("user" if role == "user" else "assistant", text), out)
-    out += [Note(f"session restored with {len(transcript)} item(s) of text"), Upload(True)]
 
 
 # -- tools --------------------------------------------------------------------------------
@@ -300,42 +331,3 @@ def answer_tool(v: Visitor, done: Finished, result: ToolResult, out: list[Output
         v.farewell.decide("the caller said goodbye", Outcome.GOODBYE, done.asked_at_ms)
     elif result.action is ToolAction.HANDOVER_END:
         v.farewell.decide("handed over to a human", Outcome.HANDED_OVER, done.asked_at_ms)
-
-
-# -- push-to-talk -------------------------------------------------------------------------
-# While the button is held the server must not end the turn on a pause: with server turn
-# detection configured, the session's turn detection is switched off (`UpdateSession` with
-# `NoTurnDetection`) for the held turn, and everything heard is uploaded (the noise gate
-# held open). On release the device commits the turn (`CommitInput`) and asks for the reply
-# (`RequestReply`, gated), then switches the server's turn detection back on; a turn too
-# short to hold speech is dropped (`ClearInput`) and nothing is said.
-
-
-def hold_turn(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> bool:
-    """The button is held and the session ready: False when a turn is held already."""
-    if not v.talk.begin():
-        return False
-    if policy.server_turn_detection:
-        spec = dataclasses.replace(policy.session, turn_detection=NoTurnDetection())
-        v.outbox.send(UpdateSession(spec), out)
-    v.caller.start()
-    out += [HoldUpload(True), CancelTimer(IDLE_TIMER)]
-    return True
-
-
-def release_turn(v: Visitor, commit: bool, now_ms: float, out: list[Output]) -> None:
-    """The button is released: the held turn is committed (``commit``) or dropped."""
-    v.talk.release()
-    v.caller.close()
-    out.append(HoldUpload(False))
-    if commit:
-        v.outbox.send(CommitInput(), out)
-        out.append(TurnEnded(v.caller.end_turn(now_ms)))
-    else:
-        v.outbox.send(ClearInput(), out)
-
-
-def turn_detection_back(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None:
-    """After a held turn: the server's own turn detection, as configured, again."""
-    if policy.server_turn_detection:
-        v.outbox.send(UpdateSession(policy.session), out)

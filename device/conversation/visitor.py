@@ -42,6 +42,11 @@ class Visitor:
     gate: ResponseGate = field(default_factory=ResponseGate)
 
     @property
+    def owes(self) -> bool:
+        """A reply runs or a tool is pending: something is still owed to the caller."""
+        return self.tools.busy or self.gate.active is not None
+
+    @property
     def transcript(self) -> list[tuple[str, str]]:
         """The words so far, (role, text): a copy."""
         return list(self.replies.transcript)

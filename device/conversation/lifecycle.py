@@ -1,0 +1,211 @@
+"""A visit's opening and closing: the bookkeeping around the engine's start and end.
+
+Pure functions of the device's machines (`Availability`, `CostGuard`), a visitor and the
+policy; none of them changes the conversation's state. The engine (engine.py) calls them
+and decides the transitions between, in this order:
+
+- a visitor comes: ``refused(...)`` (True: the device cannot serve now, and has said so);
+  else ``welcome(...)`` is the new `Visitor` (one visitor, one object), then the engine
+  moves to connecting, then ``connect(...)`` asks for the session and its deadlines;
+- the visit ends: ``close(...)`` drops what the session owed and reports the end, then the
+  engine moves to the state the visit ends in.
+
+Example::
+
+    if not refused(can, guard, policy, now_ms, "button", out):
+        visitor = welcome("conv-1", "button", can.link_down_why, event_ids, out)
+        ...  # the engine: IDLE -> CONNECTING
+        connect(visitor, policy, out)  # Connect, SetTimer(MAX_TIMER), SetTimer(SETUP_TIMER)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from device.conversation.budget import CostGuard, refuse
+from device.conversation.commands import (
+    CancelTimer,
+    Connect,
+    Disconnect,
+    PlayPrompt,
+    ProbeLink,
+    Reconnect,
+    SetTimer,
+    Upload,
+)
+from device.conversation.link_keeper import Availability, LinkKeeper
+from device.conversation.outbox import Outbox
+from device.conversation.outputs import Output
+from device.conversation.policy import MAX_TIMER, RESTORE_TIMER, SETUP_TIMER, ConversationPolicy
+from device.conversation.reports import (
+    AudioDeviceChanged,
+    ConversationEnded,
+    ConversationStarted,
+    ErrorReported,
+    Note,
+    Outcome,
+)
+from device.conversation.steps import drop_session_work
+from device.conversation.visitor import Visitor
+from device.realtime.commands import AddTextItem
+
+
+def refused(
+    can: Availability,
+    guard: CostGuard,
+    policy: ConversationPolicy,
+    now_ms: float,
+    source: str,
+    out: list[Output],
+) -> bool:
+    """A visitor comes (from ``source``): True, and why said or noted, when the device
+    cannot serve now (an audio device missing, a back-off the service asked for, the day's
+    budget spent); else the visit's cost books are opened."""
+    if (problem := can.device_problem) is not None:
+        out.append(Note(f"not starting: {problem}"))
+        return True
+    if can.backing_off(now_ms):
+        out.append(Note(f"not starting ({source}): the service asked us to wait"))
+        out.append(PlayPrompt("busy"))
+        return True
+    return refuse(guard, policy, now_ms, source, out)
+
+
+def welcome(
+    conversation_id: str,
+    source: str,
+    was_down: tuple[str, str] | None,
+    event_ids: Iterator[int],
+    out: list[Output],
+) -> Visitor:
+    """The new visitor (``was_down``: the link's (reason, kind) when it was down as they
+    came: it is tried at once, it may just have come back), and the start reported."""
+    visitor = Visitor(conversation_id, link=LinkKeeper(was_down), outbox=Outbox(event_ids))
+    if was_down is not None:
+        out.append(Note(f"the link was down ({was_down[0]}): trying it for {source}"))
+        out.append(ProbeLink())
+    out.append(ConversationStarted(conversation_id, source))
+    return visitor
+
+
+def connect(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None:
+    """The visitor's session is asked for, under the visit's deadlines (a link that was
+    down has ``policy.offline_try_ms`` to come back)."""
+    setup_ms = policy.setup_timeout_ms
+    if v.link.was_down is not None:
+        setup_ms = min(setup_ms, policy.offline_try_ms)
+    out += [Connect(v.conversation_id), SetTimer(MAX_TIMER, policy.max_duration_ms)]
+    out.append(SetTimer(SETUP_TIMER, setup_ms))
+
+
+# -- the session lost mid-conversation, and restored ---------------------------------------
+
+
+def leave_session(v: Visitor, why: str, *, disconnect: bool, out: list[Output]) -> None:
+    """The visitor's session is gone: a new one is asked for (the conversation goes on).
+
+    What the old session owed (a reply, tool results it asked for) cannot reach the new
+    one: it is dropped, and the model is asked again once the words are restored.
+    """
+    v.link.reconnecting()
+    out.append(Note(f"{why}: opening a new session (the conversation goes on)"))
+    drop_session_work(v, out)
+    v.caller.forget_words()
+    v.outbox.forget()
+    if disconnect:
+        out.append(Disconnect())
+
+
+def reconnect(policy: ConversationPolicy, out: list[Output]) -> None:
+    """A new session is asked for; ``connection_lost`` is said only if restoring takes
+    longer than ``policy.restore_prompt_ms`` (``RESTORE_TIMER``)."""
+    out += [Reconnect(), SetTimer(RESTORE_TIMER, policy.restore_prompt_ms)]
+
+
+def may_reconnect(v: Visitor, policy: ConversationPolicy, retryable: bool) -> bool:
+    """A lost session may be replaced: ``retryable``, and the policy's budget not spent."""
+    return v.link.may_reconnect(retryable, enabled=policy.reconnect, budget=policy.max_reconnects)
+
+
+def reconnect_failed(v: Visitor, reason: str, out: list[Output]) -> None:
+    """No new session could be had mid-conversation: reported, and ``connection_lost``
+    said (unless it was said already while reconnecting)."""
+    out.append(ErrorReported("reconnect_failed", reason))
+    if not v.link.said_lost:
+        out.append(PlayPrompt("connection_lost"))
+
+
+def link_given_up(v: Visitor, out: list[Output]) -> None:
+    """The session is lost and no new one is tried: the caller hears so."""
+    if reconnects := v.link.reconnects:
+        out.append(Note(f"gave up after {reconnects} new session(s)"))
+    out.append(PlayPrompt("connection_lost"))
+
+
+def service_busy(
+    can: Availability, v: Visitor, why: str, until_ms: float, *, active: bool, out: list[Output]
+) -> None:
+    """The service is overloaded: back off until ``until_ms``, report it, and (a visit
+    under way) say so (never silence) and decide the visit's end (`Outcome.BUSY`)."""
+    can.back_off(until_ms)
+    out.append(ErrorReported("busy", why))
+    if active:
+        out.append(PlayPrompt("busy"))
+        v.farewell.decide("the service is busy", Outcome.BUSY)
+
+
+def restore_words(v: Visitor, out: list[Output]) -> None:
+    """A new session replaces the lost one: the words so far go to it, uploads resume."""
+    out.append(CancelTimer(RESTORE_TIMER))
+    transcript = v.replies.transcript
+    for role, text in transcript:
+        if text:  # a reply cut before its first word left nothing
+            v.outbox.send(AddTextItem("user" if role == "user" else "assistant", text), out)
+    out += [Note(f"session restored with {len(transcript)} item(s) of text"), Upload(True)]
+
+
+# -- the device's own: its audio devices, the link while idle ------------------------------
+
+
+def audio_device(
+    can: Availability, ok: bool, message: str, *, active: bool, out: list[Output]
+) -> bool:
+    """An audio device's health: reported and kept in ``can``; one missing during a visit
+    is said (the ``error`` prompt). True: it is back (it was missing)."""
+    out.append(AudioDeviceChanged(ok, message))
+    if ok:
+        return can.device_back()
+    can.device_lost(message)
+    if active:
+        out.append(PlayPrompt("error"))
+    return False
+
+
+def link_down(
+    can: Availability, reason: str, kind: str, *, active: bool, out: list[Output]
+) -> None:
+    """The standby keeper found no link: kept in ``can``; reported the first time while
+    idle (a visitor waiting hears of it through ``LinkLost``)."""
+    if can.link_down(reason, kind) and not active:
+        out.append(ErrorReported("link_down", reason))
+
+
+# -- the end ------------------------------------------------------------------------------
+
+
+def close(
+    v: Visitor,
+    reason: str,
+    outcome: Outcome,
+    now_ms: float,
+    *,
+    disconnect: bool,
+    out: list[Output],
+) -> None:
+    """The visit ends: what its session owed is dropped, its deadlines cancelled, the
+    session closed (``disconnect``), and the end reported (with the hang-up's time)."""
+    drop_session_work(v, out)
+    out += [CancelTimer(MAX_TIMER), CancelTimer(SETUP_TIMER), CancelTimer(RESTORE_TIMER)]
+    if disconnect:
+        out.append(Disconnect())
+    out.append(ConversationEnded(reason, v.farewell.hangup_ms(now_ms), outcome))
