@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the adapters are imported when `run` builds them, not at pa
     from device.buttons.gpio import GpioButton
     from device.buttons.mute_switch import MuteSwitch
     from device.config.settings import Settings
-    from device.services.ports import Service
+    from device.services.ports import AudioTap, Service
     from device.systemd.journal import JournalContext
     from device.vad.listener import VadListener
     from device.wake.listener import WakeListener
@@ -184,7 +184,8 @@ async def serve(args: argparse.Namespace) -> int:
         timeline=sys.stdout,
         key_source=api_key_source(settings.realtime.api_key_file, os.environ),
         sinks=[journal] if journal is not None else [],
-        services=_services(settings, timeline=sys.stdout),
+        services=(services := _services(settings, timeline=sys.stdout, config=Path(args.config))),
+        taps=_taps(services),
         inbox=inbox,
         wake=wake,
         local_vad=local_vad,
@@ -311,13 +312,15 @@ def _mute_switch(settings: Settings, inbox: Inbox) -> MuteSwitch | None:
         return None
 
 
-def _services(settings: Settings, *, timeline: TextIO) -> list[Service]:
+def _services(settings: Settings, *, timeline: TextIO, config: Path) -> list[Service]:
     """The services beside the conversation the config and the environment ask for: the
     LEDs (``leds.driver``; the terminal driver draws on the timeline's stream), the systemd
     notifier and watchdog when systemd runs us (``$NOTIFY_SOCKET``), the metrics
-    (``metrics.enabled``, or a ``conversation.daily_budget`` to keep)."""
+    (``metrics.enabled``, or a ``conversation.daily_budget`` to keep), the recorder
+    (``recording.transcripts``; the config file's hash in every recording)."""
     from device.leds.factory import build_led_service
     from device.metrics.service import build_metrics_service
+    from device.recording.service import build_recorder, config_sha256
     from device.systemd.service import build_systemd_service
 
     services: list[Service] = []
@@ -332,4 +335,14 @@ def _services(settings: Settings, *, timeline: TextIO) -> list[Service]:
     metrics = build_metrics_service(settings, os.environ)
     if metrics is not None:
         services.append(metrics)
+    recorder = build_recorder(settings, config_sha256(config), os.environ)
+    if recorder is not None:
+        services.append(recorder)
     return services
+
+
+def _taps(services: list[Service]) -> list[AudioTap]:
+    """The services that also hear the conversation's audio (the recorder)."""
+    from device.recording.service import RecorderService
+
+    return [s for s in services if isinstance(s, RecorderService)]

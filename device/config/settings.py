@@ -12,6 +12,7 @@ from device.common.options import option
 from device.leds.settings import LedSettings
 from device.metrics.settings import MetricsSettings
 from device.realtime.settings import RealtimeSettings
+from device.recording.settings import RecordingSettings
 from device.tools.settings import ToolsSettings
 from device.wake.settings import WakeSettings
 
@@ -106,6 +107,10 @@ class Settings:
     leds: LedSettings = option(LedSettings(), doc="Status LEDs (docs/leds.md).")
     metrics: MetricsSettings = option(
         MetricsSettings(), doc="Metrics for Prometheus and the estimated cost (docs/metrics.md)."
+    )
+    recording: RecordingSettings = option(
+        RecordingSettings(),
+        doc="Transcripts and audio of each conversation, opt-in (docs/recording.md).",
     )
     logging: LoggingSettings = option(LoggingSettings(), doc="Logs.")
 
