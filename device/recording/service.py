@@ -10,7 +10,8 @@ conversation; ``close`` closes an unfinished conversation's record and lets the 
 finish within its share of the close deadline.
 
 With ``recording.transcripts`` off a record is never made: nothing of a conversation is
-written (the counters of metrics live elsewhere).
+written (the counters of metrics live elsewhere); recordings kept while it was on still
+expire by the retention rule.
 
 Example::
 
@@ -126,8 +127,8 @@ class RecorderService:
             self._put(self.record.reply_audio(t_ms, item_id, pcm))
 
     async def run(self, ports: Ports) -> None:
-        if not self.settings.enabled:
-            return
+        if not self.settings.enabled and not self.root.is_dir():
+            return  # off, and nothing recorded earlier to expire
         self.writer.start()
         last = -SWEEP_EVERY_S
         while not self._closed:
@@ -172,16 +173,18 @@ def build_recorder(
     secrets: Iterable[str] = (),
 ) -> RecorderService | None:
     """The recorder the config asks for (``recording.transcripts``), in its state folder;
-    None when recording is off, or there is no state folder (one warning)."""
+    with recording off, one that only applies the retention rule to recordings kept
+    earlier (they still expire); None when there is nothing to do, or no state folder."""
     r = settings.recording
-    if not r.enabled:
-        return None
     root = recordings_root(r, environ)
     if root is None:
-        log.warning(
-            "recording: transcripts are on but there is no state folder (recording.state_dir "
-            "or systemd's StateDirectory=): nothing is recorded"
-        )
+        if r.enabled:
+            log.warning(
+                "recording: transcripts are on but there is no state folder "
+                "(recording.state_dir or systemd's StateDirectory=): nothing is recorded"
+            )
+        return None
+    if not r.enabled and not root.is_dir():
         return None
     info = {
         "device": settings.device.name,

@@ -12,10 +12,11 @@ import os
 import stat
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from device.config.settings import Settings
 from device.conversation.reports import (
     CallerSaid,
     ConversationEnded,
@@ -26,9 +27,16 @@ from device.conversation.reports import (
 )
 from device.recording.ops import AppendAudio, Begin
 from device.recording.retention import DAY_S
-from device.recording.service import RecorderService, config_sha256, recordings_root
+from device.recording.service import (
+    RecorderService,
+    build_recorder,
+    config_sha256,
+    recordings_root,
+)
 from device.recording.settings import RecordingSettings
 from device.recording.writer import Writer
+from device.services.ports import Ports
+from tests.helpers import eventually
 
 NOW_S = 1_750_000_000.0
 CHUNK = bytes(range(256)) * 7 + bytes(128)  # 1920 bytes: 40 ms at 24 kHz, not silence
@@ -104,6 +112,27 @@ def test_with_transcripts_off_nothing_is_written(tmp_path: Path) -> None:
     _conversation(rec)
     asyncio.run(rec.close())
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_with_recording_off_recordings_kept_earlier_still_expire(tmp_path: Path) -> None:
+    clock = FakeClock()
+    on = _recorder(tmp_path, clock, transcripts=True)
+    _conversation(on)
+    await on.close()
+    (folder,) = (tmp_path / "recordings").iterdir()
+    for path in (*folder.iterdir(), folder):
+        os.utime(path, (NOW_S, NOW_S))
+    clock.now_s += 31 * DAY_S
+    settings = Settings(recording=RecordingSettings(state_dir=tmp_path))  # off
+    off = build_recorder(settings, "", {})
+    assert off is not None
+    off.clock = clock
+    task = asyncio.create_task(off.run(cast(Ports, None)))
+    await eventually(lambda: not folder.exists(), 5, "the old recording deleted")
+    await off.close()
+    await task
+    assert list((tmp_path / "recordings").iterdir()) == []
+    assert build_recorder(Settings(), "", {}) is None  # off, and no state folder
 
 
 def test_audio_needs_transcripts() -> None:
