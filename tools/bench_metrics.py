@@ -4,10 +4,13 @@
   audio, scraped once a second: a conversation's reports (a generous 20 a second: state
   changes, turns, first audio, usage and cost, tools, barge-ins, prompts) fed to
   ``report()``, ``stats()`` taken once a second as ``run`` does, and ``/metrics`` fetched
-  once a second from the real HTTP server over loopback by a scraper in another process
-  (Prometheus is not the device's cost). Simulated seconds run back to back, with no
-  sleep: the bench process's CPU time over simulated audio seconds.
-- ``metrics_overhead``: the parts: µs per report, ms per scrape, the scrape's size.
+  once a second from the real HTTP server (on this process's event loop, as in the
+  daemon) over loopback by a scraper in another process, on a kept connection as
+  Prometheus does (Prometheus is not the device's cost). Simulated seconds run back to
+  back, with no sleep: the bench process's CPU time over simulated audio seconds.
+- ``metrics_overhead``: the parts: µs per report, ms per scrape (with the bench's own pipe
+  to the scraper, ``pipe_ms``: asking for a scrape and reading its answer's size), the
+  scrape's size.
 
     python tools/bench_metrics.py          # quick, prints JSON
 """
@@ -16,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 if __package__ in (None, ""):  # run as a script: the repository on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -97,45 +100,79 @@ class FakePorts:
 SCRAPER = """
 import http.client, sys
 conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
-for _ in sys.stdin:
+for line in sys.stdin:
+    if line.strip() == "ping":
+        print(0, flush=True)
+        continue
     conn.request("GET", "/metrics")
     print(len(conn.getresponse().read()), flush=True)
 """
 
 
 class Scraper:
-    """Prometheus, in its own process: one scrape per line asked for."""
+    """Prometheus, in its own process: one scrape per line asked for (awaited: the server
+    answers on this loop)."""
 
-    def __init__(self, port: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SCRAPER, str(port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
 
-    def scrape(self) -> int:
+    @classmethod
+    async def start(cls, port: int) -> Scraper:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", SCRAPER, str(port),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(proc)
+
+    async def scrape(self, line: bytes = b"get\n") -> int:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        self.proc.stdin.write(line)
+        await self.proc.stdin.drain()
+        return int(await self.proc.stdout.readline())
 
-    def close(self) -> None:
+    async def pipe_s(self, n: int = 200) -> float:
+        """CPU seconds of this process per round trip on the pipe alone (no scrape)."""
+        t0 = time.process_time()
+        for _ in range(n):
+            await self.scrape(b"ping\n")
+        return (time.process_time() - t0) / n
+
+    async def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
-        self.proc.wait(timeout=5)
+        await asyncio.wait_for(self.proc.wait(), 5)
 
 
-async def _measure(seconds: int) -> dict[str, Any]:
-    service = MetricsService(
+class Measured(Protocol):
+    """What the bench drives (MetricsService; an older one, to compare)."""
+
+    collector: Any
+
+    @property
+    def port(self) -> int | None: ...
+
+    def report(self, t_ms: float, report: Report) -> None: ...
+
+    async def run(self, ports: Any) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def new_service() -> Measured:
+    return MetricsService(
         MetricsSettings(enabled=True, port=0), chunk_ms=40.0, info={"device": "bench"}
     )
+
+
+async def _measure(seconds: int, make: Callable[[], Measured] = new_service) -> dict[str, Any]:
+    service = make()
     ports = FakePorts()
     task = asyncio.create_task(service.run(ports))  # starts the HTTP server, then sleeps
     while service.port is None:
         await asyncio.sleep(0.01)
-    scraper = Scraper(service.port)
-    size = scraper.scrape()  # warm
+    scraper = await Scraper.start(service.port)
+    size = await scraper.scrape()  # warm
+    pipe_s = await scraper.pipe_s()
     report_s = scrape_s = 0.0
     cpu0 = time.process_time()
     service.report(0.0, ConversationStarted("conv-1", "wake word"))
@@ -146,13 +183,13 @@ async def _measure(seconds: int) -> dict[str, Any]:
             service.report(ports.t_ms, report)
         service.collector.stats(ports.stats())  # what run() does once a second
         t1 = time.process_time()
-        size = scraper.scrape()
+        size = await scraper.scrape()
         t2 = time.process_time()
         report_s += t1 - t0
         scrape_s += t2 - t1
     service.report(seconds * 1000.0, ConversationEnded("bye", None, Outcome.GOODBYE))
     cpu = time.process_time() - cpu0
-    scraper.close()
+    await scraper.close()
     task.cancel()
     await service.close()
     return {
@@ -162,6 +199,7 @@ async def _measure(seconds: int) -> dict[str, Any]:
             "reports_per_s": REPORTS_PER_S,
             "report_us": round(report_s / (seconds * REPORTS_PER_S) * 1e6, 2),
             "scrape_ms": round(scrape_s / seconds * 1000, 3),
+            "pipe_ms": round(pipe_s * 1000, 3),
             "scrape_bytes": size,
         },
     }

@@ -2,7 +2,7 @@
 
 `Collector.take(t_ms, report)` updates plain numbers; `Collector.stats(stats)` keeps the
 daemon's latest counters (`Stats`: audio in and out, audio dropped); the exposition
-(device/metrics/exposition.py) reads them as Prometheus families. Each conversation's own
+(device/metrics/exposition.py) renders them at scrape time. Each conversation's own
 figures are gathered in a `Visit`, handed back by ``take`` when the conversation ends (the
 service logs it as one line).
 
@@ -83,6 +83,7 @@ class Histogram:
 
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self.buckets = buckets
+        self.bound_labels = (*map(str, buckets), "+Inf")  # each bucket's ``le``
         self.counts = [0] * (len(buckets) + 1)  # the last: above every bound (+Inf)
         self.sum = 0.0
         self.count = 0
@@ -95,7 +96,7 @@ class Histogram:
     def cumulative(self) -> list[tuple[str, int]]:
         """(le, cumulative count) for Prometheus, ending with +Inf."""
         out, total = [], 0
-        for bound, n in zip((*map(str, self.buckets), "+Inf"), self.counts, strict=True):
+        for bound, n in zip(self.bound_labels, self.counts, strict=True):
             total += n
             out.append((bound, total))
         return out

@@ -71,7 +71,10 @@ class Tokens:
 
     def items(self) -> list[tuple[str, int]]:
         """(kind, tokens) in a fixed order: text_in, text_cached_in, ... audio_out."""
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+        return [(kind, getattr(self, kind)) for kind in TOKEN_KINDS]
+
+
+TOKEN_KINDS = tuple(f.name for f in fields(Tokens))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,12 @@ conversation.
 
 A `Service` (device/services/ports.py). ``report()`` only updates the pure `Collector`
 (device/metrics/collector.py) under a lock and notes the day's spend; it returns at once.
-``run(ports)`` serves the figures with prometheus_client on ``metrics.host:port`` (its own
-`CollectorRegistry`, never the global one; the HTTP server runs in its own thread and
-reads the figures at scrape time), reads ``ports.stats()`` once a second (audio in, out and
-dropped) and writes the day's spend to its file when it changed (in a worker thread: an SD
-card may be slow). ``close()`` stops the server and writes the spend one last time.
+``run(ports)`` serves the figures on ``metrics.host:port`` (device/metrics/endpoint.py: a
+small HTTP server on the daemon's own loop; each scrape renders the collector's figures in
+the text format, device/metrics/exposition.py), reads ``ports.stats()`` once a second
+(audio in, out and dropped) and writes the day's spend to its file when it changed (in a
+worker thread: an SD card may be slow). ``close()`` stops the server and writes the spend
+one last time.
 
 Each conversation ends with one log line, ``conversation conv-3 ended (goodbye): ...``,
 whose figures are also journal fields (``VK_CONVERSATION``, ``VK_COST_USD``,
@@ -27,14 +28,12 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 from device.config.settings import Settings
 from device.conversation.reports import CostReported, Report
 from device.metrics.budget import Ledger, ledger_path, load_ledger, save_ledger
 from device.metrics.collector import Collector, Visit
+from device.metrics.endpoint import MetricsEndpoint
 from device.metrics.exposition import Exposition
 from device.metrics.settings import MetricsSettings
 from device.services.log_fields import fields
@@ -66,24 +65,21 @@ class MetricsService:
         self.ledger: Ledger = load_ledger(ledger_path)
         self._dirty = False
         self._clock = (0.0, time.monotonic())  # (now_ms of the reports' clock, monotonic s)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(
-            Exposition(
-                self.collector,
-                lock=self.lock,
-                now_ms=self._now_ms,
-                chunk_ms=chunk_ms,
-                info=dict(info or {}),
-                daily_budget=daily_budget,
-            )
+        self.exposition = Exposition(
+            self.collector,
+            lock=self.lock,
+            now_ms=self._now_ms,
+            chunk_ms=chunk_ms,
+            info=dict(info or {}),
+            daily_budget=daily_budget,
         )
-        self._server: Any = None
+        self.endpoint = MetricsEndpoint(self.exposition.render)
         self._closed = False
 
     @property
     def port(self) -> int | None:
         """The port the metrics are served on (None: not serving)."""
-        return None if self._server is None else int(self._server.server_port)
+        return self.endpoint.port
 
     def _now_ms(self) -> float:
         now_ms, mono = self._clock
@@ -100,9 +96,9 @@ class MetricsService:
             self._log_visit(visit)
 
     async def run(self, ports: Ports) -> None:
-        if self.settings.enabled and self._server is None and not self._closed:
+        if self.settings.enabled and self.endpoint.port is None and not self._closed:
             s = self.settings
-            self._server, _ = start_http_server(s.port, addr=s.host, registry=self.registry)
+            await self.endpoint.start(s.host, s.port)
             log.info("metrics for Prometheus on http://%s:%d/metrics", s.host, self.port)
         while not self._closed:
             stats = ports.stats()
@@ -117,9 +113,7 @@ class MetricsService:
         if self._closed:
             return
         self._closed = True
-        server, self._server = self._server, None
-        if server is not None:
-            await asyncio.to_thread(_stop, server)
+        await self.endpoint.close()
         if self._dirty:
             await asyncio.to_thread(self._save)
 
@@ -127,7 +121,7 @@ class MetricsService:
 
     def scrape(self) -> bytes:
         """The exposition text, as a scrape would get it (tests, the bench)."""
-        return generate_latest(self.registry)
+        return self.exposition.render()
 
     def _save(self) -> None:
         if self.ledger_path is None:
@@ -150,11 +144,6 @@ class MetricsService:
             "conversation %s ended (%s): %s", visit.conversation_id, visit.outcome, text,
             extra=fields(**figures),
         )  # fmt: skip
-
-
-def _stop(server: Any) -> None:
-    server.shutdown()
-    server.server_close()
 
 
 def build_metrics_service(settings: Settings, environ: Mapping[str, str]) -> MetricsService | None:
