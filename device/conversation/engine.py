@@ -54,15 +54,10 @@ from device.conversation.policy import (
     STALL_TIMER,
     ConversationPolicy,
 )
-from device.conversation.reports import (
-    ErrorReported,
-    Outcome,
-    StateChanged,
-)
-from device.conversation.state import ENDED, State
+from device.conversation.reports import ErrorReported, Outcome, StateChanged
+from device.conversation.state import ENDED, OWING, State
 from device.conversation.verdicts import Verdict, judge_error
 from device.conversation.visitor import Visitor
-from device.realtime.commands import UpdateSession
 from device.tools.base import ToolContext, ToolResult
 
 __all__ = ["Conversation", "Output"]
@@ -91,8 +86,7 @@ class Conversation:
     @property
     def busy(self) -> bool:
         """Something is still owed to the caller: a reply, a tool, or playback."""
-        owing = (State.CONNECTING, State.THINKING, State.SPEAKING, State.TOOL)
-        return self.state in owing or self.visitor.owes
+        return self.state in OWING or self.visitor.owes
 
     @property
     def conversation_id(self) -> str:
@@ -127,7 +121,7 @@ class Conversation:
                     self._end(reason, outcome, out)
             case server.SessionCreated():
                 if self.state is State.CONNECTING:
-                    v.outbox.send(UpdateSession(self.policy.session), out)
+                    visit.configure(v, self.policy, out)
             case server.SessionUpdated():
                 if self.state is State.CONNECTING:
                     self._listen_first(out)
@@ -153,8 +147,7 @@ class Conversation:
             case server.InputCommitted(item_id=item_id):
                 v.caller.committed(item_id, expect_words=active and self.policy.transcribes)
             case server.InputTranscript() | server.InputTranscriptFailed():
-                if active:
-                    steps.caller_words(v, self.policy, event, out)
+                steps.caller_words(v, self.policy, event, active=active, out=out)
             case server.ResponseCreated(response_id=rid):
                 steps.reply_created(v, self.policy, rid, active=active, out=out)
             case server.AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
@@ -164,8 +157,7 @@ class Conversation:
                         self._to(State.SPEAKING, out)
                     out += [CancelTimer(IDLE_TIMER), Play(item_id, pcm)]
             case server.TranscriptDone(item_id=item_id, text=text):
-                if text and active:
-                    steps.reply_words(v, item_id, text, out)
+                steps.reply_words(v, item_id, text, active=active, out=out)
             case server.FunctionCallDone():
                 if active:
                     self._to(State.TOOL, out)
@@ -202,9 +194,7 @@ class Conversation:
                     self._busy(f"the {exhausted} rate limit is used up", reset_s, out)
             case local.DeviceHealth(ok=ok, message=message):
                 self._device_health(ok, message, out)
-            case _:
-                pass
-        return out
+        return out  # any other event (an unknown type among them) changes nothing
 
     # -- the visit: start, end, timers --------------------------------------------------
 
@@ -220,7 +210,8 @@ class Conversation:
         ):
             return
         cid = f"conv-{next(self._conversation_ids)}"
-        self.visitor = visit.welcome(cid, source, self._can.link_down_why, self._event_ids, out)
+        was_down = self._can.link_down_why
+        self.visitor = visit.welcome(cid, source, was_down, self._event_ids, self.policy, out)
         self._to(State.CONNECTING, out)
         visit.connect(self.visitor, self.policy, out)
 
@@ -253,12 +244,10 @@ class Conversation:
         self._to(state, out)
 
     def _timer(self, name: str, out: list[Output]) -> None:
-        """A deadline of the visit: those that change the state here, the others' chores
-        in `steps.timer_chores`."""
+        """A deadline of the visit (those that change no state: `steps.timer_chores`)."""
         v = self.visitor
         if name == IDLE_TIMER and self.state in (State.LISTENING, State.HANDOVER):
-            # quiet after a hand-over: the visitor waits for the human
-            handed = self.state is State.HANDOVER
+            handed = self.state is State.HANDOVER  # quiet: the visitor waits for the human
             self._end("nobody spoke", Outcome.HANDED_OVER if handed else Outcome.NOBODY_SPOKE, out)
         elif name == MAX_TIMER:
             self._end("maximum conversation length reached", Outcome.TIMED_OUT, out)
@@ -296,7 +285,7 @@ class Conversation:
             case Verdict.BUSY:
                 self._busy(judged.why, 0.0, out)
             case Verdict.SESSION_OVER:
-                if self.state is not State.CONNECTING and self._may_reconnect(True):
+                if self.state is not State.CONNECTING and self.visitor.link.may_reconnect(True):
                     self._reconnect(judged.why, out, disconnect=True)
                 else:
                     self._end(judged.why, Outcome.OFFLINE, out, state=State.OFFLINE)
@@ -313,15 +302,10 @@ class Conversation:
     # -- replies -------------------------------------------------------------------------
 
     def _response_done(self, ev: server.ResponseDone, out: list[Output]) -> None:
-        v, active, now_ms = self.visitor, self.active, self._now_ms
-        sent = steps.reply_done(
-            v, self.policy, self._guard, ev, active=active, now_ms=now_ms, out=out
-        )
-        if not active or sent:
-            return
-        if not v.tools.busy and (
-            self.state in (State.SPEAKING, State.THINKING, State.TOOL) or v.farewell.decided
-        ):
+        v, active = self.visitor, self.active
+        sent = steps.reply_done(v, self.policy, self._guard, ev, self._now_ms, active, out)
+        replying = self.state in (State.SPEAKING, State.THINKING, State.TOOL)
+        if active and not sent and not v.tools.busy and (replying or v.farewell.decided):
             out.append(AwaitPlayback())  # listen (or hang up) once the reply has played
 
     def _playback_idle(self, out: list[Output]) -> None:
@@ -359,12 +343,10 @@ class Conversation:
 
     def _talk_started(self, source: str, out: list[Output]) -> None:
         if not self.active:
-            self._start(source, out)
-            if self.active:
-                self.visitor.talk.wait()
-        elif self.state is State.CONNECTING or self.state is State.RECONNECTING:
+            self._start(source, out)  # pressed to start: the session is not ready yet
+        if self.state is State.CONNECTING or self.state is State.RECONNECTING:
             self.visitor.talk.wait()
-        else:
+        elif self.active:
             if self.state is State.SPEAKING:
                 self._interrupt(source, out, device=True)
             self._begin_talk(out)
@@ -388,28 +370,22 @@ class Conversation:
         if not self.active or self.state is State.RECONNECTING:
             return  # (reconnecting: the old link's last words; the new one is on its way)
         out.append(ErrorReported("link_lost", ev.reason))
-        outcome = link_outcome(ev.kind)
-        if self.state is State.CONNECTING:  # it could not be opened for this visitor
-            if ev.kind == "auth":
-                why = f"link refused: {ev.reason}"
-                self._end(why, outcome, out, state=State.ERROR, disconnect=False)
-                return
+        why, outcome = f"link lost: {ev.reason}", link_outcome(ev.kind)
+        if self.state is State.CONNECTING and ev.kind == "auth":  # refused for this visitor
+            why = f"link refused: {ev.reason}"
+            self._end(why, outcome, out, state=State.ERROR, disconnect=False)
+        elif self.state is State.CONNECTING:  # it could not be opened for this visitor
             self._no_link(ev.reason, ev.kind, out, disconnect=False)
-            return
-        if self._may_reconnect(ev.retryable):
-            self._reconnect(f"link lost: {ev.reason}", out, disconnect=False)
-            return
-        visit.link_given_up(self.visitor, out)
-        self._end(f"link lost: {ev.reason}", outcome, out, state=State.OFFLINE, disconnect=False)
+        elif self.visitor.link.may_reconnect(ev.retryable):
+            self._reconnect(why, out, disconnect=False)
+        else:
+            visit.link_given_up(self.visitor, out)
+            self._end(why, outcome, out, state=State.OFFLINE, disconnect=False)
 
     def _no_link(self, reason: str, kind: str, out: list[Output], *, disconnect: bool) -> None:
         """No session could be had for the visitor: say so (never silence), offline."""
-        out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
-        why = f"no link: {reason}"
-        self._end(why, link_outcome(kind), out, state=State.OFFLINE, disconnect=disconnect)
-
-    def _may_reconnect(self, retryable: bool) -> bool:
-        return visit.may_reconnect(self.visitor, self.policy, retryable)
+        why, outcome = visit.no_link(reason, kind, out)
+        self._end(why, outcome, out, state=State.OFFLINE, disconnect=disconnect)
 
     def _reconnect(self, why: str, out: list[Output], *, disconnect: bool) -> None:
         """The session is gone mid-conversation: open a new one, restore the words so far."""
@@ -434,9 +410,7 @@ class Conversation:
         """While idle: the standby keeper says whether a link can be had."""
         if ev.up:
             self._can.link_up()
-            if self.state is State.OFFLINE or (
-                self.state is State.ERROR and self._can.device_problem is None
-            ):
+            if self.state is State.OFFLINE or (self.state is State.ERROR and self._can.device_ok):
                 self._to(State.IDLE, out)
                 if self.policy.back_online_prompt:
                     out.append(PlayPrompt("back_online"))

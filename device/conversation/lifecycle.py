@@ -13,7 +13,7 @@ and decides the transitions between, in this order:
 Example::
 
     if not refused(can, guard, policy, now_ms, "button", out):
-        visitor = welcome("conv-1", "button", can.link_down_why, event_ids, out)
+        visitor = welcome("conv-1", "button", can.link_down_why, event_ids, policy, out)
         ...  # the engine: IDLE -> CONNECTING
         connect(visitor, policy, out)  # Connect, SetTimer(MAX_TIMER), SetTimer(SETUP_TIMER)
 """
@@ -33,7 +33,7 @@ from device.conversation.commands import (
     SetTimer,
     Upload,
 )
-from device.conversation.link_keeper import Availability, LinkKeeper
+from device.conversation.link_keeper import Availability, LinkKeeper, link_outcome
 from device.conversation.outbox import Outbox
 from device.conversation.outputs import Output
 from device.conversation.policy import MAX_TIMER, RESTORE_TIMER, SETUP_TIMER, ConversationPolicy
@@ -47,7 +47,7 @@ from device.conversation.reports import (
 )
 from device.conversation.steps import drop_session_work
 from device.conversation.visitor import Visitor
-from device.realtime.commands import AddTextItem
+from device.realtime.commands import AddTextItem, UpdateSession
 
 
 def refused(
@@ -76,16 +76,25 @@ def welcome(
     source: str,
     was_down: tuple[str, str] | None,
     event_ids: Iterator[int],
+    policy: ConversationPolicy,
     out: list[Output],
 ) -> Visitor:
     """The new visitor (``was_down``: the link's (reason, kind) when it was down as they
-    came: it is tried at once, it may just have come back), and the start reported."""
-    visitor = Visitor(conversation_id, link=LinkKeeper(was_down), outbox=Outbox(event_ids))
+    came: it is tried at once, it may just have come back; new sessions mid-conversation
+    up to ``policy.max_reconnects``, if ``policy.reconnect``), and the start reported."""
+    budget = policy.max_reconnects if policy.reconnect else 0
+    link = LinkKeeper(was_down, budget=budget)
+    visitor = Visitor(conversation_id, link=link, outbox=Outbox(event_ids))
     if was_down is not None:
         out.append(Note(f"the link was down ({was_down[0]}): trying it for {source}"))
         out.append(ProbeLink())
     out.append(ConversationStarted(conversation_id, source))
     return visitor
+
+
+def configure(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None:
+    """The server made the visitor's session: it is given the visit's settings."""
+    v.outbox.send(UpdateSession(policy.session), out)
 
 
 def connect(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None:
@@ -122,9 +131,11 @@ def reconnect(policy: ConversationPolicy, out: list[Output]) -> None:
     out += [Reconnect(), SetTimer(RESTORE_TIMER, policy.restore_prompt_ms)]
 
 
-def may_reconnect(v: Visitor, policy: ConversationPolicy, retryable: bool) -> bool:
-    """A lost session may be replaced: ``retryable``, and the policy's budget not spent."""
-    return v.link.may_reconnect(retryable, enabled=policy.reconnect, budget=policy.max_reconnects)
+def no_link(reason: str, kind: str, out: list[Output]) -> tuple[str, Outcome]:
+    """No session could be had for the visitor: said (never silence: ``busy`` when the
+    service is, else ``offline``); the reason and outcome to end the visit with."""
+    out.append(PlayPrompt("busy" if kind == "busy" else "offline"))
+    return f"no link: {reason}", link_outcome(kind)
 
 
 def reconnect_failed(v: Visitor, reason: str, out: list[Output]) -> None:

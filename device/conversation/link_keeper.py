@@ -27,19 +27,21 @@ class LinkKeeper:
     Contract for the engine:
 
     - a visitor who comes while the link is down: ``LinkKeeper(was_down=(reason, kind))``;
-    - a session lost mid-conversation: ask ``may_reconnect(...)``; if it may, call
+      ``budget``: how many new sessions the visit may open (0: none, reconnects are off);
+    - a session lost mid-conversation: ask ``may_reconnect(retryable)``; if it may, call
       ``reconnecting()`` as the new session is asked for;
     - ``connection_lost`` said while reconnecting: ``lost_said()``; ``said_lost`` tells.
 
     Example::
 
-        link = LinkKeeper()
-        if link.may_reconnect(True, enabled=True, budget=3):
+        link = LinkKeeper(budget=3)
+        if link.may_reconnect(True):
             link.reconnecting()  # link.reconnects == 1
     """
 
-    def __init__(self, was_down: tuple[str, str] | None = None) -> None:
+    def __init__(self, was_down: tuple[str, str] | None = None, *, budget: int = 0) -> None:
         self._was_down = was_down
+        self._budget = budget
         self._reconnects = 0
         self._said_lost = False
 
@@ -56,8 +58,9 @@ class LinkKeeper:
     def said_lost(self) -> bool:
         return self._said_lost
 
-    def may_reconnect(self, retryable: bool, *, enabled: bool, budget: int) -> bool:
-        return retryable and enabled and self._reconnects < budget
+    def may_reconnect(self, retryable: bool) -> bool:
+        """A lost session may be replaced: ``retryable``, and the budget not spent."""
+        return retryable and self._reconnects < self._budget
 
     def reconnecting(self) -> None:
         self._reconnects += 1
@@ -94,6 +97,11 @@ class Availability:
     @property
     def device_problem(self) -> str | None:
         return self._device_problem
+
+    @property
+    def device_ok(self) -> bool:
+        """No audio device is missing."""
+        return self._device_problem is None
 
     @property
     def link_down_why(self) -> tuple[str, str] | None:

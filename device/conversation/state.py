@@ -20,3 +20,6 @@ class State(enum.Enum):
 
 ENDED = (State.IDLE, State.OFFLINE, State.ERROR)
 """States with no conversation under way."""
+
+OWING = (State.CONNECTING, State.THINKING, State.SPEAKING, State.TOOL)
+"""States in which something is owed to the caller (a session, a reply, a tool)."""

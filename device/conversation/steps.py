@@ -152,11 +152,15 @@ def caller_words(
     v: Visitor,
     policy: ConversationPolicy,
     ev: InputTranscript | InputTranscriptFailed,
+    *,
+    active: bool,
     out: list[Output],
 ) -> None:
-    """The caller's words came (or cannot come) for a turn of theirs: kept, and the confirm
-    tools held for them run once no turn waits for words (their transcription's usage is
-    reported whoever's they are: it is billed)."""
+    """The caller's words came (or cannot come) for a turn of theirs, a visit under way
+    (``active``): kept, and the confirm tools held for them run once no turn waits for
+    words (their transcription's usage is reported whoever's they are: it is billed)."""
+    if not active:
+        return
     if isinstance(ev, InputTranscript) and ev.usage is not None:
         out.append(TranscriptionUsed(ev.usage))
     if not v.caller.owns(ev.item_id):
@@ -193,8 +197,11 @@ def reply_created(
         out.append(SetTimer(STALL_TIMER, policy.reply_stall_ms))
 
 
-def reply_words(v: Visitor, item_id: str, text: str, out: list[Output]) -> None:
-    """The reply's words: reported, and kept (only what was heard of a cut one)."""
+def reply_words(v: Visitor, item_id: str, text: str, *, active: bool, out: list[Output]) -> None:
+    """The reply's words, a visit under way: reported, and kept (only what was heard of a
+    cut one)."""
+    if not (text and active):
+        return
     out.append(AssistantSaid(text))
     v.replies.reply_said(item_id, text)
 
@@ -217,9 +224,8 @@ def reply_done(
     policy: ConversationPolicy,
     guard: CostGuard,
     ev: ResponseDone,
-    *,
-    active: bool,
     now_ms: float,
+    active: bool,
     out: list[Output],
 ) -> bool:
     """A response ended: its stall deadline, its usage and cost (every status is billed;
