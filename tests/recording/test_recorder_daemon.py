@@ -5,9 +5,14 @@ and recording off (nothing of the conversation anywhere in the state folder)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
 import json
+import os
+import shutil
 import stat
+import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,17 @@ from device.prompts.library import PromptLibrary
 from device.recording.service import RecorderService, build_recorder, recordings_root
 from device.services.ports import Service, Stats
 from device.tools.toolbox import Toolbox
-from tests.helpers import ANSWER, ASKED, QUESTION, connect_to, one_turn, settings_for, validate
+from tests.helpers import (
+    ANSWER,
+    ASKED,
+    KEY,
+    QUESTION,
+    ROOT,
+    connect_to,
+    one_turn,
+    settings_for,
+    validate,
+)
 from tools.realtime_emulator import Emulator, Scenario
 
 pytestmark = pytest.mark.slow
@@ -185,3 +200,41 @@ async def test_with_recording_off_nothing_of_the_conversation_is_in_the_state_fo
             found = [w for w in words if w.encode() in data]
             assert not found, f"{path} holds {found}"
             assert not data.startswith(b"RIFF"), f"{path} is audio"
+
+
+CONFIG = (
+    "audio:\n"
+    "  input: {type: file, path: caller.wav, tail_silence_ms: 2000}\n"
+    "  output: {type: file, path: reply.wav}\n"
+    "conversation:\n"
+    "  start: at_startup\n"
+    "recording:\n"
+    "  transcripts: true\n"
+    "  audio: true\n"
+    "  state_dir: state\n"
+)
+
+
+async def test_voice_kiosk_run_records_with_the_config_files_hash(tmp_path: Path) -> None:
+    """The wiring of `voice-kiosk run`: the recorder is a service and hears the audio."""
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copyfile(QUESTION, site / "caller.wav")
+    config = site / "kiosk.yaml"
+    config.write_text(CONFIG)
+    env = dict(os.environ, OPENAI_API_KEY=KEY, PYTHONPATH=str(ROOT))
+    env.pop("STATE_DIRECTORY", None)
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "device", "run", "--config", str(config),
+            "--realtime-url", emu.url, cwd=site, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, stderr = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, stderr.decode()
+    (folder,) = (site / "state" / "recordings").iterdir()
+    lines = _lines(folder)
+    assert lines[0]["config_sha256"] == hashlib.sha256(CONFIG.encode()).hexdigest()
+    assert [x["text"] for x in lines if x["type"] == "caller"] == [ASKED]
+    assert (folder / "turn-01-caller.wav").stat().st_size > 44
+    assert (folder / "reply-01.wav").stat().st_size > 44
