@@ -12,6 +12,8 @@
   (the visitor's link; the device's availability), outbox.py (commands sent, the retry
   of a failed reply request), farewell.py (hand-over and hang-up);
 - steps.py: the engine's steps that change no state (bookkeeping and its outputs);
+  lifecycle.py: a visit's start, its session lost and restored, its end; push_to_talk.py:
+  a held turn; verdicts.py: what a server error means (the engine then decides);
 - engine.py: the transitions (`Conversation.handle(event, now_ms)`): every state change.
 """
 

@@ -15,9 +15,11 @@ Contract for the caller (device/daemon/daemon.py):
 - ``RunTool`` must later produce ``ToolFinished`` for the same call_id;
 - ``AwaitPlayback`` must produce ``PlaybackIdle`` once everything played so far has played.
 
-The engine decides every transition of ``state``; the visitor's small machines
-(device/conversation/visitor.py) keep the books and never change it. Every
-``ConversationEnded`` carries an `Outcome` saying how the visit ended.
+The engine decides every transition of ``state``, and only it: the visitor's small
+machines (visitor.py) keep the books, and the pure functions it calls build the commands
+and reports and say what an event means, never changing the state (steps.py; lifecycle.py,
+a visit's start, session and end; push_to_talk.py; verdicts.py, what a server error
+means). Every ``ConversationEnded`` carries an `Outcome` saying how the visit ended.
 
 Example::
 
@@ -36,16 +38,8 @@ import device.conversation.lifecycle as visit
 import device.conversation.push_to_talk as ptt
 import device.conversation.steps as steps
 import device.realtime.events as server
-from device.conversation.commands import (
-    AwaitPlayback,
-    CancelTimer,
-    Play,
-    PlayPrompt,
-    SetTimer,
-    Upload,
-)
-from device.conversation.link_keeper import Availability, link_outcome
-from device.conversation.outbox import Outbox
+from device.conversation.commands import AwaitPlayback, CancelTimer, Play, SetTimer, Upload
+from device.conversation.link_keeper import Availability
 from device.conversation.outputs import Output
 from device.conversation.policy import (
     IDLE_TIMER,
@@ -54,11 +48,10 @@ from device.conversation.policy import (
     STALL_TIMER,
     ConversationPolicy,
 )
-from device.conversation.reports import ErrorReported, Outcome, StateChanged
+from device.conversation.reports import Outcome, StateChanged
 from device.conversation.state import ENDED, OWING, State
 from device.conversation.verdicts import Verdict, judge_error
-from device.conversation.visitor import Visitor
-from device.tools.base import ToolContext, ToolResult
+from device.tools.base import ToolContext
 
 __all__ = ["Conversation", "Output"]
 
@@ -70,7 +63,7 @@ class Conversation:
         self.policy = policy
         self.state = State.IDLE
         self._event_ids = itertools.count(1)  # shared by every visitor: ids never reused
-        self.visitor = Visitor(outbox=Outbox(self._event_ids))
+        self.visitor = visit.nobody(self._event_ids)
         self._can = Availability()  # the device's own: outlives visitors
         self._guard = budget.CostGuard.of(policy)  # the day's spend: the device's too
         self._conversation_ids = itertools.count(1)
@@ -111,8 +104,7 @@ class Conversation:
         out: list[Output] = []
         self._now_ms = now_ms
         v, active = self.visitor, self.active
-        if active:
-            steps.reply_alive(v, self.policy, event, out)
+        steps.reply_alive(v, self.policy, event, active=active, out=out)
         match event:
             case local.StartRequested(source=source):
                 self._start(source, out)
@@ -150,9 +142,8 @@ class Conversation:
                 steps.caller_words(v, self.policy, event, active=active, out=out)
             case server.ResponseCreated(response_id=rid):
                 steps.reply_created(v, self.policy, rid, active=active, out=out)
-            case server.AudioDelta(response_id=rid, item_id=item_id, pcm=pcm):
-                rate_hz = self.policy.audio_rate_hz
-                if active and steps.take_audio(v, rid, item_id, pcm, now_ms, rate_hz, out):
+            case server.AudioDelta(item_id=item_id, pcm=pcm):
+                if active and steps.take_audio(v, self.policy, event, now_ms, out):
                     if self.state in (State.THINKING, State.LISTENING, State.TOOL):
                         self._to(State.SPEAKING, out)
                     out += [CancelTimer(IDLE_TIMER), Play(item_id, pcm)]
@@ -162,8 +153,8 @@ class Conversation:
                 if active:
                     self._to(State.TOOL, out)
                     steps.take_call(v, self.policy, event, now_ms, out)
-            case local.ToolFinished(call_id=call_id, result=result):
-                self._tool_finished(call_id, result, out)
+            case local.ToolFinished():
+                self._tool_finished(event, out)
             case server.ResponseDone():
                 self._response_done(event, out)
             case local.PlaybackIdle():
@@ -179,10 +170,9 @@ class Conversation:
                 self._session_ready(restore, out)
             case local.ReconnectFailed(reason=reason, kind=kind):
                 if self.state is State.RECONNECTING:
-                    visit.reconnect_failed(v, reason, out)
+                    why, outcome = visit.reconnect_failed(v, reason, kind, out)
                     state = State.ERROR if kind == "auth" else State.OFFLINE
-                    why = f"link lost: {reason}"
-                    self._end(why, link_outcome(kind), out, state=state, disconnect=False)
+                    self._end(why, outcome, out, state=state, disconnect=False)
             case local.LinkStatus():
                 self._link_status(event, out)
             case local.TalkStarted(source=source):
@@ -196,7 +186,7 @@ class Conversation:
                 self._device_health(ok, message, out)
         return out  # any other event (an unknown type among them) changes nothing
 
-    # -- the visit: start, end, timers --------------------------------------------------
+    # -- the visit: start, end, deadlines, server errors, the service busy --------------
 
     def _to(self, new: State, out: list[Output]) -> None:
         if new is not self.state:
@@ -204,14 +194,12 @@ class Conversation:
             self.state = new
 
     def _start(self, source: str, out: list[Output]) -> None:
-        """A visitor comes: a new `Visitor` (see device/conversation/lifecycle.py)."""
-        if self.active or visit.refused(
-            self._can, self._guard, self.policy, self._now_ms, source, out
-        ):
+        """A visitor comes: a new `Visitor` (one visitor, one object), or a refusal."""
+        can, now_ms = self._can, self._now_ms
+        if self.active or visit.refused(can, self._guard, self.policy, now_ms, source, out):
             return
-        cid = f"conv-{next(self._conversation_ids)}"
-        was_down = self._can.link_down_why
-        self.visitor = visit.welcome(cid, source, was_down, self._event_ids, self.policy, out)
+        number = next(self._conversation_ids)
+        self.visitor = visit.welcome(number, source, can, self._event_ids, self.policy, out)
         self._to(State.CONNECTING, out)
         visit.connect(self.visitor, self.policy, out)
 
@@ -262,8 +250,7 @@ class Conversation:
                 self._to(State.SPEAKING, out)  # the prompt plays, then the caller is heard
                 out.append(AwaitPlayback())
         else:
-            reconnecting = self.state is State.RECONNECTING
-            steps.timer_chores(v, self.policy, name, reconnecting=reconnecting, out=out)
+            steps.timer_chores(v, self.policy, name, self.state, out)
 
     def _device_health(self, ok: bool, message: str, out: list[Output]) -> None:
         """A missing microphone is the error state until it is back: nobody can be heard."""
@@ -274,8 +261,6 @@ class Conversation:
             self._to(State.ERROR, out)
         elif back and self.state is State.ERROR:
             self._to(State.IDLE, out)
-
-    # -- server errors and the service busy ---------------------------------------------
 
     def _error(self, ev: server.ServerError, out: list[Output]) -> None:
         """Errors answer events: what one means is `judge_error`'s verdict
@@ -299,7 +284,7 @@ class Conversation:
         if self.active:
             self._end("the service is busy", Outcome.BUSY, out)
 
-    # -- replies -------------------------------------------------------------------------
+    # -- replies and tools ---------------------------------------------------------------
 
     def _response_done(self, ev: server.ResponseDone, out: list[Output]) -> None:
         v, active = self.visitor, self.active
@@ -322,15 +307,9 @@ class Conversation:
         steps.stop_playback(self.visitor, source, self._now_ms, device=device, out=out)
         self._to(State.LISTENING, out)
 
-    # -- tools ---------------------------------------------------------------------------
-
-    def _tool_finished(self, call_id: str, result: ToolResult, out: list[Output]) -> None:
+    def _tool_finished(self, ev: local.ToolFinished, out: list[Output]) -> None:
         v = self.visitor
-        done = v.tools.finish(call_id, self._now_ms)
-        if done is None or not self.active:
-            return
-        steps.answer_tool(v, done, result, out)
-        if v.tools.busy:
+        if not steps.answer_tool(v, ev, self._now_ms, active=self.active, out=out) or v.tools.busy:
             return
         if not v.farewell.decided:
             self._think(out)
@@ -369,8 +348,7 @@ class Conversation:
     def _link_lost(self, ev: local.LinkLost, out: list[Output]) -> None:
         if not self.active or self.state is State.RECONNECTING:
             return  # (reconnecting: the old link's last words; the new one is on its way)
-        out.append(ErrorReported("link_lost", ev.reason))
-        why, outcome = f"link lost: {ev.reason}", link_outcome(ev.kind)
+        why, outcome = visit.link_lost(ev.reason, ev.kind, out)
         if self.state is State.CONNECTING and ev.kind == "auth":  # refused for this visitor
             why = f"link refused: {ev.reason}"
             self._end(why, outcome, out, state=State.ERROR, disconnect=False)
@@ -412,8 +390,7 @@ class Conversation:
             self._can.link_up()
             if self.state is State.OFFLINE or (self.state is State.ERROR and self._can.device_ok):
                 self._to(State.IDLE, out)
-                if self.policy.back_online_prompt:
-                    out.append(PlayPrompt("back_online"))
+                visit.back_online(self.policy, out)
             return
         visit.link_down(self._can, ev.reason, ev.kind, active=self.active, out=out)
         if not self.active and self.state is State.IDLE:

@@ -1,19 +1,25 @@
-"""A visit's opening and closing: the bookkeeping around the engine's start and end.
+"""A visit's life around the engine's transitions: its opening, its session lost and
+restored, the device's own availability (audio devices, the link while idle, the service
+busy), and its closing.
 
 Pure functions of the device's machines (`Availability`, `CostGuard`), a visitor and the
-policy; none of them changes the conversation's state. The engine (engine.py) calls them
-and decides the transitions between, in this order:
+policy: they keep the books and append the commands and reports; none of them changes the
+conversation's state. The engine (engine.py) calls them and decides the transitions
+between, in this order:
 
 - a visitor comes: ``refused(...)`` (True: the device cannot serve now, and has said so);
   else ``welcome(...)`` is the new `Visitor` (one visitor, one object), then the engine
   moves to connecting, then ``connect(...)`` asks for the session and its deadlines;
+- the session is lost mid-conversation: ``leave_session(...)``, the engine moves to
+  reconnecting, ``reconnect(...)``; a new one is ready: ``restore_words(...)``;
 - the visit ends: ``close(...)`` drops what the session owed and reports the end, then the
-  engine moves to the state the visit ends in.
+  engine moves to the state the visit ends in. Those that say why it ends (``no_link``,
+  ``link_lost``, ``reconnect_failed``) return the reason and `Outcome` to end it with.
 
 Example::
 
     if not refused(can, guard, policy, now_ms, "button", out):
-        visitor = welcome("conv-1", "button", can.link_down_why, event_ids, policy, out)
+        visitor = welcome(1, "button", can, event_ids, policy, out)
         ...  # the engine: IDLE -> CONNECTING
         connect(visitor, policy, out)  # Connect, SetTimer(MAX_TIMER), SetTimer(SETUP_TIMER)
 """
@@ -50,6 +56,11 @@ from device.conversation.visitor import Visitor
 from device.realtime.commands import AddTextItem, UpdateSession
 
 
+def nobody(event_ids: Iterator[int]) -> Visitor:
+    """The visitor before the first one (nobody: no conversation yet)."""
+    return Visitor(outbox=Outbox(event_ids))
+
+
 def refused(
     can: Availability,
     guard: CostGuard,
@@ -72,16 +83,17 @@ def refused(
 
 
 def welcome(
-    conversation_id: str,
+    number: int,
     source: str,
-    was_down: tuple[str, str] | None,
+    can: Availability,
     event_ids: Iterator[int],
     policy: ConversationPolicy,
     out: list[Output],
 ) -> Visitor:
-    """The new visitor (``was_down``: the link's (reason, kind) when it was down as they
-    came: it is tried at once, it may just have come back; new sessions mid-conversation
-    up to ``policy.max_reconnects``, if ``policy.reconnect``), and the start reported."""
+    """The device's ``number``th visitor, and the start reported. A link that was down as
+    they came (``can.link_down_why``) is tried at once: it may just have come back. New
+    sessions mid-conversation: up to ``policy.max_reconnects``, if ``policy.reconnect``."""
+    conversation_id, was_down = f"conv-{number}", can.link_down_why
     budget = policy.max_reconnects if policy.reconnect else 0
     link = LinkKeeper(was_down, budget=budget)
     visitor = Visitor(conversation_id, link=link, outbox=Outbox(event_ids))
@@ -138,12 +150,21 @@ def no_link(reason: str, kind: str, out: list[Output]) -> tuple[str, Outcome]:
     return f"no link: {reason}", link_outcome(kind)
 
 
-def reconnect_failed(v: Visitor, reason: str, out: list[Output]) -> None:
+def link_lost(reason: str, kind: str, out: list[Output]) -> tuple[str, Outcome]:
+    """The visitor's link dropped (or could not be opened): reported; the reason and
+    outcome to end the visit with, if it ends."""
+    out.append(ErrorReported("link_lost", reason))
+    return f"link lost: {reason}", link_outcome(kind)
+
+
+def reconnect_failed(v: Visitor, reason: str, kind: str, out: list[Output]) -> tuple[str, Outcome]:
     """No new session could be had mid-conversation: reported, and ``connection_lost``
-    said (unless it was said already while reconnecting)."""
+    said (unless it was said already while reconnecting); the reason and outcome to end
+    the visit with."""
     out.append(ErrorReported("reconnect_failed", reason))
     if not v.link.said_lost:
         out.append(PlayPrompt("connection_lost"))
+    return f"link lost: {reason}", link_outcome(kind)
 
 
 def link_given_up(v: Visitor, out: list[Output]) -> None:
@@ -199,6 +220,12 @@ def link_down(
     idle (a visitor waiting hears of it through ``LinkLost``)."""
     if can.link_down(reason, kind) and not active:
         out.append(ErrorReported("link_down", reason))
+
+
+def back_online(policy: ConversationPolicy, out: list[Output]) -> None:
+    """The device can serve again (it was offline): said, if the policy asks for it."""
+    if policy.back_online_prompt:
+        out.append(PlayPrompt("back_online"))
 
 
 # -- the end ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from device.conversation.commands import (
     StopPlayback,
     Upload,
 )
-from device.conversation.inputs import Event, PlaybackStopped
+from device.conversation.inputs import Event, PlaybackStopped, ToolFinished
 from device.conversation.outputs import Output
 from device.conversation.policy import (
     IDLE_TIMER,
@@ -47,7 +47,8 @@ from device.conversation.reports import (
     TurnEnded,
     UsageReported,
 )
-from device.conversation.tool_desk import Finished, tool_report
+from device.conversation.state import State
+from device.conversation.tool_desk import tool_report
 from device.conversation.visitor import Visitor
 from device.realtime.commands import CancelReply, RequestReply, SendToolOutput, Truncate
 from device.realtime.events import (
@@ -59,7 +60,7 @@ from device.realtime.events import (
     ResponseDone,
     TranscriptDone,
 )
-from device.tools.base import ToolAction, ToolCall, ToolContext, ToolResult
+from device.tools.base import ToolAction, ToolCall, ToolContext
 
 
 def tool_context(v: Visitor, policy: ConversationPolicy) -> ToolContext:
@@ -100,15 +101,15 @@ def setup_failed(policy: ConversationPolicy, out: list[Output]) -> None:
 
 
 def timer_chores(
-    v: Visitor, policy: ConversationPolicy, name: str, *, reconnecting: bool, out: list[Output]
+    v: Visitor, policy: ConversationPolicy, name: str, state: State, out: list[Output]
 ) -> None:
     """The timers whose firing changes no state (the engine handles the others): a slow
-    tool's filler, ``connection_lost`` while a new session is slow to come
-    (``reconnecting``), the caller's words that never came (the held tools decide without
+    tool's filler, ``connection_lost`` while a new session is slow to come (``state``
+    reconnecting), the caller's words that never came (the held tools decide without
     them), and the reply request asked again after the server failed it."""
     if name.startswith(SLOW_PREFIX) and v.tools.is_pending(name[len(SLOW_PREFIX) :]):
         out.append(PlayPrompt("filler"))
-    elif name == RESTORE_TIMER and reconnecting:
+    elif name == RESTORE_TIMER and state is State.RECONNECTING:
         v.link.lost_said()
         out.append(PlayPrompt("connection_lost"))
     elif name == TRANSCRIPT_TIMER:
@@ -180,9 +181,12 @@ REPLY_PROGRESS = (AudioDelta, TranscriptDone, FunctionCallDone, Ignored)
 """Server events that show a running reply is still alive."""
 
 
-def reply_alive(v: Visitor, policy: ConversationPolicy, ev: Event, out: list[Output]) -> None:
-    """An event of a running reply shows it lives: its stall deadline starts again."""
-    if v.gate.active is not None and isinstance(ev, REPLY_PROGRESS):
+def reply_alive(
+    v: Visitor, policy: ConversationPolicy, ev: Event, *, active: bool, out: list[Output]
+) -> None:
+    """An event of a running reply, a visit under way, shows the reply lives: its stall
+    deadline starts again."""
+    if active and v.gate.active is not None and isinstance(ev, REPLY_PROGRESS):
         out.append(SetTimer(STALL_TIMER, policy.reply_stall_ms))
 
 
@@ -207,13 +211,13 @@ def reply_words(v: Visitor, item_id: str, text: str, *, active: bool, out: list[
 
 
 def take_audio(
-    v: Visitor, rid: str, item_id: str, pcm: bytes, now_ms: float, rate_hz: int, out: list[Output]
+    v: Visitor, policy: ConversationPolicy, ev: AudioDelta, now_ms: float, out: list[Output]
 ) -> bool:
     """Count a piece of reply audio (and the turn's first-audio latency). False: its reply
     was dropped (interrupted or abandoned): it is not played."""
-    if not v.replies.plays(rid):
+    if not v.replies.plays(ev.response_id):
         return False
-    v.replies.audio(rid, item_id, len(pcm) * 500.0 / rate_hz)
+    v.replies.audio(ev.response_id, ev.item_id, len(ev.pcm) * 500.0 / policy.audio_rate_hz)
     if (latency_ms := v.caller.first_audio(now_ms)) is not None:
         out.append(FirstAudio(latency_ms))
     return True
@@ -318,13 +322,20 @@ def release_held(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> N
         out += [RunTool(call, tool_context(v, policy)) for call in v.tools.release()]
 
 
-def answer_tool(v: Visitor, done: Finished, result: ToolResult, out: list[Output]) -> None:
-    """A tool finished: report it, send its output, say its prompt (no canned goodbye on
-    top of the model's own), and note a hand-over or a hang-up it decided."""
-    call = done.call
+def answer_tool(
+    v: Visitor, ev: ToolFinished, now_ms: float, *, active: bool, out: list[Output]
+) -> bool:
+    """A tool finished: taken off the desk; a call still pending of a visit under way
+    (else False: a late result of a dropped session, or of an ended visit) is reported,
+    its output sent, its prompt said (no canned goodbye on top of the model's own), and a
+    hand-over or a hang-up it decided noted."""
+    done = v.tools.finish(ev.call_id, now_ms)
+    if done is None or not active:
+        return False
+    call, result = done.call, ev.result
     if call.call_id == LIMIT_CALL:  # the device's own, at a cost limit: not the model's
         limit_handed_over(v, call, result, out)
-        return
+        return True
     out += [CancelTimer(SLOW_PREFIX + call.call_id), tool_report(call, result)]
     v.outbox.send(SendToolOutput(call.call_id, result.output), out)
     said_goodbye = v.replies.spoke(done.response_id)
@@ -337,3 +348,4 @@ def answer_tool(v: Visitor, done: Finished, result: ToolResult, out: list[Output
         v.farewell.decide("the caller said goodbye", Outcome.GOODBYE, done.asked_at_ms)
     elif result.action is ToolAction.HANDOVER_END:
         v.farewell.decide("handed over to a human", Outcome.HANDED_OVER, done.asked_at_ms)
+    return True
