@@ -65,7 +65,10 @@ def _settings(tmp_path: Path, question: Path = QUESTION, **conversation: Any) ->
     return dataclasses.replace(base, metrics=metrics, conversation=conv)
 
 
-def _daemon(settings: Settings, url: str, metrics: MetricsService, sink: Reports) -> Daemon:
+def _daemon(
+    settings: Settings, url: str, metrics: MetricsService, sink: Reports, *, exits: bool = True
+) -> Daemon:
+    """``exits``: the daemon stops once the caller's file or the conversation is over."""
     assert isinstance(settings.audio.input, FileInput)
     assert isinstance(settings.audio.output, FileOutput)
     return Daemon(
@@ -73,7 +76,7 @@ def _daemon(settings: Settings, url: str, metrics: MetricsService, sink: Reports
         mic=WavMic(settings.audio.input),
         speaker=WavSpeaker(settings.audio.output),
         connect=connect_to(url, settings),
-        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
+        options=RunOptions(exit_when_input_ends=exits, drain_timeout_s=20),
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         sinks=[sink],
         services=[metrics],
@@ -183,18 +186,25 @@ HAND_COST = Decimal("0.0025")
 async def test_the_daily_budget_ends_a_conversation_and_refuses_the_next_visitor(
     tmp_path: Path,
 ) -> None:
-    """The budget survives a restart: the day's spend so far is in the state folder."""
+    """The budget survives a restart: the day's spend so far is in the state folder. The
+    daemon runs until stopped (a second visitor comes after the first conversation)."""
     today = local_day(time.time(), None)
     save_ledger(tmp_path / FILE_NAME, Ledger({today: Decimal("0.009")}))
     caller = joined_wavs(tmp_path, [QUESTION, silence_wav(tmp_path, "quiet", 16.0)])
     settings = _settings(tmp_path, caller, daily_budget=0.01, limit_action="end")
     metrics, sink = _service(settings), Reports()
     async with Emulator(one_turn(), on_event=validate) as emu:
-        daemon = _daemon(settings, emu.url, metrics, sink)
+        daemon = _daemon(settings, emu.url, metrics, sink, exits=False)
         task = asyncio.create_task(daemon.run())
         await eventually(lambda: sink.of(ConversationEnded), task=task, what="the end")
         daemon.trigger(Trigger(TriggerAction.START, "button"))
         await eventually(lambda: sink.of(VisitorRefused), task=task, what="the refusal")
+        await eventually(
+            lambda: [r for r in sink.of(PromptPlayed) if r.name == "offline"],
+            task=task,
+            what="the offline prompt",
+        )
+        daemon.stop()
         await task
     [limit] = sink.of(LimitReached)
     assert limit.scope == "day"
