@@ -209,10 +209,10 @@ async def _latency(changes: int, seed: int) -> dict[str, Any]:
 
 def run(quick: bool) -> dict[str, Any]:
     """{"led_cpu_rtf": ..., "led_cpu": {...}, "led_state_latency_ms": {"p50", "p95", ...}}:
-    5 s of animation and 50 state changes (quick), or 20 s and 300."""
-    cpu = asyncio.run(_cpu(5.0 if quick else 20.0))
-    floor = _wake_floor(3.0 if quick else 10.0)
-    latency = asyncio.run(_latency(50 if quick else 300, seed=27))
+    4 s of animation and 40 state changes (quick), or 20 s and 300."""
+    cpu = asyncio.run(_cpu(4.0 if quick else 20.0))
+    floor = _wake_floor(2.0 if quick else 10.0)
+    latency = asyncio.run(_latency(40 if quick else 300, seed=27))
     return {
         "led_cpu_rtf": cpu.pop("led_cpu_rtf"),
         "led_cpu": {"fps": FPS, "leds": LEDS, **cpu, "wake_floor_rtf": round(floor, 5)},

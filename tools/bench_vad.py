@@ -49,7 +49,7 @@ weighed against the playback, the canceller with analog gain control off
 instead). ``run_software_plain(quick)``: that variant, which check-config notes as slow,
 beside them: ``barge_in_stop_ms_software_plain``, ``self_interrupts_software_plain``,
 ``false_barge_ins_noise_software_plain``, ``barge_in_missed_software_plain`` (trials of
-that mode only: about 30 s with ``--quick``; not in ``vad_targets_met``).
+that mode only: 4 of them with ``--quick``, about 20 s; not in ``vad_targets_met``).
 
 ``--with-leds``: the same with a 12-LED APA102 ring spinning at 30 fps beside it (the LED
 service on its own loop and thread, tools/bench_leds.py): the figures must not move.
@@ -154,6 +154,7 @@ async def _rig(
     barge_in: BargeInSettings,
     software_raw: bool = False,
     trial_modes: tuple[EchoMode, ...] | None = None,
+    quick_trials: int = 8,
 ) -> dict[str, Any]:
     from tests.pulse import PulseServer
     from tests.vad.rig import MODES, EchoRig
@@ -162,7 +163,7 @@ async def _rig(
     # quick: fewer echo-only replies (no mode has ever interrupted itself in them; the noise
     # replies and the trials play the echo too), the caller earlier into a reply
     self_replies, replies = (2, 3) if quick else (20, 20)
-    trials = 8 if quick else 20
+    trials = quick_trials if quick else 20
     first_s, step_s = (0.5, 0.2) if quick else (1.0, 0.37)
     sounds = make_sounds(workdir / "sounds", repeatable=False)  # a new draw of noises per run
     took: dict[str, float] = {}
@@ -353,7 +354,9 @@ def run_software_plain(quick: bool) -> dict[str, Any]:
     barge-in trials of that mode only."""
     with tempfile.TemporaryDirectory(prefix="bench-vad-plain-") as tmp:
         rig = asyncio.run(
-            _rig(quick, Path(tmp), BargeInSettings(), False, trial_modes=("software",))
+            _rig(  # not a target: in --quick, 4 trials tell slow from fast
+                quick, Path(tmp), BargeInSettings(), False, ("software",), quick_trials=4
+            )
         )
     keys = ("barge_in_stop_ms", "self_interrupts", "false_barge_ins_noise", "barge_in_missed")
     return {f"{k}_software_plain": rig[k]["software"] for k in keys}
