@@ -62,6 +62,7 @@ TARGETS = {
     "security_exposure": ("<=", 2.5),
     "led_cpu_rtf": ("<=", 0.003),
     "metrics_overhead_rtf": ("<=", 0.001),
+    "disclosure_cost_ms": ("<=", 20.0),
 }
 
 
@@ -239,6 +240,8 @@ SECTIONS: list[tuple[str, str, Section]] = [
     ("leds", "leds", lambda q: importlib.import_module("tools.bench_leds").run(q)),
     # the metrics service during a conversation, scraped once a second (tools/bench_metrics.py)
     ("metrics", "metrics", lambda q: importlib.import_module("tools.bench_metrics").run(q)),
+    # wake to the first caller audio uploaded, with and without the disclosure (bench_disclosure)
+    ("daemon", "disclosure", lambda q: importlib.import_module("tools.bench_disclosure").run(q)),
 ]
 
 

@@ -13,7 +13,8 @@ from device.leds.settings import LedSettings
 from device.metrics.settings import MetricsSettings
 from device.realtime.settings import RealtimeSettings
 from device.recording.settings import RecordingSettings
-from device.tools.settings import ToolsSettings
+from device.tools.guardrails import shared_phrases
+from device.tools.settings import DEFAULT_NO_WORDS, DEFAULT_YES_WORDS, ToolsSettings
 from device.wake.settings import WakeSettings
 
 
@@ -76,6 +77,42 @@ class ConversationSettings:
         doc="At a cost limit, after the limit prompt: handover runs the site's escalate tool "
         "(if it has one), end just ends the conversation.",
     )
+    disclosure: str | None = option(
+        None,
+        doc="Said at the start of every conversation, while the session is made ready: "
+        'that the caller talks to an AI, e.g. "Hello, I\'m an automated assistant." (the '
+        "disclosure prompt, made from this text by voice-kiosk make-prompts; the model is "
+        "told to say truthfully it is an AI when asked; null or empty: off; "
+        "docs/disclosure.md).",
+    )
+    consent_question: str | None = option(
+        None,
+        doc="Asked after the disclosure: may this conversation be recorded? The caller's first "
+        "words answer it (needs recording.consent: required; the consent prompt; null: not "
+        "asked).",
+    )
+    consent_yes_words: tuple[str, ...] = option(
+        DEFAULT_YES_WORDS, doc="Words and phrases that count as a yes to the consent question."
+    )
+    consent_no_words: tuple[str, ...] = option(
+        DEFAULT_NO_WORDS,
+        doc="Words and phrases that count as a no to it (a no beats a yes; neither: not recorded).",
+    )
+
+    @property
+    def asks_consent(self) -> bool:
+        """The consent question is set (not null, not blank)."""
+        return bool(self.consent_question and self.consent_question.strip())
+
+    def __post_init__(self) -> None:
+        if self.asks_consent and not any(w.strip() for w in self.consent_yes_words):
+            raise ValueError("consent_yes_words: must hold at least one word")
+        both = shared_phrases(self.consent_yes_words, self.consent_no_words)
+        if self.asks_consent and both:
+            raise ValueError(
+                f"consent_yes_words: {both[0]!r} is in consent_no_words too (a no always "
+                "wins, so it could never be a yes)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,4 +157,16 @@ class Settings:
             raise ValueError(
                 f"conversation.max_cost and daily_budget need metrics.prices for the model "
                 f"{self.realtime.model!r} (got prices for {', '.join(self.metrics.prices)})"
+            )
+        rec = self.recording
+        if c.asks_consent and not (rec.audio and rec.consent == "required"):
+            raise ValueError(
+                "conversation.consent_question: is asked only with recording.audio: true and "
+                f"recording.consent: required (got audio: {str(rec.audio).lower()}, consent: "
+                f"{rec.consent}): else the caller's answer would change nothing"
+            )
+        if c.asks_consent and not self.realtime.transcription.enabled:
+            raise ValueError(
+                "conversation.consent_question: needs realtime.transcription.enabled: true "
+                "(the caller's answer is read from their words)"
             )

@@ -14,6 +14,8 @@
 - steps.py: the engine's steps that change no state (bookkeeping and its outputs);
   lifecycle.py: a visit's start, its session lost and restored, its end; push_to_talk.py:
   a held turn; verdicts.py: what a server error means (the engine then decides);
+  disclosure.py: the AI disclosure and the consent question said as a visit starts, the
+  caller's answer read from their words, the session's truthful-AI instruction;
 - engine.py: the transitions (`Conversation.handle(event, now_ms)`): every state change.
 """
 

@@ -9,7 +9,8 @@ between, in this order:
 
 - a visitor comes: ``refused(...)`` (True: the device cannot serve now, and has said so);
   else ``welcome(...)`` is the new `Visitor` (one visitor, one object), then the engine
-  moves to connecting, then ``connect(...)`` asks for the session and its deadlines;
+  moves to connecting, then ``connect(...)`` asks for the session and its deadlines, and
+  says the disclosure (and asks the consent question) meanwhile;
 - the session is lost mid-conversation: ``leave_session(...)``, the engine moves to
   reconnecting, ``reconnect(...)``; a new one is ready: ``restore_words(...)``;
 - the visit ends: ``close(...)`` drops what the session owed and reports the end, then the
@@ -21,7 +22,8 @@ Example::
     if not refused(can, guard, policy, now_ms, "button", out):
         visitor = welcome(1, "button", can, event_ids, policy, out)
         ...  # the engine: IDLE -> CONNECTING
-        connect(visitor, policy, out)  # Connect, SetTimer(MAX_TIMER), SetTimer(SETUP_TIMER)
+        connect(visitor, policy, out)  # Connect, SetTimer(MAX_TIMER), SetTimer(SETUP_TIMER),
+        # PlayPrompt("disclosure") (policy.disclosure)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from device.conversation.commands import (
     SetTimer,
     Upload,
 )
+from device.conversation.disclosure import greet
 from device.conversation.link_keeper import Availability, LinkKeeper, link_outcome
 from device.conversation.outbox import Outbox
 from device.conversation.outputs import Output
@@ -111,12 +114,14 @@ def configure(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None
 
 def connect(v: Visitor, policy: ConversationPolicy, out: list[Output]) -> None:
     """The visitor's session is asked for, under the visit's deadlines (a link that was
-    down has ``policy.offline_try_ms`` to come back)."""
+    down has ``policy.offline_try_ms`` to come back); then, while it is made ready, the
+    disclosure and the consent question are said (disclosure.py): nothing waits for them."""
     setup_ms = policy.setup_timeout_ms
     if v.link.was_down is not None:
         setup_ms = min(setup_ms, policy.offline_try_ms)
     out += [Connect(v.conversation_id), SetTimer(MAX_TIMER, policy.max_duration_ms)]
     out.append(SetTimer(SETUP_TIMER, setup_ms))
+    greet(v.consent, policy.disclosure, policy.consent, out)
 
 
 # -- the session lost mid-conversation, and restored ---------------------------------------

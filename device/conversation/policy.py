@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from device.conversation.disclosure import ConsentRule
 from device.realtime.commands import SessionSpec
 from device.realtime.events import Usage
 
@@ -66,6 +67,11 @@ class ConversationPolicy:
     # prompt, "end" just ends the conversation after it
     limit_action: Literal["handover", "end"] = "handover"
     handover_tool: str | None = None  # the site's hand-over (escalate) tool, by name
+    # disclosure and consent (device/conversation/disclosure.py): the ``disclosure`` prompt
+    # said as each conversation starts; the ``consent`` question after it (None: not
+    # asked), the caller's first words answering it with these yes and no words
+    disclosure: bool = False
+    consent: ConsentRule | None = None
 
 
 IDLE_TIMER = "idle"

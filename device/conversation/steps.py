@@ -21,6 +21,7 @@ from device.conversation.commands import (
     StopPlayback,
     Upload,
 )
+from device.conversation.disclosure import heard
 from device.conversation.inputs import Event, PlaybackStopped, ToolFinished
 from device.conversation.outputs import Output
 from device.conversation.policy import (
@@ -158,8 +159,10 @@ def caller_words(
     out: list[Output],
 ) -> None:
     """The caller's words came (or cannot come) for a turn of theirs, a visit under way
-    (``active``): kept, and the confirm tools held for them run once no turn waits for
-    words (their transcription's usage is reported whoever's they are: it is billed)."""
+    (``active``): kept, the first after the consent question answering it (disclosure.py;
+    the turn is answered by the model all the same), and the confirm tools held for them
+    run once no turn waits for words (their transcription's usage is reported whoever's
+    they are: it is billed)."""
     if not active:
         return
     if isinstance(ev, InputTranscript) and ev.usage is not None:
@@ -171,6 +174,8 @@ def caller_words(
         out.append(CallerSaid(ev.text))
     else:
         out.append(Note(f"the caller's words were not transcribed: {ev.message}"))
+    text = ev.text if isinstance(ev, InputTranscript) else None
+    heard(v.consent, policy.consent, text, out)  # the first answer the consent question
     if v.caller.words_came(ev.item_id):
         release_held(v, policy, out)
 

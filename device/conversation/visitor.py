@@ -7,8 +7,9 @@ seen by the next: there is no field to forget to reset.
 The visitor is made of small pure machines, each owning its fields and stating its
 contract: the caller's turns and the push-to-talk button (caller.py), the reply ledger
 (replies.py), the tool desk (tool_desk.py), the link keeper (link_keeper.py), the outbox
-(outbox.py), the farewell (farewell.py), and the one-active-response gate
-(device/realtime/turns.py). The properties below are read-only views for tests and sinks.
+(outbox.py), the farewell (farewell.py), the consent question (disclosure.py), and the
+one-active-response gate (device/realtime/turns.py). The properties below are read-only
+views for tests and sinks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from device.conversation.caller import CallerTurns, TalkButton
+from device.conversation.disclosure import Consent
 from device.conversation.farewell import Farewell
 from device.conversation.link_keeper import LinkKeeper
 from device.conversation.outbox import Outbox
@@ -40,6 +42,7 @@ class Visitor:
     outbox: Outbox = field(default_factory=Outbox)
     farewell: Farewell = field(default_factory=Farewell)
     gate: ResponseGate = field(default_factory=ResponseGate)
+    consent: Consent = field(default_factory=Consent)
 
     @property
     def owes(self) -> bool:

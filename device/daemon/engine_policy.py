@@ -2,9 +2,12 @@
 
 The engine never reads settings itself: `conversation_policy` precomputes what it needs
 (the session spec with the tools declared neutrally, timeouts in ms, which tools wait for
-the caller's words, whether the server detects turns), and the cost guard's (the session
+the caller's words, whether the server detects turns), the cost guard's (the session
 model's prices, the limits, the wall clock's local day, and the day's spend kept across
-restarts: the one file it reads, device/metrics/budget.py).
+restarts: the one file it reads, device/metrics/budget.py), and disclosure and consent's
+(whether the disclosure is said and the consent question asked, its yes and no words; the
+session's instructions then carry the device's own lines first: the model says truthfully
+that it is an AI when asked, device/conversation/disclosure.py).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import device.conversation.disclosure as disclosure
 from device.config.settings import Settings
 from device.conversation import ConversationPolicy
+from device.conversation.disclosure import ConsentRule
 from device.metrics.budget import ledger_path, load_ledger, time_zone, wall_clock_day
 from device.metrics.cost import decimal, prices_for
 from device.realtime.commands import SessionSpec
@@ -31,7 +36,11 @@ def conversation_policy(
     spent = load_ledger(ledger_path(m, environ)).days if c.daily_budget is not None else {}
     escalate = [t.name for t in settings.tools.items if t.kind == "escalate"]
     tools = tuple(toolbox.declarations()) if toolbox else ()
-    extra = toolbox.instructions() if toolbox else ""
+    asks = c.asks_consent and settings.recording.consent == "required"
+    said = bool(c.disclosure and c.disclosure.strip())
+    question = c.consent_question if asks else None
+    device_lines = disclosure.instructions(c.disclosure, question) if said or asks else ""
+    extra = "\n".join(t for t in (device_lines, toolbox.instructions() if toolbox else "") if t)
     return ConversationPolicy(
         session=SessionSpec(settings.realtime, tools=tools, extra_instructions=extra),
         idle_timeout_ms=settings.conversation.idle_timeout_s * 1000.0,
@@ -57,4 +66,6 @@ def conversation_policy(
         spent_by_day=spent,
         limit_action=c.limit_action,
         handover_tool=escalate[0] if escalate else None,
+        disclosure=said,
+        consent=ConsentRule.of(c.consent_yes_words, c.consent_no_words) if asks else None,
     )

@@ -14,7 +14,8 @@ def add_site_arguments(parser: argparse.ArgumentParser, *, config_required: bool
         required=config_required,
         metavar="FILE",
         help="make the site's folder: the defaults plus offline.wav from "
-        "conversation.offline_message",
+        "conversation.offline_message (and disclosure.wav, consent.wav from "
+        "conversation.disclosure, consent_question)",
     )
     parser.add_argument(
         "--replace", action="store_true", help="with --config: overwrite WAVs already in the folder"

@@ -52,6 +52,12 @@ CATALOGUE: dict[str, PromptRole] = {
     "limit": PromptRole(
         "a cost limit (conversation.max_cost, daily_budget) stopped the conversation", False, 3.5
     ),
+    "disclosure": PromptRole(
+        "every conversation's start: the caller talks to an AI (site text)", False, 3.0
+    ),
+    "consent": PromptRole(
+        "after the disclosure: may this conversation be recorded? (site text)", False, 6.0
+    ),
 }
 REQUIRED_PROMPTS: tuple[str, ...] = tuple(n for n, r in CATALOGUE.items() if r.required)
 # Sounds, not words: copied into a site's folder beside the spoken prompts (name: what for)

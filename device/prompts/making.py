@@ -8,8 +8,11 @@ Two jobs:
 - a site's folder, at provisioning time (``--config FILE``, also ``voice-kiosk
   make-prompts``): the packaged defaults copied into the config's
   ``conversation.prompts_dir`` (or ``--out``), and ``offline.wav`` made from the config's
-  ``conversation.offline_message``, so each site says where help is. WAVs already there
-  (an operator's recordings) are kept unless ``--replace``; offline.wav is always made.
+  ``conversation.offline_message``, so each site says where help is; and likewise
+  ``disclosure.wav`` from ``conversation.disclosure`` and ``consent.wav`` from
+  ``conversation.consent_question`` when the config sets them (``site_texts``). WAVs
+  already there (an operator's recordings) are kept unless ``--replace``; the prompts
+  worded by the config are always made (a text the same as the packaged one: its WAV).
   The site's folder then replaces the packaged one: set ``conversation.prompts_dir`` to it.
 
 espeak-ng speaks at 22050 Hz; the audio is resampled to the link rate (24 kHz) with soxr,
@@ -33,7 +36,7 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import soxr
@@ -45,9 +48,18 @@ from device.prompts import PACKAGED_PROMPTS
 from device.prompts.arguments import add_site_arguments
 from device.prompts.library import CATALOGUE, SOUNDS
 
+if TYPE_CHECKING:
+    from device.config.settings import ConversationSettings
+
 DEFAULTS_DIR = PACKAGED_PROMPTS
 PROMPTS = DEFAULTS_DIR / "prompts.yaml"
-SITE_PROMPT = "offline"  # the prompt whose words come from the site's config
+SITE_PROMPT = "offline"  # the prompt whose words always come from the site's config
+SITE_KEYS = {
+    "offline": "offline_message",
+    "disclosure": "disclosure",
+    "consent": "consent_question",
+}
+"""The prompts a site words in its config (``conversation.KEY``): made from its text."""
 MAX_MESSAGE_CHARS = 200
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 KEEP_SILENCE_MS = 50
@@ -142,6 +154,27 @@ def make(
     return len(samples) / SPEECH_RATE_HZ
 
 
+def site_texts(conversation: ConversationSettings) -> dict[str, str]:
+    """The prompts the config words (``SITE_KEYS``), whitespace folded: offline always,
+    disclosure and consent when set (null or blank: the packaged WAV is copied, unused)."""
+    texts: dict[str, str] = {}
+    for name, key in SITE_KEYS.items():
+        text = " ".join((getattr(conversation, key) or "").split())
+        if text or name == SITE_PROMPT:
+            texts[name] = text
+    return texts
+
+
+def site_text_problems(config: Path, texts: dict[str, str]) -> list[str]:
+    """One line per site text too long to keep a caller waiting for."""
+    return [
+        f"{config}: conversation.{SITE_KEYS[name]}: {len(text)} characters, at most "
+        f"{MAX_MESSAGE_CHARS} (a sentence or two: a caller is waiting)"
+        for name, text in texts.items()
+        if len(text) > MAX_MESSAGE_CHARS
+    ]
+
+
 def _too_long(name: str, seconds: float) -> str | None:
     role = CATALOGUE.get(name)
     if role is None or seconds <= role.max_s:
@@ -174,13 +207,10 @@ def make_site_prompts(
     except Exception as exc:  # a bug must still be one line, never a traceback
         print(f"{config}: cannot read this config ({type(exc).__name__})", file=stderr)
         return EXIT_USAGE
-    message = " ".join(settings.conversation.offline_message.split())
-    if len(message) > MAX_MESSAGE_CHARS:
-        print(
-            f"{config}: conversation.offline_message: {len(message)} characters, at most "
-            f"{MAX_MESSAGE_CHARS} (a sentence or two: a caller is waiting)",
-            file=stderr,
-        )
+    site = site_texts(settings.conversation)
+    if problems := site_text_problems(config, site):
+        for problem in problems:
+            print(problem, file=stderr)
         return EXIT_USAGE
     chosen = out or settings.conversation.prompts_dir
     if chosen is None:
@@ -207,12 +237,18 @@ def make_site_prompts(
     try:
         defaults = load_prompts(PROMPTS)
         folder.mkdir(parents=True, exist_ok=True)
-        texts = _fill_folder(folder, defaults, replace=replace, stdout=stdout)
-        seconds = make(
-            message, folder / f"{SITE_PROMPT}.wav", voice=voice, words_per_minute=words_per_minute
-        )
-        texts[SITE_PROMPT] = message
-        print(f"{folder / SITE_PROMPT}.wav: {seconds:.2f} s  {message}", file=stdout)
+        texts = _fill_folder(folder, defaults, set(site), replace=replace, stdout=stdout)
+        lengths: dict[str, float] = {}
+        for name, message in site.items():
+            target = folder / f"{name}.wav"
+            if name != SITE_PROMPT and message == defaults.get(name):
+                _copy_default(name, target)  # the packaged words: the packaged WAV
+                print(f"{target}: the default  {message}", file=stdout)
+            else:
+                seconds = make(message, target, voice=voice, words_per_minute=words_per_minute)
+                lengths[name] = seconds
+                print(f"{target}: {seconds:.2f} s  {message}", file=stdout)
+            texts[name] = message
         _write_texts(folder / "prompts.yaml", texts, config)
     except PromptError as exc:
         print(exc, file=stderr)
@@ -223,24 +259,31 @@ def make_site_prompts(
         where = exc.filename or folder
         print(f"{where}: cannot write the prompts folder: {exc.strerror or exc}", file=stderr)
         return EXIT_FAILED
-    warning = _too_long(SITE_PROMPT, seconds)
-    if warning:
-        print(f"{warning}: shorten conversation.offline_message", file=stderr)
+    for name, seconds in lengths.items():
+        if warning := _too_long(name, seconds):
+            print(f"{warning}: shorten conversation.{SITE_KEYS[name]}", file=stderr)
     return 0
 
 
+def _copy_default(name: str, target: Path) -> None:
+    partial = target.with_name(f".{name}.wav.part")
+    shutil.copyfile(DEFAULTS_DIR / f"{name}.wav", partial)
+    os.replace(partial, target)
+
+
 def _fill_folder(
-    folder: Path, defaults: dict[str, str], *, replace: bool, stdout: TextIO
+    folder: Path, defaults: dict[str, str], worded: set[str], *, replace: bool, stdout: TextIO
 ) -> dict[str, str]:
     """Copy the packaged default WAVs in, the spoken prompts and the ``SOUNDS`` (keeping
-    what is there unless ``replace``); returns the texts of the spoken ones."""
+    what is there unless ``replace``), but those the config words (``worded``); returns
+    the texts of the spoken ones."""
     try:
         existing = load_prompts(folder / "prompts.yaml")
     except PromptError:
         existing = {}
     texts: dict[str, str] = {}
     for name, text in [*defaults.items(), *SOUNDS.items()]:
-        if name == SITE_PROMPT:
+        if name in worded:
             continue
         spoken = name not in SOUNDS
         target = folder / f"{name}.wav"
@@ -249,9 +292,7 @@ def _fill_folder(
                 texts[name] = existing.get(name, text)
             print(f"{target}: kept (already there; --replace overwrites it)", file=stdout)
             continue
-        partial = folder / f".{name}.wav.part"
-        shutil.copyfile(DEFAULTS_DIR / f"{name}.wav", partial)
-        os.replace(partial, target)
+        _copy_default(name, target)
         if spoken:
             texts[name] = text
         print(f"{target}: the default  {text}", file=stdout)
@@ -261,7 +302,8 @@ def _fill_folder(
 def _write_texts(path: Path, texts: dict[str, str], config: Path) -> None:
     header = (
         f"# What each WAV in this folder says (made by voice-kiosk make-prompts from {config}).\n"
-        "# offline comes from conversation.offline_message; a WAV may be replaced by a\n"
+        "# offline comes from conversation.offline_message (disclosure and consent, when set,\n"
+        "# from conversation.disclosure and consent_question); a WAV may be replaced by a\n"
         "# recording (24 kHz mono 16-bit, or any rate: the device converts it).\n"
     )
     body = yaml.safe_dump(texts, sort_keys=False, allow_unicode=True, width=1000)
