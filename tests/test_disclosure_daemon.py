@@ -11,6 +11,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from device.audio.settings import FileInput, FileOutput
 from device.audio.wav import WavMic, WavSpeaker
 from device.config.settings import Settings
@@ -80,6 +82,7 @@ async def run(settings: Settings, url: str, seen: Timed) -> RunSummary:
     return await daemon.run()
 
 
+@pytest.mark.slow
 async def test_the_disclosure_plays_and_the_first_audio_goes_up_as_early(tmp_path: Path) -> None:
     plain = settings_for(tmp_path, QUESTION, speed=1.0)
     disclosed = with_conversation(plain, disclosure=DISCLOSURE)
@@ -103,6 +106,7 @@ async def test_the_disclosure_plays_and_the_first_audio_goes_up_as_early(tmp_pat
     assert min(firsts["with"]) <= max(firsts["without"]) + 50, firsts
 
 
+@pytest.mark.slow
 async def test_the_callers_first_words_answer_the_consent_question(tmp_path: Path) -> None:
     base = settings_for(tmp_path, QUESTION)
     recording = dataclasses.replace(

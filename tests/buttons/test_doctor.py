@@ -24,6 +24,7 @@ def mock_factory() -> Iterator[MockFactory]:
     Device.pin_factory = None
 
 
+@pytest.mark.slow
 def test_press_hold_release_are_shown_with_what_push_to_talk_does(
     mock_factory: MockFactory,
 ) -> None:
