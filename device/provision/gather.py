@@ -138,23 +138,19 @@ def _prompts(settings: Settings, config: Path) -> dict[str, bytes]:
     from device.prompts.library import SOUNDS
     from device.prompts.making import (
         DEFAULTS_DIR,
-        MAX_MESSAGE_CHARS,
         PROMPTS,
         SITE_PROMPT,
         PromptError,
         load_prompts,
         make,
+        site_text_problems,
+        site_texts,
     )
 
-    message = " ".join(settings.conversation.offline_message.split())
-    if len(message) > MAX_MESSAGE_CHARS:
-        raise ProvisionError(
-            EXIT_CONFIG,
-            [
-                f"{config}: conversation.offline_message: {len(message)} characters, at most "
-                f"{MAX_MESSAGE_CHARS} (a sentence or two: a caller is waiting)"
-            ],
-        )
+    site = site_texts(settings.conversation)  # offline always; disclosure, consent when set
+    too_long = site_text_problems(config, site)
+    if too_long:
+        raise ProvisionError(EXIT_CONFIG, too_long)
     if shutil.which("espeak-ng") is None:
         raise ProvisionError(
             EXIT_FAILED,
@@ -166,26 +162,32 @@ def _prompts(settings: Settings, config: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     texts: dict[str, str] = {}
     try:
-        for name, words in [*load_prompts(PROMPTS).items(), *SOUNDS.items()]:
-            if name == SITE_PROMPT:
+        packaged = load_prompts(PROMPTS)
+        for name, words in [*packaged.items(), *SOUNDS.items()]:
+            if name in site:
                 continue
             files[f"{name}.wav"] = (DEFAULTS_DIR / f"{name}.wav").read_bytes()
             if name not in SOUNDS:
                 texts[name] = words
         with tempfile.TemporaryDirectory(prefix="voice-kiosk-prompts-") as tmp:
-            made = Path(tmp, f"{SITE_PROMPT}.wav")
-            make(message, made)
-            files[made.name] = made.read_bytes()
+            for name, words in site.items():
+                if name != SITE_PROMPT and words == packaged.get(name):
+                    files[f"{name}.wav"] = (DEFAULTS_DIR / f"{name}.wav").read_bytes()
+                else:  # the site's own words (offline: always made anew)
+                    made = Path(tmp, f"{name}.wav")
+                    make(words, made)
+                    files[made.name] = made.read_bytes()
+                texts[name] = words
     except PromptError as exc:
         raise ProvisionError(EXIT_FAILED, [str(exc)]) from None
     except OSError as exc:
         raise ProvisionError(
             EXIT_FAILED, [f"{exc.filename or DEFAULTS_DIR}: cannot read: {exc.strerror}"]
         ) from None
-    texts[SITE_PROMPT] = message
     header = (
         f"# What each WAV in this folder says (made by voice-kiosk provision for {CONFIG}).\n"
-        "# offline comes from conversation.offline_message; provisioning again makes this\n"
+        "# offline, disclosure and consent come from the config's conversation section;\n"
+        "# provisioning again makes this\n"
         "# folder anew: a site's recordings go in a folder of its own (conversation.prompts_dir).\n"
     )
     body = yaml.safe_dump(texts, sort_keys=False, allow_unicode=True, width=1000)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.provision.support import FIVE_LINES, KEY
+from tests.helpers.provision import FIVE_LINES, KEY
 
 
 @pytest.fixture

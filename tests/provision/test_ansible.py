@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.provision.support import FIVE_LINES, KEY, snapshot
+from tests.helpers.provision import FIVE_LINES, KEY, snapshot
 
 pytestmark = pytest.mark.slow
 

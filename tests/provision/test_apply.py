@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 
 from device.config.loader import load_settings
+from device.prompts.making import DEFAULTS_DIR
 from device.provision.apply import Applier
 from device.provision.gather import ProvisionError, gather
 from device.provision.plan import CONFIG, KEY_FILE, MODELS_DIR, PROMPTS_DIR, Options, plan
-from tests.provision.support import KEY, provision, snapshot
+from tests.helpers.provision import KEY, provision, snapshot
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["which", "espeak-ng"], capture_output=True).returncode != 0,
@@ -302,3 +304,18 @@ def test_gather_refuses_a_message_too_long_to_wait_for(site: Path, image: Path) 
     assert caught.value.code == 2
     assert "conversation.offline_message: " in caught.value.problems[0]
     assert PurePosixPath("/") != PurePosixPath(str(image))
+
+
+def test_the_disclosure_is_spoken_in_the_sites_words(site: Path, image: Path) -> None:
+    site.write_text(
+        site.read_text() + "  disclosure: Hello, you are speaking with the hall B robot.\n"
+    )
+    ran = provision(str(site), "--root", str(image), "--credential-stdin", stdin=KEY.encode())
+    assert ran.code == 0, ran.out + ran.err
+    folder = image / "etc/voice-kiosk/prompts"
+    texts = yaml.safe_load((folder / "prompts.yaml").read_text())
+    assert texts["disclosure"] == "Hello, you are speaking with the hall B robot."
+    packaged = (DEFAULTS_DIR / "disclosure.wav").read_bytes()
+    made = (folder / "disclosure.wav").read_bytes()
+    assert made != packaged and len(made) > 24_000  # the site's words, spoken
+    assert (folder / "consent.wav").read_bytes() == (DEFAULTS_DIR / "consent.wav").read_bytes()
