@@ -204,8 +204,11 @@ class SessionKeeper:
         if session is not None:
             self._standby_wanted.clear()
             return session
-        if not self._settings.standby:
-            return await retry(self._open_hedged, self._retry_policy(), budget_s=budget_s)
+        if not self._settings.standby:  # retried within the connect timeout, so the link's
+            # own reason (a refusal, no handshake answer) ends the visit, not the engine's
+            # set-up deadline just after it (device/daemon/engine_policy.py SETUP_MARGIN_S)
+            budget = min(budget_s, self._settings.connect_timeout_s)
+            return await retry(self._open_hedged, self._retry_policy(), budget_s=budget)
         self._standby_wanted.set()
         self._probe.set()
         if self._link_down:  # the keeper may sit on a dead route: the visitor's own attempt

@@ -9,15 +9,18 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from device.conversation.reports import ConversationEnded, ErrorReported
 from device.daemon.link_manager import LiveSession, classify_link_failure
 from device.realtime.events import ServerEvent, SessionCreated
 from device.realtime.link import LinkError, RealtimeLink
 from device.retry.attempts import Failure
+from tests.helpers import QUESTION, Seen, run_daemon, settings_for
 from tests.openai_schema import assert_client_event, assert_server_event
 from tools.realtime_emulator import Emulator, Scenario
 
@@ -138,3 +141,37 @@ async def test_a_port_nobody_listens_on_is_still_the_network() -> None:
         str(failed.value) == f"cannot reach ws://127.0.0.1:{port}/v1/realtime: connection refused"
     )
     assert failed.value.network
+
+
+@pytest.mark.slow
+async def test_a_visitor_hears_offline_and_the_log_names_the_silent_handshake(
+    tmp_path: Path,
+) -> None:
+    """The daemon end to end: the reason a caller's visit ends on is the link's own (no
+    handshake answer), not a bare "the server did not set up the session"."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    seen = Seen()
+    try:
+        settings = settings_for(tmp_path, QUESTION, connect_timeout_s=1.0, standby=False)
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+
+        async def connect() -> RealtimeLink:  # as `voice-kiosk run` connects
+            return await RealtimeLink.connect(url, MODEL, "key", timeout_s=1.0)
+
+        await run_daemon(settings, connect=connect, sinks=[seen])
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    [ended] = [r for r in seen.reports if isinstance(r, ConversationEnded)]
+    assert "no handshake answer in 1 s" in ended.reason, ended.reason
+    assert not [
+        r for r in seen.reports if isinstance(r, ErrorReported) and r.code == "session_setup"
+    ]
