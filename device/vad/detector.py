@@ -28,6 +28,17 @@ decisions those windows complete:
   (``expired``) once the hold has lasted ``hold_ms`` unconfirmed. A suspicion that
   expired is not raised again until such a run of calm windows (no stutter through a
   long noise).
+- the onset pause (``onset_pause``, reference mode): once the echo path has learnt that
+  the mic does not hear the speaker at all (``EchoPath.inaudible``: a headset, a mic array
+  with its own canceller), nothing the mic hears can be the device's own voice, so a
+  sudden rise of its level (a 10 ms block ``ONSET_RISE_DB`` over the mic's own floor, and
+  at least ``min_level_dbfs``) raises ``SpeechSuspected(start, onset=True)`` at once,
+  before the model has scored a window of it (from silence its first window of 0.4 ends
+  about 80 ms after a caller's onset). Such a suspicion clears only once the sound has
+  ended too (calm windows back under the rise), or expires after ``hold_ms``; the first
+  window that is a suspicion by the model's bar renews it (``renewed=True``: the pause
+  runs ``hold_ms`` from there, as that suspicion's own would). Noises pause the reply on
+  such a mic (a door slam about 100-250 ms); what the model confirms does not change.
 
 Example::
 
@@ -62,7 +73,9 @@ class SpeechStopped:
 
 @dataclass(frozen=True, slots=True)
 class SpeechSuspected:
-    start_sample: int  # first sample of the window that looked like speech
+    start_sample: int  # first sample of the window (onset: the 10 ms block) that raised it
+    onset: bool = False  # raised by a sudden rise of the level (the onset pause)
+    renewed: bool = False  # a suspicion already on, renewed by the model: hold_ms from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +111,7 @@ class SpeechDetector:
         margin_db: float = 10.0,
         reset: Callable[[], None] | None = None,
         echo_mode: EchoMode | None = None,
+        onset_pause: bool = True,
     ) -> None:
         self.score = score
         self.settings = settings
@@ -111,6 +125,10 @@ class SpeechDetector:
         self.hold_windows = _windows(settings.hold_ms) if settings.hold_ms > 0 else 0
         self.trace: list[WindowScore] | None = None
         self.windows = 0
+        # the onset pause (reference mode, a mic that does not hear the speaker)
+        self.onset_pause = onset_pause and echo is not None and self.hold_windows > 0
+        self._levels: list[float] = []  # the last blocks' levels (dBFS), kept across streams
+        self._floor: float | None = None  # their _ONSET_FLOOR_PERCENTILE (dBFS)
         self.reset()
 
     def reset(self, position: int = 0) -> None:
@@ -126,6 +144,13 @@ class SpeechDetector:
         self._suspected = 0  # windows since the suspicion (0: none)
         self._calm = 0  # windows in a row well under the hold bar
         self._spent = False  # a suspicion expired: none again until a quiet run
+        self._onset = False  # the suspicion on was raised by a rise of the level
+        # dBFS: the level that raised it, the sound ends under it (kept while spent: a long
+        # noise must not pause the reply again and again)
+        self._onset_bar: float | None = None
+        self._onset_after = position  # no onset pause before this sample (after one went on)
+        self._blocks = np.zeros(0, dtype=np.float32)  # samples not yet in a 10 ms block
+        self._block_position = position
 
     @property
     def suspected(self) -> bool:
@@ -133,8 +158,9 @@ class SpeechDetector:
         return self._suspected > 0
 
     def feed(self, samples: np.ndarray) -> list[Decision]:
-        self._pending = np.concatenate([self._pending, as_float(samples)])
-        decisions: list[Decision] = []
+        samples = as_float(samples)
+        decisions: list[Decision] = self._onset_step(samples) if self.onset_pause else []
+        self._pending = np.concatenate([self._pending, samples])
         while len(self._pending) >= WINDOW:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
             start = self.position
@@ -178,37 +204,88 @@ class SpeechDetector:
         )
         decision = self._speech_step(start, speech)
         out = (
-            [] if self.hold_windows == 0 else self._hold_step(start, suspect, probability, decision)
+            []
+            if self.hold_windows == 0
+            else self._hold_step(start, suspect, probability, level, decision)
         )
         if decision is not None:
             out.append(decision)
         return out
 
     def _hold_step(
-        self, start: int, suspect: bool, probability: float, decision: Decision | None
+        self,
+        start: int,
+        suspect: bool,
+        probability: float,
+        level: float,
+        decision: Decision | None,
     ) -> list[Decision]:
         """The suspicion's decisions of this window (they come before ``decision``)."""
         calm = probability < self.settings.hold_threshold * _CLEAR_BELOW
+        if self._onset_bar is not None:  # raised by a sound, not the model: it must have ended
+            calm = calm and level < self._onset_bar
         self._calm = self._calm + 1 if calm else 0
         started = isinstance(decision, SpeechStarted)
         if self._suspected:
             if started:  # confirmed: the barge-in takes over
-                self._suspected = 0
+                self._suspected, self._onset, self._onset_bar = 0, False, None
                 return []
+            if self._onset and suspect:  # the model suspects it too: its own pause from here
+                self._suspected, self._onset, self._onset_bar = 1, False, None
+                return [SpeechSuspected(start, renewed=True)]
             self._suspected += 1
-            if self._calm >= self.min_silence:
-                self._suspected = 0
-                return [SuspicionCleared(start + WINDOW, expired=False)]
-            if self._suspected > self.hold_windows:
-                self._suspected, self._spent = 0, True
-                return [SuspicionCleared(start + WINDOW, expired=True)]
+            if self._calm >= self.min_silence or self._suspected > self.hold_windows:
+                expired = self._calm < self.min_silence
+                if self._onset:  # a noise: no other onset pause for a while (a cough's
+                    self._onset_after = start + _ONSET_REST  # second burst, a trolley)
+                self._suspected, self._onset, self._spent = 0, False, expired
+                if not expired:
+                    self._onset_bar = None
+                return [SuspicionCleared(start + WINDOW, expired=expired)]
             return []
         if self._spent and self._calm >= self.min_silence:
-            self._spent = False
+            self._spent, self._onset_bar = False, None
         if suspect and not started and not self.speaking and not self._spent:
             self._suspected = 1
             return [SpeechSuspected(start)]
         return []
+
+    def _onset_step(self, samples: np.ndarray) -> list[Decision]:
+        """The onset pause (see the module docstring): 10 ms blocks of the mic as they come."""
+        self._blocks = np.concatenate([self._blocks, samples])
+        n = len(self._blocks) // ONSET_BLOCK
+        if n == 0:
+            return []
+        blocks = self._blocks[: n * ONSET_BLOCK].reshape(n, ONSET_BLOCK)
+        self._blocks = self._blocks[n * ONSET_BLOCK :]
+        out: list[Decision] = []
+        for block in blocks:
+            start = self._block_position
+            self._block_position += ONSET_BLOCK
+            level = power_db(float(np.dot(block, block)) / ONSET_BLOCK)
+            levels = self._levels
+            if len(levels) >= _ONSET_FLOOR_MIN_BLOCKS and (
+                self._floor is None or start // ONSET_BLOCK % 10 == 0 or level < self._floor
+            ):  # (every 100 ms, or at once when the room got quieter: cheap)
+                self._floor = float(np.percentile(levels, _ONSET_FLOOR_PERCENTILE))
+            floor = self._floor
+            levels.append(level)
+            if len(levels) > _ONSET_FLOOR_BLOCKS:
+                del levels[0]
+            if (
+                floor is None
+                or out
+                or self._suspected
+                or self.speaking
+                or self._spent
+                or start < self._onset_after
+            ):
+                continue
+            bar = max(self.settings.min_level_dbfs, floor + ONSET_RISE_DB)
+            if level >= bar and self.echo is not None and self.echo.path.inaudible:
+                self._suspected, self._onset, self._onset_bar, self._calm = 1, True, bar, 0
+                out.append(SpeechSuspected(start, onset=True))
+        return out
 
     def _speech_step(self, start: int, speech: bool) -> Decision | None:
         if speech:
@@ -258,6 +335,12 @@ class SpeechDetector:
         return self.score(heard)
 
 
+ONSET_BLOCK = 160  # 10 ms: the onset pause looks at the mic's level block by block
+ONSET_RISE_DB = 20.0  # a block this far over the mic's floor is a sudden rise
+_ONSET_FLOOR_BLOCKS = 100  # the floor: of the last 1 s of blocks (the device speaking)...
+_ONSET_FLOOR_PERCENTILE = 10.0  # ...this percentile of their levels
+_ONSET_FLOOR_MIN_BLOCKS = 20  # none before 200 ms of them
+_ONSET_REST = RATE_HZ  # samples (1 s) without an onset pause after one that went on
 _RESET_AFTER = 3  # explained windows in a row (96 ms) after which the model is reset
 _CLEAR_BELOW = 0.6  # "well under": this fraction of hold_threshold
 _NEAR_ECHO = 1.0  # reference mode: a suspicion may be this much of margin_db under the echo

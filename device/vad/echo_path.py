@@ -53,6 +53,8 @@ _FLOOR_PERCENTILE = 10.0  # the mic's floor (the room's noise), taken off before
 _CEILING_PERCENTILE = 25.0  # of the ratios at a lag: a caller over most of the span moves it little
 _CEILING_RISE = 2.0  # a learnt ceiling rises at most this much (3 dB) per estimate...
 _CEILING_FREE_BLOCKS = 100  # ...unless measured over this many loud blocks (1 s)
+INAUDIBLE_DB = -40.0  # a ceiling this far under the reply at every lag: not heard
+_INAUDIBLE_POWER = 10 ** (INAUDIBLE_DB / 10)
 
 
 class EchoPath:
@@ -74,6 +76,13 @@ class EchoPath:
     def learnt(self) -> bool:
         """The delay is known, or every lag has a ceiling learnt."""
         return self.delay_blocks is not None or bool((self.ceiling < 1.0).all())
+
+    @property
+    def inaudible(self) -> bool:
+        """Learnt that the mic does not hear the speaker: no delay found, and at every lag
+        the ceiling ``INAUDIBLE_DB`` or more under the reply (a headset, a mic array with
+        its own canceller): nothing the mic hears can be the device's own voice."""
+        return self.delay_blocks is None and float(self.ceiling.max()) < _INAUDIBLE_POWER
 
     def learn(self, mic: np.ndarray, ref: np.ndarray, recorded: int | None = None) -> None:
         """Learn from ``mic`` (n block powers) and ``ref`` (n + lags - 1, see the module);

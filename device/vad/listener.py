@@ -15,10 +15,11 @@ detector's ``SpeechSuspected``: a window that looks like speech by ``hold_thresh
 suspicion clears, and the barge-in (``on_speech``) when it is confirmed, whose flush ends
 the hold (after which this stream pauses nothing more). The speaker bounds the hold by
 itself (``hold_ms`` plus ``HOLD_SLACK_MS``), so a stalled worker cannot leave a reply
-paused. ``holds`` counts suspicions, ``holds_resumed`` those that cleared unconfirmed
-(the reply paused and went on: a hiccup), with or without a playback to pause; with one,
-``on_pause(pause_ms, expired)`` reports each such pause from the worker thread (made
-thread-safe by its caller, as ``on_speech``). In
+paused (a suspicion renewed, see the detector's onset pause, holds again: the speaker
+extends a hold on, never shortens it). ``holds`` counts suspicions, ``holds_resumed``
+those that cleared unconfirmed (the reply paused and went on: a hiccup), with or without
+a playback to pause; with one, ``on_pause(pause_ms, expired)`` reports each such pause
+from the worker thread (made thread-safe by its caller, as ``on_speech``). In
 ``half_duplex`` mode ``start()`` does nothing: no voice barge-in while the device speaks.
 In ``reference`` mode (and ``software`` with a ``raw_input``: ``EchoSettings.judged_mode``)
 the speaker reports what it plays through ``reference(samples, rate_hz, play_at_s)`` (any
@@ -49,6 +50,7 @@ import numpy as np
 
 from device.audio.resample import StreamResampler
 from device.vad.detector import (
+    ONSET_BLOCK,
     SpeechDetector,
     SpeechStarted,
     SpeechSuspected,
@@ -218,9 +220,12 @@ class VadListener:
         """Feed one frame to the detector and act on its decisions."""
         for decision in self.detector.feed(samples):
             match decision:
-                case SpeechSuspected(start_sample):
-                    self.holds += 1
-                    self._suspected_at = start_sample + WINDOW_SAMPLES
+                case SpeechSuspected(start_sample, onset, renewed):
+                    if not renewed:  # (renewed: the same pause, hold_ms from now)
+                        self.holds += 1
+                        self._suspected_at = start_sample + (
+                            ONSET_BLOCK if onset else WINDOW_SAMPLES
+                        )
                     if playback is not None and not self._interrupted:
                         playback.hold(self.barge_in.hold_ms + HOLD_SLACK_MS)
                 case SuspicionCleared(end_sample, expired):
