@@ -505,6 +505,7 @@ def test_many_problems_are_capped_with_a_count(site: Path) -> None:
     assert lines[-1] == f"{path}: 400 more problems not shown"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [

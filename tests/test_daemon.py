@@ -128,6 +128,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow
 def test_bad_config_is_refused_with_file_line_and_exit_code_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("realtime:\n  voice: robot\naudio:\n  gate:\n    hangover: 3\n")
@@ -142,6 +143,7 @@ def test_bad_config_is_refused_with_file_line_and_exit_code_2(tmp_path: Path) ->
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_api_key_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "CREDENTIALS_DIRECTORY")

@@ -90,6 +90,7 @@ async def test_a_fault_mid_reply(
     assert len(asyncio.all_tasks()) == tasks_before  # nothing left running
 
 
+@pytest.mark.slow
 async def test_a_slow_handshake_and_a_late_session_created_still_serve(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, QUESTION)
     scenario = one_turn()

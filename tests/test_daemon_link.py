@@ -30,6 +30,7 @@ def with_realtime(settings: Any, **changes: Any) -> Any:
     return dataclasses.replace(settings, realtime=realtime)
 
 
+@pytest.mark.slow
 async def test_a_reply_that_goes_silent_is_cancelled_and_the_caller_hears_a_prompt(
     tmp_path: Path,
 ) -> None:

@@ -109,6 +109,7 @@ async def test_without_standby_no_session_is_held_while_idle(tmp_path: Path) -> 
         assert emu.sessions == 1
 
 
+@pytest.mark.slow
 async def test_a_refused_key_is_the_error_state_with_its_source_and_a_press_retries(
     tmp_path: Path,
 ) -> None:

@@ -111,6 +111,7 @@ async def test_hold_to_talk_the_device_ends_the_turn_on_release(
     assert "response.create" in sent[commit:]
 
 
+@pytest.mark.slow
 async def test_a_short_press_is_ignored_and_a_long_press_ends_the_conversation(
     tmp_path: Path, factory: MockFactory
 ) -> None:

@@ -185,6 +185,7 @@ def shop_floor_24k() -> np.ndarray:
     return np.clip(np.rint(x), -32768, 32767).astype("<i2")
 
 
+@pytest.mark.slow
 def test_uploads_equal_the_baseline_pipeline_on_the_shop_floor_recording() -> None:
     """Byte for byte, span for span, frame for frame, as the pipeline of commit 3849407."""
     samples = shop_floor_24k()

@@ -301,6 +301,7 @@ async def test_a_failing_event_hook_fails_the_block() -> None:
                     pass
 
 
+@pytest.mark.slow
 def test_cli_prints_the_address_and_refuses_a_bad_scenario(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "tools.realtime_emulator", "--port", "0", "--script"]
     proc = subprocess.Popen(

@@ -87,6 +87,7 @@ async def test_a_stall_sends_nothing_but_answers_pings_until_healed() -> None:
     assert done["response"]["status"] == "completed"
 
 
+@pytest.mark.slow
 async def test_a_stall_with_pings_off_leaves_pings_unanswered_until_it_ends() -> None:
     loop = asyncio.get_running_loop()
     async with Emulator(scenario(), on_event=validate) as emu, client(emu) as c:
@@ -256,6 +257,7 @@ async def test_an_error_can_name_the_client_event_it_answers() -> None:
     assert types.index("error") > types.index("response.done")
 
 
+@pytest.mark.slow
 async def test_slow_connect_holds_the_handshake_then_session_created() -> None:
     loop = asyncio.get_running_loop()
     async with Emulator(scenario(), on_event=validate) as emu:

@@ -112,6 +112,7 @@ async def test_malformed_frame_then_the_reply() -> None:
     assert bad == ["{this is not json"]
 
 
+@pytest.mark.slow
 async def test_stall_delays_the_answer_and_a_global_fault_fires_on_time() -> None:
     sc = scenario(
         {"user": "Hi", "stall": 400, "reply": "Hello."},

@@ -169,6 +169,7 @@ async def test_a_hung_write_leaves_the_loop_responsive_and_frames_are_dropped(
     await leds.close()
 
 
+@pytest.mark.slow
 async def test_close_gives_up_on_a_hung_device_within_its_deadline(
     driver: RecordingDriver, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -204,6 +204,7 @@ def fetch(url: str) -> tuple[int, str, bytes]:
         return error.code, "", b""
 
 
+@pytest.mark.slow
 async def test_the_service_serves_its_scrape_on_the_loop() -> None:
     service = MetricsService(MetricsSettings(enabled=True, port=0), chunk_ms=40.0)
     service.report(0.0, ConversationStarted("conv-1", "button"))

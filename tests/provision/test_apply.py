@@ -132,6 +132,7 @@ def test_a_relative_path_is_refused_as_it_would_mean_another_file(site: Path, im
     ]
 
 
+@pytest.mark.slow
 def test_the_key_is_never_shown(site: Path, image: Path) -> None:
     """Not on a run, a second run, a dry run, nor when the key is refused; only in its
     0600 file. The command runs as Ansible runs it: the installed script, key on stdin."""

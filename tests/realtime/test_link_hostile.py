@@ -98,6 +98,7 @@ async def test_the_session_reader_reports_invalid_utf8_from_the_emulator() -> No
     assert session.close_reason == INVALID_UTF8
 
 
+@pytest.mark.slow
 async def test_a_server_that_never_answers_the_handshake_is_named_as_such() -> None:
     accepted = asyncio.Event()
     held: list[asyncio.StreamWriter] = []

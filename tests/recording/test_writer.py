@@ -114,6 +114,7 @@ def test_with_transcripts_off_nothing_is_written(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 async def test_with_recording_off_recordings_kept_earlier_still_expire(tmp_path: Path) -> None:
     clock = FakeClock()
     on = _recorder(tmp_path, clock, transcripts=True)

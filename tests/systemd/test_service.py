@@ -226,6 +226,7 @@ async def test_no_pings_while_the_loop_probe_is_stale(
         task.cancel()
 
 
+@pytest.mark.slow
 async def test_a_blocked_loop_stops_the_pings(
     notify: NotifyReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:

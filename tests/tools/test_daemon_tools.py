@@ -172,6 +172,7 @@ def timeline_at(timeline: str, text: str) -> float:
 # -- 1. a working HTTP tool -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_job_status_reaches_the_service_and_its_answer_is_spoken(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -269,6 +270,7 @@ FAILURES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", FAILURES.values(), ids=FAILURES.keys())
 async def test_a_failing_service_is_a_clear_failure_and_the_turn_is_still_answered(
     tmp_path: Path, service: JobService, case: Failure
@@ -322,6 +324,7 @@ async def test_a_failing_service_is_a_clear_failure_and_the_turn_is_still_answer
 # -- 3. bad arguments -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_bad_arguments_go_back_to_the_model_and_nothing_is_sent(
     tmp_path: Path, service: JobService
 ) -> None:
@@ -711,6 +714,7 @@ async def test_escalate_then_hold_stays_in_the_handover_until_the_idle_timeout(
     assert summary.errors == []
 
 
+@pytest.mark.slow
 async def test_a_failed_handover_is_no_handover_and_the_conversation_goes_on(
     tmp_path: Path, service: JobService
 ) -> None:

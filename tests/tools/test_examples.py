@@ -103,6 +103,7 @@ async def test_field_tech_against_the_job_service(tmp_path: Path) -> None:
     assert "field-token-123" not in (tmp_path / "audit.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_the_tool_overhead_bench_runs_every_call_through_the_real_service() -> None:
     """The figure itself is a benchmark (tools/bench.py), not a timed test."""
     result = bench_run(quick=True)["tool_overhead_ms"]
