@@ -209,10 +209,10 @@ async def _latency(changes: int, seed: int) -> dict[str, Any]:
 
 def run(quick: bool) -> dict[str, Any]:
     """{"led_cpu_rtf": ..., "led_cpu": {...}, "led_state_latency_ms": {"p50", "p95", ...}}:
-    4 s of animation and 40 state changes (quick), or 20 s and 300."""
-    cpu = asyncio.run(_cpu(4.0 if quick else 20.0))
+    3 s of animation and 30 state changes (quick), or 20 s and 300."""
+    cpu = asyncio.run(_cpu(3.0 if quick else 20.0))
     floor = _wake_floor(2.0 if quick else 10.0)
-    latency = asyncio.run(_latency(40 if quick else 300, seed=27))
+    latency = asyncio.run(_latency(30 if quick else 300, seed=27))
     return {
         "led_cpu_rtf": cpu.pop("led_cpu_rtf"),
         "led_cpu": {"fps": FPS, "leds": LEDS, **cpu, "wake_floor_rtf": round(floor, 5)},

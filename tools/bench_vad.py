@@ -155,6 +155,7 @@ async def _rig(
     software_raw: bool = False,
     trial_modes: tuple[EchoMode, ...] | None = None,
     quick_trials: int = 8,
+    quick_replies: tuple[int, int] = (2, 3),
 ) -> dict[str, Any]:
     from tests.pulse import PulseServer
     from tests.vad.rig import MODES, EchoRig
@@ -162,7 +163,7 @@ async def _rig(
 
     # quick: fewer echo-only replies (no mode has ever interrupted itself in them; the noise
     # replies and the trials play the echo too), the caller earlier into a reply
-    self_replies, replies = (2, 3) if quick else (20, 20)
+    self_replies, replies = quick_replies if quick else (20, 20)
     trials = quick_trials if quick else 20
     first_s, step_s = (0.5, 0.2) if quick else (1.0, 0.37)
     sounds = make_sounds(workdir / "sounds", repeatable=False)  # a new draw of noises per run
@@ -354,8 +355,14 @@ def run_software_plain(quick: bool) -> dict[str, Any]:
     barge-in trials of that mode only."""
     with tempfile.TemporaryDirectory(prefix="bench-vad-plain-") as tmp:
         rig = asyncio.run(
-            _rig(  # not a target: in --quick, 4 trials tell slow from fast
-                quick, Path(tmp), BargeInSettings(), False, ("software",), quick_trials=4
+            _rig(  # not a target: in --quick, 4 trials tell slow from fast, 1 + 1 replies
+                quick,
+                Path(tmp),
+                BargeInSettings(),
+                False,
+                ("software",),
+                quick_trials=4,
+                quick_replies=(1, 1),
             )
         )
     keys = ("barge_in_stop_ms", "self_interrupts", "false_barge_ins_noise", "barge_in_missed")
