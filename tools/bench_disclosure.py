@@ -155,7 +155,7 @@ async def _run(repeats: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    return asyncio.run(_run(3 if quick else 11))
+    return asyncio.run(_run(2 if quick else 11))
 
 
 def main() -> int:

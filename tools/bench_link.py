@@ -360,4 +360,4 @@ def soak(quick: bool) -> dict[str, Any]:
     from tools.bench_link_soak import run_soak
 
     with quiet_logs():
-        return {"soak": asyncio.run(run_soak(10 if quick else 200, seed=14))}
+        return {"soak": asyncio.run(run_soak(6 if quick else 200, seed=14))}
