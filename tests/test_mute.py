@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from device.audio.settings import PyAudioInput
 from device.audio.wav import WavSpeaker
 from device.buttons.mute_switch import MuteSwitch
 from device.buttons.settings import MuteSwitchSettings
@@ -28,12 +27,11 @@ from device.leds.settings import LedSettings
 from device.prompts.library import PromptLibrary
 from device.services.triggers import Trigger, TriggerAction
 from tests.helpers import (
-    QUESTION,
     Seen,
     connect_to,
     eventually,
+    live_settings,
     one_turn,
-    settings_for,
     stopped,
     validate,
 )
@@ -44,13 +42,7 @@ pytestmark = pytest.mark.slow
 
 
 def kiosk_settings(tmp_path: Path) -> Settings:
-    settings = settings_for(tmp_path, QUESTION)
-    return dataclasses.replace(
-        settings,
-        audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
-        conversation=dataclasses.replace(settings.conversation, start="on_signal"),
-        leds=LedSettings(driver="terminal"),
-    )
+    return dataclasses.replace(live_settings(tmp_path), leds=LedSettings(driver="terminal"))
 
 
 async def test_the_mute_switch_ends_a_conversation_and_blocks_the_next_until_unmuted(

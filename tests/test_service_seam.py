@@ -6,7 +6,6 @@ and the one way into the loop for threads (device/daemon/inbox.py)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from device.audio.settings import FileInput, PyAudioInput
+from device.audio.settings import FileInput
 from device.audio.wav import WavMic, WavSpeaker
 from device.config.settings import Settings
 from device.conversation.reports import Ready, Report, WorkerFailed
@@ -30,6 +29,7 @@ from tests.helpers import (
     connect_to,
     eventually,
     eventually_sync,
+    live_settings,
     one_turn,
     settings_for,
     stopped,
@@ -71,17 +71,6 @@ class Hangs(Recorder):
         await asyncio.Event().wait()  # never closes
 
 
-def idle_settings(tmp_path: Path, **rt: Any) -> Settings:
-    """A sound card's microphone (the test's `LiveMic`), a WAV speaker; no conversation at
-    start-up: the daemon waits for a trigger."""
-    settings = settings_for(tmp_path, QUESTION, **rt)
-    return dataclasses.replace(
-        settings,
-        audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
-        conversation=dataclasses.replace(settings.conversation, start="on_signal"),
-    )
-
-
 def live_daemon(settings: Settings, url: str, mic: LiveMic | WavMic, **kw: Any) -> Daemon:
     from device.audio.settings import FileOutput
 
@@ -99,7 +88,7 @@ async def test_services_get_every_report_and_close_in_reverse_order(tmp_path: Pa
     closed: list[str] = []
     first, second = Recorder("first", closed), Recorder("second", closed)
     async with Emulator(one_turn(), on_event=validate) as emu:
-        settings = idle_settings(tmp_path)
+        settings = live_settings(tmp_path)
         daemon = live_daemon(settings, emu.url, LiveMic(), services=[first, second])
         task = asyncio.create_task(daemon.run())
         await eventually(lambda: daemon.ready is not None, task=task)
@@ -121,7 +110,7 @@ async def test_a_service_that_fails_is_restarted_and_one_that_hangs_cannot_hold_
     seen = Seen()
     async with Emulator(one_turn(), on_event=validate) as emu:
         daemon = live_daemon(
-            idle_settings(tmp_path), emu.url, LiveMic(), services=[flaky, stuck], sinks=[seen]
+            live_settings(tmp_path), emu.url, LiveMic(), services=[flaky, stuck], sinks=[seen]
         )
         task = asyncio.create_task(daemon.run())
         await eventually(lambda: flaky.runs == 2, task=task)
@@ -157,7 +146,7 @@ async def test_stats_count_a_conversation_where_it_happened(tmp_path: Path) -> N
 async def test_stats_and_trigger_through_the_ports(tmp_path: Path) -> None:
     service = Recorder("probe", [])
     async with Emulator(one_turn(), on_event=validate) as emu:
-        daemon = live_daemon(idle_settings(tmp_path), emu.url, LiveMic(), services=[service])
+        daemon = live_daemon(live_settings(tmp_path), emu.url, LiveMic(), services=[service])
         task = asyncio.create_task(daemon.run())
         ports = await eventually(lambda: service.ports, task=task)
         await eventually(lambda: daemon.ready is not None, task=task)
@@ -181,7 +170,7 @@ async def test_stats_and_trigger_through_the_ports(tmp_path: Path) -> None:
 async def test_health_names_a_stalled_microphone_and_a_blocked_loop(tmp_path: Path) -> None:
     mic = LiveMic()
     async with Emulator(one_turn(), on_event=validate) as emu:
-        daemon = live_daemon(idle_settings(tmp_path), emu.url, mic)
+        daemon = live_daemon(live_settings(tmp_path), emu.url, mic)
         task = asyncio.create_task(daemon.run())
         await eventually(lambda: daemon.ready is not None, task=task)
         await eventually(
@@ -213,7 +202,7 @@ async def test_health_names_a_stalled_microphone_and_a_blocked_loop(tmp_path: Pa
 
 async def test_ready_says_offline_when_the_server_cannot_be_reached(tmp_path: Path) -> None:
     daemon = live_daemon(
-        idle_settings(tmp_path, connect_timeout_s=1.0), "ws://127.0.0.1:9/v1/realtime", LiveMic()
+        live_settings(tmp_path, connect_timeout_s=1.0), "ws://127.0.0.1:9/v1/realtime", LiveMic()
     )
     task = asyncio.create_task(daemon.run())
     ready = await eventually(lambda: daemon.ready, task=task)

@@ -237,6 +237,17 @@ def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any)
     )
 
 
+def live_settings(tmp_path: Path, **rt: Any) -> Settings:
+    """`settings_for` with a sound card's microphone (a test's `LiveMic`: audio.py) and no
+    conversation at start-up: the daemon idles until a trigger, as a kiosk does."""
+    settings = settings_for(tmp_path, QUESTION, **rt)
+    return dataclasses.replace(
+        settings,
+        audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
+        conversation=dataclasses.replace(settings.conversation, start="on_signal"),
+    )
+
+
 def connect_to(url: str, settings: Settings) -> Callable[[], Any]:
     """The daemon's ``connect``: a RealtimeLink to ``url`` with the test key."""
 

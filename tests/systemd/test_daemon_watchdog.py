@@ -5,7 +5,6 @@ microphone stalls or the loop is blocked (so systemd would restart it)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import threading
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from device.audio.settings import FileOutput, PyAudioInput
+from device.audio.settings import FileOutput
 from device.audio.wav import WavSpeaker
 from device.conversation.state import State
 from device.daemon.daemon import Daemon
@@ -21,11 +20,10 @@ from device.services.ports import MIC_STALE_MS
 from device.services.triggers import Trigger, TriggerAction
 from device.systemd.service import build_systemd_service
 from tests.helpers import (
-    QUESTION,
     connect_to,
     eventually,
+    live_settings,
     one_turn,
-    settings_for,
     stopped,
     validate,
 )
@@ -43,12 +41,7 @@ async def test_ready_status_and_a_watchdog_that_stops_when_the_mic_or_the_loop_d
 ) -> None:
     monkeypatch.setenv("WATCHDOG_USEC", str(WATCHDOG_USEC))
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
-    settings = settings_for(tmp_path, QUESTION)
-    settings = dataclasses.replace(
-        settings,
-        audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
-        conversation=dataclasses.replace(settings.conversation, start="on_signal"),
-    )
+    settings = live_settings(tmp_path)
     assert isinstance(settings.audio.output, FileOutput)
     systemd = build_systemd_service(os.environ)
     assert systemd is not None and systemd.watchdog_s is not None
@@ -86,12 +79,7 @@ async def test_a_blocked_loop_sends_no_ping(
 ) -> None:
     monkeypatch.setenv("WATCHDOG_USEC", str(WATCHDOG_USEC))
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
-    settings = settings_for(tmp_path, QUESTION)
-    settings = dataclasses.replace(
-        settings,
-        audio=dataclasses.replace(settings.audio, input=PyAudioInput()),
-        conversation=dataclasses.replace(settings.conversation, start="on_signal"),
-    )
+    settings = live_settings(tmp_path)
     assert isinstance(settings.audio.output, FileOutput)
     systemd = build_systemd_service(os.environ)
     assert systemd is not None
