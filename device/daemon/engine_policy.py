@@ -22,7 +22,7 @@ from device.conversation.disclosure import ConsentRule
 from device.metrics.budget import ledger_path, load_ledger, time_zone, wall_clock_day
 from device.metrics.cost import decimal, prices_for
 from device.realtime.commands import SessionSpec
-from device.realtime.settings import NoTurnDetection
+from device.realtime.settings import NoTurnDetection, SemanticVad, ServerVad
 from device.tools.base import ToolBox
 
 SETUP_MARGIN_S = 1.5
@@ -56,7 +56,10 @@ def conversation_policy(
         # what the caller's visit ends on, not a bare "no session in time"
         setup_timeout_ms=(settings.realtime.connect_timeout_s + SETUP_MARGIN_S) * 1000.0,
         reply_stall_ms=settings.realtime.reply_stall_s * 1000.0,
-        server_interrupts=getattr(settings.realtime.turn_detection, "interrupt_response", False),
+        server_interrupts=isinstance(
+            turns := settings.realtime.turn_detection, ServerVad | SemanticVad
+        )
+        and turns.interrupt_response,
         back_online_prompt=settings.conversation.back_online_prompt,
         server_turn_detection=not isinstance(settings.realtime.turn_detection, NoTurnDetection),
         pricing=prices_for(m, settings.realtime.model),
@@ -69,3 +72,8 @@ def conversation_policy(
         disclosure=said,
         consent=ConsentRule.of(c.consent_yes_words, c.consent_no_words) if asks else None,
     )
+
+
+def _server_interrupts(turns: ServerVad | SemanticVad | NoTurnDetection) -> bool:
+    """The server's own VAD cancels a running reply when the caller speaks."""
+    return not isinstance(turns, NoTurnDetection) and turns.interrupt_response

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from device.common.text import one_line
@@ -53,7 +53,7 @@ class Link(Protocol):
 
     async def send(self, command: LinkCommand) -> None: ...
 
-    def events(self) -> Any: ...
+    def events(self) -> AsyncIterator[ServerEvent]: ...
 
     async def close(self) -> None: ...
 
