@@ -40,7 +40,14 @@ async def test_the_device_does_not_interrupt_itself_and_the_caller_does(
         # speaker's clock says where, as the recording of the speaker does
         errors = []
         for index, mode in enumerate(MODES):
+            ran_dry = rig.speaker.underflows if rig.speaker is not None else 0
             trial = await rig.barge_in(mode, index + 1, 1.2)
+            if rig.speaker is not None and rig.speaker.underflows > ran_dry:
+                # the card ran dry during the trial (a loaded machine): what the sound
+                # server dropped was counted as heard, so the truncation cannot be judged
+                # (the bench counts these beside truncate_error_ms: speaker_underflows)
+                assert trial.detected and trial.stop_ms is not None, (mode, trial)
+                continue
             assert trial.detected, f"{mode}: the caller did not interrupt"
             # plain software (the detector on the cancelled source; the README advises
             # raw_input) is slow: the canceller holds the onset down (bench p95 360-700 ms)
@@ -52,7 +59,7 @@ async def test_the_device_does_not_interrupt_itself_and_the_caller_does(
         # the truncation agrees with the recording: typically within 40 ms (the bench's
         # target is the p95 over many trials); on a loaded CI machine one trial once ran
         # 44 ms ahead of the recording, hence each <= 80 and the middle one <= 40
-        assert sorted(errors)[1] <= 40, errors
+        assert errors and sorted(errors)[len(errors) // 2] <= 40, errors
 
 
 @pytest.mark.timeout(90)
