@@ -36,6 +36,7 @@ from device.conversation.state import State
 from device.leds.service import LedService
 from device.leds.settings import LedSettings
 from device.leds.spi import Apa102Driver
+from tests.leds.fakes import FakePorts  # the LED service reads only the ports' clock
 
 FPS = 30
 LEDS = 12
@@ -65,23 +66,6 @@ class NullSpi:
         pass
 
 
-class Ports:
-    def __init__(self) -> None:
-        self._t0 = time.monotonic()
-
-    def now_ms(self) -> float:
-        return (time.monotonic() - self._t0) * 1000.0
-
-    def stats(self) -> Any:
-        raise NotImplementedError
-
-    def health(self) -> Any:
-        raise NotImplementedError
-
-    def trigger(self, trigger: Any) -> None:
-        raise NotImplementedError
-
-
 def _service(on_written: Any = None) -> LedService:
     settings = LedSettings(driver="apa102", led_count=LEDS, fps=FPS)
     driver = Apa102Driver(led_count=LEDS, spi=NullSpi())
@@ -93,7 +77,7 @@ def spinning_ring() -> Iterator[LedService]:
     """A 12-LED APA102 ring spinning at 30 fps for as long as the ``with`` lasts, on a
     loop and threads of its own (the vad bench runs beside it: ``--with-leds``)."""
     leds = _service()
-    ports = Ports()
+    ports = FakePorts()
     started = threading.Event()
     stop: asyncio.Future[None] | None = None
 
@@ -123,7 +107,7 @@ def spinning_ring() -> Iterator[LedService]:
 async def _cpu(seconds: float) -> dict[str, Any]:
     """The median over 1 s windows (a busy machine's bursts land in one window or two)."""
     leds = _service()
-    ports = Ports()
+    ports = FakePorts()
     task = asyncio.create_task(leds.run(ports))
     leds.report(ports.now_ms(), Ready(after_ms=0.0, standby=True, offline=False))
     leds.report(ports.now_ms(), StateChanged(State.IDLE, State.THINKING))
@@ -173,7 +157,7 @@ async def _latency(changes: int, seed: int) -> dict[str, Any]:
     rand = random.Random(seed)
     written: list[tuple[str, float]] = []
     leds = _service(on_written=lambda frame, at: written.append((frame.name, at)))
-    ports = Ports()
+    ports = FakePorts()
     task = asyncio.create_task(leds.run(ports))
     leds.report(ports.now_ms(), Ready(after_ms=0.0, standby=True, offline=False))
     await asyncio.sleep(0.3)

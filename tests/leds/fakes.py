@@ -98,7 +98,8 @@ class RecordingDriver:
 
 
 class FakePorts:
-    """The service's ports: the monotonic clock from construction; nothing else is used."""
+    """The service's ports: the monotonic clock from construction. The LED service uses
+    nothing else; the other ports raise, so a test would show it if that changed."""
 
     def __init__(self) -> None:
         self._t0 = time.monotonic()
