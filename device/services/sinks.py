@@ -22,6 +22,15 @@ from device.services.log_fields import report_fields
 
 log = logging.getLogger(__name__)
 
+LOGGED = (
+    ErrorReported,
+    AudioDeviceChanged,
+    WorkerFailed,
+    ConversationStarted,
+    ConversationEnded,
+)
+"""The reports `LogSink` writes a line for."""
+
 
 class LogSink:
     """Problems to the log: errors as warnings (repeats of one code folded with a count),
@@ -32,6 +41,8 @@ class LogSink:
         self._folder = Folder(window_ms)
 
     def report(self, t_ms: float, report: Report) -> None:
+        if not isinstance(report, LOGGED):
+            return  # most reports: no line, so no fields made for one
         extra = report_fields(report)  # VK_* fields: journald keeps them, stderr drops them
         match report:
             case ErrorReported(code=code, message=message):
