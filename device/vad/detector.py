@@ -264,9 +264,13 @@ class SpeechDetector:
             self._block_position += ONSET_BLOCK
             level = power_db(float(np.dot(block, block)) / ONSET_BLOCK)
             levels = self._levels
-            if len(levels) >= _ONSET_FLOOR_MIN_BLOCKS and (
-                self._floor is None or start // ONSET_BLOCK % 10 == 0 or level < self._floor
-            ):  # (every 100 ms, or at once when the room got quieter: cheap)
+            inaudible = self.echo is not None and self.echo.path.inaudible
+            if (
+                inaudible
+                and len(levels) >= _ONSET_FLOOR_MIN_BLOCKS
+                and (self._floor is None or start // ONSET_BLOCK % 10 == 0 or level < self._floor)
+            ):  # (only on a mic found deaf to the speaker; every 100 ms, or at once when the
+                # room got quieter: cheap)
                 self._floor = float(np.percentile(levels, _ONSET_FLOOR_PERCENTILE))
             floor = self._floor
             levels.append(level)
@@ -282,7 +286,7 @@ class SpeechDetector:
             ):
                 continue
             bar = max(self.settings.min_level_dbfs, floor + ONSET_RISE_DB)
-            if level >= bar and self.echo is not None and self.echo.path.inaudible:
+            if level >= bar and inaudible:
                 self._suspected, self._onset, self._onset_bar, self._calm = 1, True, bar, 0
                 out.append(SpeechSuspected(start, onset=True))
         return out
