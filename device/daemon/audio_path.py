@@ -14,6 +14,9 @@ A part of the daemon (device/daemon/daemon.py) that owns every field it uses.
   ``StateChanged`` report), never by reading the engine: the local detector listens only
   while the device speaks, capture batches while nobody is here, a file caller speaks
   while the device listens.
+- A prompt played while the device listens (the AI disclosure as a visit starts) is held
+  back from the upload like a reply's echo, and the local detector decides whether the
+  caller talked through it (`PromptHold`, device/daemon/prompt_hold.py).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from device.conversation.state import ENDED
 from device.daemon.heartbeat import Heartbeat
 from device.daemon.lanes import Lanes
 from device.daemon.listeners import LocalVad, WakeWord
+from device.daemon.prompt_hold import PromptHold
 from device.daemon.supervisor import Spawn
 from device.prompts.library import PromptLibrary
 from device.realtime.commands import AppendAudio
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake
 HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
+PROMPT_END_KEEP_MS = 150  # a prompt hold's lapse: its last ms went by after the echo, sent
 
 
 def holds_echo(settings: Settings, has_local_vad: bool) -> bool:
@@ -104,6 +109,7 @@ class AudioPath:
         self._hold_open = False
         self._state = State.IDLE
         self._holds_echo = holds_echo(settings, local_vad is not None)
+        self.prompt_hold = PromptHold(speaker, local_vad)
         self._kept: deque[tuple[float, bytes]] = deque()
         self._wake_end_ms: float | None = None
         self._first_frame_ms: float | None = None
@@ -133,6 +139,7 @@ class AudioPath:
     def visitor_left(self) -> None:
         """A conversation ended: forget its audio. The capture pipeline is reset now, not
         when the next visitor starts (the gate and the resampler are warm when they do)."""
+        self.prompt_hold.end()
         if self.pipeline is not None:
             self.pipeline.reset(keep_gate=True)
         self._kept.clear()
@@ -145,9 +152,11 @@ class AudioPath:
         vad = self.local_vad
         if vad is None:
             return
+        if speaking:
+            self.prompt_hold.end()  # the reply's own hold takes over (and its detector)
         if speaking and not vad.active:
             vad.start(playback=self.speaker)
-        elif not speaking and vad.active:
+        elif not speaking and vad.active and not self.prompt_hold.detecting:
             vad.stop()
 
     def set_muted(self, muted: bool) -> None:
@@ -156,6 +165,7 @@ class AudioPath:
         nothing; what the pipeline held from before is forgotten."""
         self.muted = muted
         if muted:
+            self.prompt_hold.end()
             self._kept.clear()
             if self.pipeline is not None:
                 self.pipeline.reset(keep_gate=True)
@@ -182,6 +192,15 @@ class AudioPath:
         self._prompt_n += 1
         self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
         self._emit(PromptPlayed(name, pcm_ms(len(prompt), SPEECH_RATE_HZ)))
+        if self._holds_echo and self._state is not State.SPEAKING and not self.muted:
+            self.prompt_hold.begin(self._wake_end_sample())
+
+    def _wake_end_sample(self) -> int | None:
+        """The end of the wake phrase in the local detector's samples (None: not woken)."""
+        base = self._vad_first_frame_ms if self.vad_mic is not None else self._first_frame_ms
+        if self._wake_end_ms is None or base is None:
+            return None
+        return max(0, round((self._wake_end_ms - base) * 16))
 
     def await_playback(self) -> None:
         self._spawn(
@@ -211,6 +230,8 @@ class AudioPath:
         if not on:
             self.set_hold(False)
             return
+        if self.prompt_hold.held:
+            return  # kept: the local detector decides what of it is the caller's
         if self._wake_end_ms is not None and self._link_up():
             wake_end_ms, self._wake_end_ms = self._wake_end_ms, None
             kept = [chunk for end_ms, chunk in self._kept if end_ms > wake_end_ms]
@@ -229,23 +250,49 @@ class AudioPath:
         return self._audio_ids
 
     def _echo_held(self) -> bool:
-        """While the device speaks and its mic carries its own voice (``holds_echo``), the
-        mic is kept, not uploaded: the server's VAD would take the echo for a caller (and
-        answer it). The local detector interrupts instead and sends the caller's words from
-        their start (`send_held_speech`); what nobody claimed is dropped when the reply
-        ends. Per mic frame: one flag and one state test."""
-        return self._holds_echo and self._state is State.SPEAKING
+        """While the device speaks (or plays a prompt: `PromptHold`) and its mic carries
+        its own voice (``holds_echo``), the mic is kept, not uploaded: the server's VAD
+        would take the echo for a caller (and answer it). The local detector interrupts
+        instead and sends the caller's words from their start (`send_held_speech`); what
+        nobody claimed is dropped when the reply ends. Per mic frame: two flags and one
+        state test."""
+        return self._holds_echo and (self._state is State.SPEAKING or self.prompt_hold.held)
 
     def send_held_speech(self, start_sample: int) -> None:
-        """A local barge-in during an echo hold: upload the kept audio from a little before
-        the caller's first speech window (``start_sample`` of the detector's stream)."""
+        """The local detector heard the caller during an echo hold: upload the kept audio
+        from a little before their first speech window (``start_sample`` of its stream);
+        over a prompt, the upload goes live from there (the prompt plays on)."""
         base = self._vad_first_frame_ms if self.vad_mic is not None else self._first_frame_ms
-        if not self._echo_held() or base is None or not self.uploading or not self._link_up():
+        if not self._echo_held() or base is None:
             return
         from_ms = base + start_sample / 16.0 - HELD_LEAD_MS
+        if self.prompt_hold.held and self._state is not State.SPEAKING:
+            self.prompt_hold.claim()
+            self._emit(Note("the caller talked over the prompt: their words go up"))
+            if self._wake_end_ms is not None:
+                from_ms = max(from_ms, self._wake_end_ms)  # not the wake phrase's tail
+            self._wake_end_ms = from_ms  # set_uploading sends from there if not yet on
+        if not self.uploading or not self._link_up():
+            return
+        self._wake_end_ms = None
         for end_ms, chunk in self._kept:
             if end_ms > from_ms:
                 self._put_chunk(chunk)
+        self._kept.clear()
+
+    def _prompt_played_out(self, now_ms: float) -> None:
+        """A prompt hold lapsed with nobody heard (``now_ms``: on the mic's clock): what was
+        kept was its echo, but for the last ``PROMPT_END_KEEP_MS`` (after the echo: a caller
+        may have begun there)."""
+        since_ms = now_ms - PROMPT_END_KEEP_MS
+        if not self.uploading:
+            self._wake_end_ms = since_ms  # set_uploading sends from there
+            return
+        self._wake_end_ms = None
+        if self._link_up():
+            for end_ms, chunk in self._kept:
+                if end_ms > since_ms:
+                    self._put_chunk(chunk)
         self._kept.clear()
 
     # -- the wake word ---------------------------------------------------------------------
@@ -351,6 +398,8 @@ class AudioPath:
             if self._first_frame_ms is None:
                 self._first_frame_ms = frame.t_ms
             chunks = self.pipeline.process(frame)
+            if self.prompt_hold.held and self.prompt_hold.lapsed(frame.t_ms):
+                self._prompt_played_out(frame.t_ms)
             if self.uploading and self._link_up() and not self._echo_held():
                 if self._kept:
                     self._kept.clear()  # a reply's echo, held back while nobody cut in

@@ -8,7 +8,10 @@ The worker thread runs Silero (one onnxruntime thread) and the ``SpeechDetector`
 of this class makes that callback thread-safe (``loop.call_soon_threadsafe``).
 
 Detection runs only between ``start()`` and ``stop()`` (the daemon calls them when the
-device starts and stops speaking); each ``start()`` begins a fresh stream.
+device starts and stops speaking, or plays a prompt while listening); each ``start()``
+begins a fresh stream. ``start(from_sample=n)`` begins it back at mic sample ``n`` (the
+last ``LOOKBACK_S`` are kept while idle): a caller already talking when a prompt starts
+(the words right after a wake phrase) is judged from before the prompt's echo.
 ``start(playback=speaker)`` also lets the worker pause the reply on a suspicion (the
 detector's ``SpeechSuspected``: a window that looks like speech by ``hold_threshold``):
 ``playback.hold(max_ms)`` at once from the worker thread, ``playback.resume()`` when the
@@ -43,6 +46,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -69,6 +73,8 @@ REFERENCE_LEAD_MS = 100
 # The detector sees a window some ms after the speaker paused for it (the capture path):
 # the speaker's own bound on a hold is this much longer than the detector's hold_ms.
 HOLD_SLACK_MS = 64
+LOOKBACK_S = 1.0
+"""The mic audio kept while idle, for ``start(lookback_samples=...)``."""
 
 
 class Pausable(Protocol):
@@ -114,6 +120,8 @@ class VadListener:
         )
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(queue_items)
         self._mic_index = 0  # samples given to consumer() so far
+        self._recent: deque[tuple[np.ndarray, int]] = deque()  # idle: the last LOOKBACK_S
+        self._recent_samples = 0
         self._origin: float | None = None  # clock time of mic sample 0 (earliest arrival)
         self._active = False
         self._closed = False
@@ -146,6 +154,12 @@ class VadListener:
             self._origin = origin
         if self._active:
             self._put(("mic", samples, index))
+            return
+        recent = self._recent
+        recent.append((samples, index))
+        self._recent_samples += len(samples)
+        while self._recent_samples - len(recent[0][0]) >= LOOKBACK_S * RATE_HZ:
+            self._recent_samples -= len(recent.popleft()[0])
 
     def reference(self, samples: np.ndarray, rate_hz: int, play_at_s: float) -> None:
         """Audio the speaker plays from ``play_at_s`` on (reference mode; any thread)."""
@@ -161,19 +175,33 @@ class VadListener:
         except queue.Full:
             self.dropped += 1
 
-    def start(self, playback: Pausable | None = None) -> None:
+    def start(self, playback: Pausable | None = None, from_sample: int | None = None) -> None:
         """The device starts speaking: detect from the next frame on (not in half_duplex);
-        ``playback``: the speaker to pause on a suspicion (None: no pauses)."""
+        ``playback``: the speaker to pause on a suspicion (None: no pauses);
+        ``from_sample``: begin back at that mic sample instead (counted as ``consumer``
+        counts; frames kept while idle, at most ``LOOKBACK_S``: whole frames, from the
+        first one ending after it)."""
         if self.mode == "half_duplex" or self._active or self._closed:
             return
         self._active = True
-        self._put(("start", self._mic_index, playback))
+        replay = (
+            [(s, i) for s, i in self._recent if i + len(s) > from_sample]
+            if from_sample is not None
+            else []
+        )
+        self._recent.clear()
+        self._recent_samples = 0
+        self._put(("start", replay[0][1] if replay else self._mic_index, playback))
+        for samples, index in replay:
+            self._put(("mic", samples, index))
 
     def stop(self) -> None:
         """The device stopped speaking: no more detection until ``start()``."""
         if not self._active:
             return
         self._active = False
+        self._recent.clear()
+        self._recent_samples = 0
         self._put(("stop",))
 
     def sync(self, timeout_s: float = 5.0) -> bool:

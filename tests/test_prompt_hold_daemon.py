@@ -1,0 +1,137 @@
+"""The device's own prompts are not uploaded as the caller, end to end: the daemon on a
+file caller whose mic hears the speaker (``echo_db``, as a kiosk's does, echo mode
+``reference`` with the local speech detector), against the local Realtime emulator and
+its energy turn detection. The AI disclosure plays as the conversation starts.
+
+- A caller who waits for the disclosure to end: its echo alone is never a turn (the
+  model is asked once, by the caller's question). The same rig with the echo trusted to
+  the microphone (``hardware``: nothing held) shows what the hold prevents: the echo is
+  a turn of its own, answered before the caller spoke.
+- A caller who talks over the disclosure is heard from their first words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from device.audio.settings import FileInput, FileOutput
+from device.audio.wav import WavMic, WavSpeaker
+from device.config.settings import Settings
+from device.conversation.reports import CallerSaid, Note
+from device.daemon.daemon import Daemon
+from device.daemon.drain import RunOptions
+from device.daemon.inbox import Inbox
+from device.prompts.library import PromptLibrary
+from device.vad.listener import VadListener
+from tests.helpers import ANSWER, ASKED, QUESTION, Seen, connect_to, settings_for, validate
+from tools.realtime_emulator import Emulator, Scenario
+
+DISCLOSURE = "Hello, I'm an automated assistant."
+
+
+def delayed(tmp_path: Path, source: Path, silence_ms: int) -> Path:
+    """``source`` after ``silence_ms`` of silence (a caller who waits before speaking)."""
+    with wave.open(str(source), "rb") as w:
+        rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+    path = tmp_path / f"after-{silence_ms}.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.zeros(rate * silence_ms // 1000, np.int16).tobytes() + pcm)
+    return path
+
+
+def on_echo_rig(tmp_path: Path, caller: Path, *, mode: str = "reference") -> Settings:
+    """`settings_for` in real time with the mic hearing the speaker at -12 dB, the
+    disclosure on, the caller on the wall clock."""
+    settings = settings_for(tmp_path, caller, speed=1.0)
+    assert isinstance(settings.audio.input, FileInput)
+    assert isinstance(settings.audio.output, FileOutput)
+    mic = dataclasses.replace(settings.audio.input, echo_db=-12.0, caller="timeline")
+    speaker = dataclasses.replace(settings.audio.output, speed=1.0)
+    echo = dataclasses.replace(settings.audio.echo, mode=mode)
+    audio = dataclasses.replace(settings.audio, input=mic, output=speaker, echo=echo)
+    conversation = dataclasses.replace(settings.conversation, disclosure=DISCLOSURE)
+    return dataclasses.replace(settings, audio=audio, conversation=conversation)
+
+
+def said(seen: Seen) -> list[CallerSaid]:
+    return [r for r in seen.reports if isinstance(r, CallerSaid)]
+
+
+def two_turns() -> Scenario:
+    """Whatever the emulator hears first is answered "First."; then the question."""
+    return Scenario.from_dict(
+        {"turns": [{"user": ASKED, "reply": "First."}, {"user": ASKED, "reply": ANSWER}]}
+    )
+
+
+async def converse(settings: Settings) -> tuple[Any, Seen, list[dict[str, Any]]]:
+    assert isinstance(settings.audio.input, FileInput)
+    assert isinstance(settings.audio.output, FileOutput)
+    seen = Seen()
+    mic, speaker = WavMic(settings.audio.input), WavSpeaker(settings.audio.output)
+    mic.hear(speaker)  # the mic hears the speaker at echo_db, as `voice-kiosk run` wires it
+    inbox = Inbox()  # the local speech detector as `voice-kiosk run` builds it (serve.py)
+    vad = VadListener(
+        settings.audio.barge_in,
+        settings.audio.echo,
+        on_speech=inbox.local_speech,
+        on_pause=inbox.local_pause,
+    )
+    if settings.audio.echo.judged_mode == "reference":
+        speaker.on_played = vad.reference
+    async with Emulator(two_turns(), on_event=validate) as emu:
+        daemon = Daemon(
+            settings,
+            mic=mic,
+            speaker=speaker,
+            connect=connect_to(emu.url, settings),
+            prompts=PromptLibrary.load(None),  # the packaged disclosure.wav
+            options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
+            sinks=[seen],
+            inbox=inbox,
+            local_vad=vad,
+        )
+        summary = await daemon.run()
+        return summary, seen, list(emu.received)
+
+
+@pytest.mark.slow
+async def test_the_disclosures_echo_is_never_a_turn(tmp_path: Path) -> None:
+    caller = delayed(tmp_path, QUESTION, 2600)  # the disclosure is 1.8 s long
+    summary, seen, _ = await converse(on_echo_rig(tmp_path, caller))
+    assert seen.prompts()[:1] == ["disclosure"]
+    # one turn: the caller's question, answered by the first reply the emulator has
+    assert summary.assistant_transcripts == ["First."], summary.assistant_transcripts
+    assert said(seen) == [CallerSaid(ASKED)]
+    assert summary.errors == []
+
+
+@pytest.mark.slow
+async def test_without_the_hold_the_echo_is_answered_before_the_caller_speaks(
+    tmp_path: Path,
+) -> None:
+    caller = delayed(tmp_path, QUESTION, 2600)
+    summary, seen, _ = await converse(on_echo_rig(tmp_path, caller, mode="hardware"))
+    # what the hold prevents: the echo is a turn ("First."), the question a second one
+    assert len(said(seen)) == 2, said(seen)
+    assert summary.assistant_transcripts[:1] == ["First."]
+
+
+@pytest.mark.slow
+async def test_a_caller_talking_over_the_disclosure_is_heard(tmp_path: Path) -> None:
+    caller = delayed(tmp_path, QUESTION, 300)  # starts 0.3 s into the disclosure
+    summary, seen, _ = await converse(on_echo_rig(tmp_path, caller))
+    assert any(
+        "talked over the prompt" in n.text for n in [r for r in seen.reports if isinstance(r, Note)]
+    ), [r for r in seen.reports if isinstance(r, Note)]
+    assert said(seen) == [CallerSaid(ASKED)]
+    assert summary.assistant_transcripts == ["First."]
