@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from device.config.loader import check_config, load_settings
+from device.config.settings import DEFAULT_DISCLOSURE
 from device.conversation.disclosure import AI_TRUTH, ConsentRule
 from device.daemon.engine_policy import conversation_policy
 from device.prompts import PACKAGED_PROMPTS
@@ -35,10 +36,21 @@ def checked(path: Path) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def test_off_by_default_no_prompt_no_question_no_instruction(tmp_path: Path) -> None:
+def test_on_by_default_in_the_packaged_words_no_question(tmp_path: Path) -> None:
     settings = load_settings(config(tmp_path, ""))
-    assert settings.conversation.disclosure is None
+    assert settings.conversation.disclosure == DEFAULT_DISCLOSURE
     assert settings.conversation.consent_question is None
+    policy = conversation_policy(settings, None, environ={})
+    assert policy.disclosure is True and policy.consent is None
+    lines = policy.session.extra_instructions.splitlines()
+    assert lines[0] == AI_TRUTH and DEFAULT_DISCLOSURE in lines[1]
+    # the default is what the packaged disclosure.wav says (make-prompts copies it)
+    assert load_prompts(PACKAGED_PROMPTS / "prompts.yaml")["disclosure"] == DEFAULT_DISCLOSURE
+
+
+def test_off_when_null_no_prompt_no_question_no_instruction(tmp_path: Path) -> None:
+    settings = load_settings(config(tmp_path, "  disclosure: null\n"))
+    assert settings.conversation.disclosure is None
     policy = conversation_policy(settings, None, environ={})
     assert policy.disclosure is False and policy.consent is None
     assert AI_TRUTH not in policy.session.extra_instructions
@@ -57,7 +69,7 @@ def test_the_disclosure_and_the_truthful_ai_line(tmp_path: Path) -> None:
 
 
 def test_the_consent_question_with_its_words(tmp_path: Path) -> None:
-    text = f"  consent_question: {ASKED}\n  consent_yes_words: [yes, sure]\n"
+    text = f"  disclosure: null\n  consent_question: {ASKED}\n  consent_yes_words: [yes, sure]\n"
     settings = load_settings(config(tmp_path, text, RECORDED))
     policy = conversation_policy(settings, None, environ={})
     assert policy.consent == ConsentRule.of(["yes", "sure"], settings.conversation.consent_no_words)

@@ -17,6 +17,9 @@ from device.tools.guardrails import shared_phrases
 from device.tools.settings import DEFAULT_NO_WORDS, DEFAULT_YES_WORDS, ToolsSettings
 from device.wake.settings import WakeSettings
 
+DEFAULT_DISCLOSURE = "Hello, I'm an automated assistant."
+"""The words of the packaged disclosure.wav (device/prompts/default/prompts.yaml)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceInfo:
@@ -78,11 +81,11 @@ class ConversationSettings:
         "(if it has one), end just ends the conversation.",
     )
     disclosure: str | None = option(
-        None,
+        DEFAULT_DISCLOSURE,
         doc="Said at the start of every conversation, while the session is made ready: "
-        'that the caller talks to an AI, e.g. "Hello, I\'m an automated assistant." (the '
-        "disclosure prompt, made from this text by voice-kiosk make-prompts; the model is "
-        "told to say truthfully it is an AI when asked; null or empty: off; "
+        "that the caller talks to an AI (the disclosure prompt, made from this text by "
+        "voice-kiosk make-prompts; the model is told to say truthfully it is an AI when "
+        "asked; null or empty: off, where the law lets a site do without; "
         "docs/disclosure.md).",
     )
     consent_question: str | None = option(

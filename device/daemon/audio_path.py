@@ -46,7 +46,7 @@ from device.conversation.state import ENDED
 from device.daemon.heartbeat import Heartbeat
 from device.daemon.lanes import Lanes
 from device.daemon.listeners import LocalVad, WakeWord
-from device.daemon.prompt_hold import PromptHold
+from device.daemon.prompt_hold import PromptHold, holds_echo
 from device.daemon.supervisor import Spawn
 from device.prompts.library import PromptLibrary
 from device.realtime.commands import AppendAudio
@@ -58,14 +58,6 @@ PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is gi
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake
 HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
 PROMPT_END_KEEP_MS = 150  # a prompt hold's lapse: its last ms went by after the echo, sent
-
-
-def holds_echo(settings: Settings, has_local_vad: bool) -> bool:
-    """Whether the mic carries the device's own voice to the server while it speaks:
-    ``echo.judged_mode`` reference with a local detector (it weighs the mic against the
-    reply, so the upload is not cancelled), or ``half_duplex``."""
-    echo = settings.audio.echo
-    return echo.mode == "half_duplex" or (has_local_vad and echo.judged_mode == "reference")
 
 
 class AudioPath:
@@ -108,7 +100,7 @@ class AudioPath:
         self.muted = False  # the mute switch: frames are read and dropped
         self._hold_open = False
         self._state = State.IDLE
-        self._holds_echo = holds_echo(settings, local_vad is not None)
+        self._holds_echo = holds_echo(settings.audio.echo, local_vad is not None)
         self.prompt_hold = PromptHold(speaker, local_vad)
         self._kept: deque[tuple[float, bytes]] = deque()
         self._wake_end_ms: float | None = None
@@ -232,11 +224,21 @@ class AudioPath:
             return
         if self.prompt_hold.held:
             return  # kept: the local detector decides what of it is the caller's
-        if self._wake_end_ms is not None and self._link_up():
-            wake_end_ms, self._wake_end_ms = self._wake_end_ms, None
-            kept = [chunk for end_ms, chunk in self._kept if end_ms > wake_end_ms]
-            for chunk in kept:  # the words said right after the wake phrase
-                self._put_chunk(chunk)
+        if self._wake_end_ms is not None:
+            self._send_kept(self._wake_end_ms)  # the words said right after the wake phrase
+        self._kept.clear()
+
+    def _send_kept(self, from_ms: float) -> None:
+        """Upload the kept audio from ``from_ms`` (the mic's clock) on; not uploading yet:
+        `set_uploading` sends it from there."""
+        if not self.uploading:
+            self._wake_end_ms = from_ms
+            return
+        self._wake_end_ms = None
+        if self._link_up():
+            for end_ms, chunk in self._kept:
+                if end_ms > from_ms:
+                    self._put_chunk(chunk)
         self._kept.clear()
 
     def _put_chunk(self, chunk: bytes) -> None:
@@ -254,8 +256,7 @@ class AudioPath:
         its own voice (``holds_echo``), the mic is kept, not uploaded: the server's VAD
         would take the echo for a caller (and answer it). The local detector interrupts
         instead and sends the caller's words from their start (`send_held_speech`); what
-        nobody claimed is dropped when the reply ends. Per mic frame: two flags and one
-        state test."""
+        nobody claimed is dropped when the reply ends. Per mic frame: a few attributes."""
         return self._holds_echo and (self._state is State.SPEAKING or self.prompt_hold.held)
 
     def send_held_speech(self, start_sample: int) -> None:
@@ -271,29 +272,7 @@ class AudioPath:
             self._emit(Note("the caller talked over the prompt: their words go up"))
             if self._wake_end_ms is not None:
                 from_ms = max(from_ms, self._wake_end_ms)  # not the wake phrase's tail
-            self._wake_end_ms = from_ms  # set_uploading sends from there if not yet on
-        if not self.uploading or not self._link_up():
-            return
-        self._wake_end_ms = None
-        for end_ms, chunk in self._kept:
-            if end_ms > from_ms:
-                self._put_chunk(chunk)
-        self._kept.clear()
-
-    def _prompt_played_out(self, now_ms: float) -> None:
-        """A prompt hold lapsed with nobody heard (``now_ms``: on the mic's clock): what was
-        kept was its echo, but for the last ``PROMPT_END_KEEP_MS`` (after the echo: a caller
-        may have begun there)."""
-        since_ms = now_ms - PROMPT_END_KEEP_MS
-        if not self.uploading:
-            self._wake_end_ms = since_ms  # set_uploading sends from there
-            return
-        self._wake_end_ms = None
-        if self._link_up():
-            for end_ms, chunk in self._kept:
-                if end_ms > since_ms:
-                    self._put_chunk(chunk)
-        self._kept.clear()
+        self._send_kept(from_ms)
 
     # -- the wake word ---------------------------------------------------------------------
 
@@ -399,7 +378,8 @@ class AudioPath:
                 self._first_frame_ms = frame.t_ms
             chunks = self.pipeline.process(frame)
             if self.prompt_hold.held and self.prompt_hold.lapsed(frame.t_ms):
-                self._prompt_played_out(frame.t_ms)
+                # nobody heard over it: the kept audio was its echo, but for its last ms
+                self._send_kept(frame.t_ms - PROMPT_END_KEEP_MS)
             if self.uploading and self._link_up() and not self._echo_held():
                 if self._kept:
                     self._kept.clear()  # a reply's echo, held back while nobody cut in

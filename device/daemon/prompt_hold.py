@@ -34,10 +34,18 @@ from __future__ import annotations
 
 from device.audio.seam import AudioOutput
 from device.daemon.listeners import LocalVad
+from device.vad.settings import EchoSettings
 
 TAIL_MS = 250.0
 """After the prompts played out, the hold lasts this much longer: the speaker's own
 latency and the room's echo still reach the mic."""
+
+
+def holds_echo(echo: EchoSettings, has_local_vad: bool) -> bool:
+    """Whether the mic carries the device's own voice to the server while it speaks:
+    ``echo.judged_mode`` reference with a local detector (it weighs the mic against the
+    reply, so the upload is not cancelled), or ``half_duplex``."""
+    return echo.mode == "half_duplex" or (has_local_vad and echo.judged_mode == "reference")
 
 
 class PromptHold:

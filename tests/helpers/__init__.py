@@ -221,7 +221,8 @@ def make_detector(
 
 def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any) -> Settings:
     """The demo config with ``question`` as the caller (read at ``speed``, 0: at once) and
-    ``tmp_path/reply.wav`` as the speaker; the conversation starts at once, no wake word;
+    ``tmp_path/reply.wav`` as the speaker; the conversation starts at once, no wake word, no
+    AI disclosure (its tests turn it on: test_disclosure_daemon.py, test_prompt_hold_daemon.py);
     ``rt`` changes the realtime settings."""
     base = load_settings(DEMO_CONFIG)
     audio = dataclasses.replace(
@@ -230,7 +231,7 @@ def settings_for(tmp_path: Path, question: Path, *, speed: float = 0, **rt: Any)
         output=FileOutput(path=tmp_path / "reply.wav", speed=0),
     )
     realtime = dataclasses.replace(base.realtime, **rt)
-    conversation = dataclasses.replace(base.conversation, start="at_startup")
+    conversation = dataclasses.replace(base.conversation, start="at_startup", disclosure=None)
     wake = dataclasses.replace(base.wake, enabled=False)
     return dataclasses.replace(
         base, audio=audio, realtime=realtime, conversation=conversation, wake=wake
@@ -307,14 +308,14 @@ async def stopped(task: asyncio.Task[RunSummary], timeout_s: float = 15) -> RunS
 
 def settings_for_pulse(*, retry_s: float = 3.0) -> Settings:
     """The demo config on PyAudio's default devices (the `pulse` fixture's virtual mic and
-    speaker); the conversation starts at once."""
+    speaker); the conversation starts at once, no AI disclosure."""
     base = load_settings(DEMO_CONFIG)
     audio = dataclasses.replace(
         base.audio,
         input=PyAudioInput(device=None, rate_hz=16000, channels=1, frame_ms=20, retry_s=retry_s),
         output=PyAudioOutput(device=None, rate_hz=48000, channels=1, buffer_ms=10),
     )
-    conversation = dataclasses.replace(base.conversation, start="at_startup")
+    conversation = dataclasses.replace(base.conversation, start="at_startup", disclosure=None)
     return dataclasses.replace(base, audio=audio, conversation=conversation)
 
 

@@ -89,7 +89,9 @@ def kiosk_settings(
         input=FileInput(path=caller, speed=in_speed, tail_silence_ms=2000),
         output=FileOutput(path=tmp_path / "reply.wav", speed=out_speed),
     )
-    conversation = dataclasses.replace(base.conversation, start="at_startup")  # no wake word
+    conversation = dataclasses.replace(  # no wake word, no disclosure (the tools are tested)
+        base.conversation, start="at_startup", disclosure=None
+    )
     if idle_timeout_s is not None:
         conversation = dataclasses.replace(conversation, idle_timeout_s=idle_timeout_s)
     fields: dict[str, Any] = {"allow_hosts": ("127.0.0.1",), "slow_filler_ms": 700}
