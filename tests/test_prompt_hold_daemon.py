@@ -29,6 +29,7 @@ from device.daemon.drain import RunOptions
 from device.daemon.inbox import Inbox
 from device.prompts.library import PromptLibrary
 from device.vad.listener import VadListener
+from device.vad.settings import EchoMode
 from tests.helpers import ANSWER, ASKED, QUESTION, Seen, connect_to, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 
@@ -48,7 +49,7 @@ def delayed(tmp_path: Path, source: Path, silence_ms: int) -> Path:
     return path
 
 
-def on_echo_rig(tmp_path: Path, caller: Path, *, mode: str = "reference") -> Settings:
+def on_echo_rig(tmp_path: Path, caller: Path, *, mode: EchoMode = "reference") -> Settings:
     """`settings_for` in real time with the mic hearing the speaker at -12 dB, the
     disclosure on, the caller on the wall clock."""
     settings = settings_for(tmp_path, caller, speed=1.0)

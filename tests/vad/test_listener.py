@@ -147,3 +147,39 @@ def test_software_with_the_raw_mic_is_not_fooled_by_the_device_s_own_voice(
     weighed against what the speaker plays (reference mode's judgement), it does not."""
     assert _echo_only(sounds, EchoSettings(mode="software")) >= 1  # what trusting it would do
     assert _echo_only(sounds, EchoSettings(mode="software", raw_input="kiosk_raw")) == 0
+
+
+def test_started_back_at_a_sample_it_judges_the_words_already_under_way(sounds: Sounds) -> None:
+    """A caller who is already talking when the device starts a prompt (one breath after
+    the wake phrase): the detector begins back where they began, from the kept audio."""
+    audio, first = phrase(sounds)
+    under_way = first + 8000  # half a second into the caller's words
+    for started_back in (False, True):
+        heard = Heard()
+        vad = VadListener(BargeInSettings(), EchoSettings(mode="software"), heard, queue_items=1000)
+        for f in frames(audio[:under_way]):  # heard while idle: kept, not judged
+            vad.consumer(f)
+        vad.start(from_sample=first - 1600 if started_back else None)
+        for f in frames(audio[under_way : under_way + 1600]):  # 100 ms more, then the end
+            vad.consumer(f)
+        assert vad.sync()
+        vad.close()
+        if started_back:
+            assert len(heard.starts) == 1, heard.starts
+            assert 0 <= heard.starts[0] - first <= 1600  # from the caller's onset
+        else:  # from the prompt on, 100 ms of them is not yet a caller: judged too late
+            assert heard.starts == []
+
+
+def test_only_the_last_second_is_kept_while_idle(sounds: Sounds) -> None:
+    audio, first = phrase(sounds)
+    heard = Heard()
+    vad = VadListener(BargeInSettings(), EchoSettings(mode="software"), heard, queue_items=1000)
+    for f in frames(audio[: first + 3200]):  # the words began 200 ms before the end
+        vad.consumer(f)
+    for f in frames(np.zeros(16000 + 3200, np.int16)):  # then 1.2 s of silence
+        vad.consumer(f)
+    vad.start(from_sample=0)  # asked for everything: only the last LOOKBACK_S is there
+    assert vad.sync()
+    vad.close()
+    assert heard.starts == []
