@@ -223,7 +223,9 @@ def bench_settings(tmp: Path, url: str, *, gate: bool = True, **realtime: Any) -
             output=FileOutput(path=tmp / "reply.wav", speed=0),
             gate=dataclasses.replace(base.audio.gate, enabled=gate),
         ),
-        conversation=dataclasses.replace(base.conversation, start="on_signal"),
+        # no disclosure: the link's figures without the 1.8 s prompt before each reply
+        # (what the disclosure costs is bench_disclosure's)
+        conversation=dataclasses.replace(base.conversation, start="on_signal", disclosure=None),
         realtime=dataclasses.replace(base.realtime, url=url, **realtime),
     )
 
