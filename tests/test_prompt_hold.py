@@ -39,7 +39,7 @@ def hold_with() -> tuple[PromptHold, Speaker, Vad]:
 def test_held_while_the_prompt_plays_and_a_tail_after_then_the_detector_stops() -> None:
     hold, speaker, vad = hold_with()
     speaker.left_ms = 1800.0
-    hold.begin(from_sample=4000)
+    hold.begin(4000, 0.0)
     assert hold.held and vad.calls == [("start", None, 4000)]  # nothing to pause: None
     assert not hold.lapsed(0.0)
     speaker.left_ms = 0.0  # played out: the echo is still in the air for TAIL_MS
@@ -52,10 +52,10 @@ def test_held_while_the_prompt_plays_and_a_tail_after_then_the_detector_stops() 
 
 def test_a_second_prompt_holds_on_and_restarts_the_tail() -> None:
     hold, speaker, vad = hold_with()
-    hold.begin(None)
+    hold.begin(None, 0.0)
     assert not hold.lapsed(0.0)  # the tail starts
     speaker.left_ms = 2000.0  # the consent question, queued behind the disclosure
-    hold.begin(None)
+    hold.begin(None, 0.0)
     assert not hold.lapsed(TAIL_MS + 10)
     speaker.left_ms = 0.0
     assert not hold.lapsed(TAIL_MS + 20)
@@ -66,7 +66,7 @@ def test_a_second_prompt_holds_on_and_restarts_the_tail() -> None:
 def test_the_caller_heard_over_it_ends_the_hold() -> None:
     hold, speaker, vad = hold_with()
     speaker.left_ms = 1000.0
-    hold.begin(None)
+    hold.begin(None, 0.0)
     hold.claim()
     assert not hold.held and not vad.active and hold.claimed == 1
     hold.claim()  # a late second word: counted once
@@ -76,7 +76,7 @@ def test_the_caller_heard_over_it_ends_the_hold() -> None:
 def test_a_detector_already_listening_is_left_to_its_owner() -> None:
     hold, _, vad = hold_with()
     vad.active = True  # started for a reply
-    hold.begin(None)
+    hold.begin(None, 0.0)
     assert hold.held and not hold.detecting and vad.calls == []
     hold.end()
     assert vad.active and vad.calls == []  # not stopped by the hold
@@ -85,7 +85,7 @@ def test_a_detector_already_listening_is_left_to_its_owner() -> None:
 def test_without_a_detector_it_holds_and_lets_go() -> None:
     speaker = Speaker()
     hold = PromptHold(speaker, None)  # type: ignore[arg-type]
-    hold.begin(None)
+    hold.begin(None, 0.0)
     assert hold.held and not hold.detecting
     assert not hold.lapsed(0.0) and hold.lapsed(TAIL_MS)
 

@@ -74,7 +74,33 @@ def two_turns() -> Scenario:
     )
 
 
-async def converse(settings: Settings) -> tuple[Any, Seen, list[dict[str, Any]]]:
+LOUD_DBFS = -40.0  # a 40 ms block this loud is speech (the caller's, or the prompt's echo)
+
+
+def loud_ms(pcm: np.ndarray, rate_hz: int) -> float:
+    """Ms of ``pcm`` in 40 ms blocks at ``LOUD_DBFS`` or louder."""
+    n = rate_hz // 25
+    blocks = pcm[: len(pcm) // n * n].astype(np.float64).reshape(-1, n) / 32768.0
+    rms = np.sqrt(np.mean(blocks**2, axis=1) + 1e-12)
+    return float(np.sum(20 * np.log10(rms) >= LOUD_DBFS)) * 40.0
+
+
+class Uploaded:
+    """An audio tap: how much of what went up to the server was loud (speech)."""
+
+    def __init__(self) -> None:
+        self.loud_ms = 0.0
+
+    def caller_audio(self, t_ms: float, pcm: bytes) -> None:
+        self.loud_ms += loud_ms(np.frombuffer(pcm, np.int16), 24000)  # (40 ms chunks)
+
+    def reply_audio(self, t_ms: float, item_id: str, pcm: bytes) -> None:
+        pass
+
+
+async def converse(
+    settings: Settings, uploaded: Uploaded | None = None
+) -> tuple[Any, Seen, list[dict[str, Any]]]:
     assert isinstance(settings.audio.input, FileInput)
     assert isinstance(settings.audio.output, FileOutput)
     seen = Seen()
@@ -98,6 +124,7 @@ async def converse(settings: Settings) -> tuple[Any, Seen, list[dict[str, Any]]]
             prompts=PromptLibrary.load(None),  # the packaged disclosure.wav
             options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
             sinks=[seen],
+            taps=[uploaded] if uploaded is not None else [],
             inbox=inbox,
             local_vad=vad,
         )
@@ -128,11 +155,17 @@ async def test_without_the_hold_the_echo_is_answered_before_the_caller_speaks(
 
 
 @pytest.mark.slow
-async def test_a_caller_talking_over_the_disclosure_is_heard(tmp_path: Path) -> None:
+async def test_a_caller_talking_over_the_disclosure_is_heard_whole(tmp_path: Path) -> None:
     caller = delayed(tmp_path, QUESTION, 300)  # starts 0.3 s into the disclosure
-    summary, seen, _ = await converse(on_echo_rig(tmp_path, caller))
-    assert any(
-        "talked over the prompt" in n.text for n in [r for r in seen.reports if isinstance(r, Note)]
-    ), [r for r in seen.reports if isinstance(r, Note)]
+    uploaded = Uploaded()
+    summary, seen, _ = await converse(on_echo_rig(tmp_path, caller), uploaded)
+    notes = [r.text for r in seen.reports if isinstance(r, Note)]
+    assert any("talked over the prompt" in n for n in notes), notes
     assert said(seen) == [CallerSaid(ASKED)]
     assert summary.assistant_transcripts == ["First."]
+    # every loud block of the question went up (with the prompt's echo under it): none of
+    # the words said over the prompt was left behind
+    with wave.open(str(QUESTION), "rb") as w:
+        question = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+        rate = w.getframerate()
+    assert uploaded.loud_ms >= loud_ms(question, rate) - 80, uploaded.loud_ms

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -185,7 +186,8 @@ class AudioPath:
         self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
         self._emit(PromptPlayed(name, pcm_ms(len(prompt), SPEECH_RATE_HZ)))
         if self._holds_echo and self._state is not State.SPEAKING and not self.muted:
-            self.prompt_hold.begin(self._wake_end_sample())
+            kept_ms = self._kept[-1][0] if self._kept else -math.inf  # (kept before: not theirs)
+            self.prompt_hold.begin(self._wake_end_sample(), self._wake_end_ms or kept_ms)
 
     def _wake_end_sample(self) -> int | None:
         """The end of the wake phrase in the local detector's samples (None: not woken)."""
@@ -229,8 +231,7 @@ class AudioPath:
         self._kept.clear()
 
     def _send_kept(self, from_ms: float) -> None:
-        """Upload the kept audio from ``from_ms`` (the mic's clock) on; not uploading yet:
-        `set_uploading` sends it from there."""
+        """Upload what was kept from ``from_ms`` (mic clock) on; not uploading yet: later."""
         if not self.uploading:
             self._wake_end_ms = from_ms
             return
@@ -268,10 +269,9 @@ class AudioPath:
             return
         from_ms = base + start_sample / 16.0 - HELD_LEAD_MS
         if self.prompt_hold.held and self._state is not State.SPEAKING:
-            self.prompt_hold.claim()
+            self.prompt_hold.claim()  # all since the hold began: see PromptHold
             self._emit(Note("the caller talked over the prompt: their words go up"))
-            if self._wake_end_ms is not None:
-                from_ms = max(from_ms, self._wake_end_ms)  # not the wake phrase's tail
+            from_ms = self.prompt_hold.from_ms
         self._send_kept(from_ms)
 
     # -- the wake word ---------------------------------------------------------------------

@@ -11,9 +11,12 @@ uploaded, as it is while a reply plays, and the local speech detector listens:
 - it starts back where the caller's words may already be under way (``from_sample``:
   the end of the wake phrase), so "hey jarvis, what are your hours" in one breath is
   judged from before the prompt's echo reached the mic;
-- when it hears the caller (over the prompt or before it), the audio path uploads the
-  kept audio from a little before their first words and the upload goes live: the prompt
-  plays on (it is not cut), the caller's words go up whole;
+- when it hears the caller (over the prompt or before it), the audio path uploads all it
+  kept since the hold began (``from_ms``: the wake phrase's end, or the prompt's start)
+  and the upload goes live: the prompt plays on (it is not cut), the caller's words go up
+  whole, with the prompt's echo under and before them. Not from the detector's onset: over
+  a loud echo whose path it has not learnt yet (the first prompt of the day) it may hear
+  the caller only as the prompt ends, and the words before that would be lost;
 - when the prompts have played out (and ``TAIL_MS`` more for the echo still in the air)
   with nobody heard, what was kept was the prompt's echo: it is dropped and the upload
   goes live.
@@ -25,12 +28,14 @@ goes up, as before this part existed). Per mic frame while held: one queue lengt
 Example::
 
     hold = PromptHold(speaker, local_vad)
-    hold.begin(from_sample=wake_end_sample)   # a prompt was queued while listening
+    hold.begin(wake_end_sample, wake_end_ms)  # a prompt was queued while listening
     hold.lapsed(now_ms)                       # each mic frame: True once it ended
     hold.claim()                              # the detector heard the caller
 """
 
 from __future__ import annotations
+
+import math
 
 from device.audio.seam import AudioOutput
 from device.daemon.listeners import LocalVad
@@ -57,16 +62,19 @@ class PromptHold:
         self.held = False  # a prompt plays: the mic is kept, not uploaded
         self.detecting = False  # the local detector runs for this hold (not for a reply)
         self._tail_end_ms: float | None = None
+        self.from_ms = -math.inf  # the hold began then (the mic's clock)
         self.holds = 0  # prompts held (one per run of prompts)
         self.claimed = 0  # holds the caller talked through (their words went up)
 
-    def begin(self, from_sample: int | None) -> None:
-        """A prompt was queued while the device does not speak: hold (or hold on), and
-        start the detector back at ``from_sample`` (None: from the next frame)."""
+    def begin(self, from_sample: int | None, from_ms: float) -> None:
+        """A prompt was queued while the device does not speak: hold (or hold on) from
+        ``from_ms`` (the mic's clock), and start the detector back at ``from_sample`` (its
+        samples; None: from the next frame)."""
         self._tail_end_ms = None
         if self.held:
             return
         self.held = True
+        self.from_ms = from_ms
         self.holds += 1
         vad = self._vad
         if vad is not None and not vad.active:
