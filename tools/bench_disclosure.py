@@ -21,9 +21,10 @@ with the above, the rig where it does: the same caller (speaking as soon as the 
 listens, so over the disclosure) on a mic that hears the speaker at -12 dB (``echo_db``),
 echo mode ``reference`` with the local speech detector (Silero, `VadListener`, fed what
 the speaker plays as its reference), wired as tests/test_prompt_hold_daemon.py wires it.
-There the disclosure's echo is held back from the upload, and the caller's words go up
-once the local detector hears them (from a little before where it heard them start), or,
-nobody heard, once the prompt played out. Each run goes on to the reply's first audio. A
+There the disclosure's echo is held back from the upload, and once the local detector
+hears the caller all that was kept since the hold began goes up (their words with the
+prompt's echo under and before them), or, nobody heard, the upload goes live once the
+prompt played out. Each run goes on to the reply's first audio. A
 dict; each ``{on, off, cost_ms}`` holds the medians with (``on``) and without (``off``)
 the disclosure and their difference:
 
@@ -36,12 +37,13 @@ the disclosure and their difference:
   just after the caller's last word (the file's end of speech) to the reply's first audio
   handed to the speaker, on the event loop's clock;
 - ``speech_uploaded_ms``: ms of caller audio uploaded at ``SPEECH_DBFS`` or louder: their
-  words that reached the server (``caller_speech_ms``: how long they speak in the file);
-  below ``off``, words were lost;
+  words that reached the server (``caller_speech_ms``: how long they speak in the file),
+  with the disclosure's echo under and before them (``on`` over ``off``: the echo sent
+  along; ``on`` under ``off``: words were lost);
 - ``claimed``: of the ``repeats`` runs with the disclosure, how many the daemon said "the
   caller talked over the prompt" (its local detector heard them while the prompt held the
   upload, which counts a caller heard only in the hold's tail after the prompt, too); one
-  not claimed waited for the prompt to play out, and dropped the words said over it.
+  not claimed waited for the prompt to play out, and dropped what was said over it.
 
     python tools/bench_disclosure.py [--quick]
 """
