@@ -165,6 +165,7 @@ class LedService:
             animator = Animator(
                 self.driver,
                 self.frames.compose,
+                ahead=self.frames.ahead,
                 clock_ms=self._clock,
                 slow_ms=self.settings.write_timeout_ms,
                 frame_ms=self.frames.frame_ms,
