@@ -4,8 +4,10 @@ and turns, first reply audio as quick) and the daemon still closes in time."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,9 @@ class Raises:
     def show(self, frame: Frame) -> None:
         self.writes += 1
         raise OSError("[Errno 5] Input/output error")
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
     def close(self) -> None: ...
 

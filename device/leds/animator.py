@@ -101,6 +101,8 @@ class Animator:
         self._busy_since: float | None = None
         self._slow_counted = False
         self._guard = threading.Lock()
+        # a run's frames (held, so their id is not reused) and the driver's writer of each
+        self._writers: dict[int, tuple[Sequence[Frame], list[Callable[[], object]]]] = {}
         self._thread = threading.Thread(target=self._run, name="leds", daemon=True)
 
     def start(self) -> None:
@@ -199,14 +201,27 @@ class Animator:
         if self._last is not None and self.failure is None:
             self._write(self._last)
 
+    def _writers_of(self, frames: Sequence[Frame]) -> list[Callable[[], object]]:
+        """The driver's writer of each of a run's frames, made once per run's frames (a
+        writer writes one frame with one call: the APA102 ring's bytes are encoded once)."""
+        known = self._writers.get(id(frames))
+        if known is not None and known[0] is frames:
+            return known[1]
+        if len(self._writers) >= 32:
+            self._writers.clear()
+        writes = [self.driver.writer(frame) for frame in frames]
+        self._writers[id(frames)] = (frames, writes)
+        return writes
+
     def _repeat(self, run: Run, shown: Frame) -> Frame | None:
         """Show ``run``'s frames at their due times until poked (or stopping), late, or at
         the run's end; the frame shown last, None when a write failed. The hot path: kept
         to locals, one clock read per frame (after the write)."""
-        mono, acquire, show = time.monotonic, self._poked.acquire, self.driver.show
+        mono, acquire = time.monotonic, self._poked.acquire
         on_written = self.on_written
         shift_s = mono() - self.clock_ms() / 1000.0  # the run's clock to time.monotonic
         frames, steps, n = run.frames, run.steps, len(run.frames)
+        writes = self._writers_of(frames)
         frame_s, origin = run.frame_ms / 1000.0, run.start_ms / 1000.0 + shift_s
         lapse = run.lapse_ms / 1000.0 + shift_s  # math.inf stays so
         back = min(run.look_ms / 1000.0 + shift_s, lapse)
@@ -226,7 +241,7 @@ class Animator:
             shown = frames[k % n]
             self._busy_since = due
             try:
-                show(shown)
+                writes[k % n]()
             except Exception as exc:
                 self._failed(exc)
                 return None

@@ -14,7 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from device.leds.driver import DriverUnavailable, first_line
@@ -86,6 +88,9 @@ class SingleLedDriver(_OneLed):
         if bool(self.device.value) != on:
             self.device.value = on
 
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
+
 
 class PwmLedDriver(_OneLed):
     """A dimmable LED: duty cycle = the pattern's level x the brightness."""
@@ -94,6 +99,9 @@ class PwmLedDriver(_OneLed):
 
     def show(self, frame: Frame) -> None:
         self.device.value = round(_level(frame) * frame.brightness, 4)
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
 
 class RgbLedDriver:
@@ -130,6 +138,9 @@ class RgbLedDriver:
         r, g, b = frame.pixels[0] if frame.pixels else (0, 0, 0)
         k = frame.brightness / 255.0
         self.device.color = (round(r * k, 4), round(g * k, 4), round(b * k, 4))
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
     def close(self) -> None:
         device, self.device = self.device, None

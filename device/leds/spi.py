@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -102,16 +103,22 @@ class Apa102Driver:
                 raise
 
     def show(self, frame: Frame) -> None:
+        self._write(self._bytes(frame))
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        """The frame's bytes bound to the device's write (until the next ``open``)."""
+        return functools.partial(self._write, self._bytes(frame))
+
+    def _bytes(self, frame: Frame) -> bytes:
         pixels = frame.pixels
         known = self._encoded.get(id(pixels))  # the service repeats a pattern's frames: the
         if known is not None and known[0] is pixels and known[1] == frame.brightness:
-            data = known[2]  # same pixels object (held here, so its id is not reused)
-        else:
-            if len(self._encoded) >= 256:
-                self._encoded.clear()
-            data = apa102_frame(pixels, frame.brightness)
-            self._encoded[id(pixels)] = (pixels, frame.brightness, data)
-        self._write(data)
+            return known[2]  # same pixels object (held here, so its id is not reused)
+        if len(self._encoded) >= 256:
+            self._encoded.clear()
+        data = apa102_frame(pixels, frame.brightness)
+        self._encoded[id(pixels)] = (pixels, frame.brightness, data)
+        return data
 
     def close(self) -> None:
         spi, self._spi = self._spi, None

@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TextIO
 
 from device.leds.encode import terminal_line
@@ -39,6 +41,9 @@ class TerminalDriver:
         self._last = frame.name
         self.out.write(terminal_line(frame, colour=self.colour) + "\n")
         self.out.flush()
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
     def close(self) -> None:
         pass

@@ -16,6 +16,8 @@ Example::
 from __future__ import annotations
 
 import errno
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from device.leds.driver import DriverUnavailable, first_line
@@ -104,6 +106,9 @@ class UsbRingDriver:
             self._send(*usb_ring_brightness(frame.brightness))
             self._level = level5(frame.brightness)
         self._send(*usb_ring_frame(frame.pixels))
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
     def close(self) -> None:
         dev, self._dev = self._dev, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +80,9 @@ class RecordingDriver:
         with self.shown:
             self.frames.append(frame)
             self.shown.notify_all()
+
+    def writer(self, frame: Frame) -> Callable[[], object]:
+        return functools.partial(self.show, frame)
 
     def close(self) -> None:
         self.closes += 1

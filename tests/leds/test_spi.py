@@ -62,6 +62,27 @@ def test_two_mic_hat_frames_per_state(state: State, t_ms: float, expected: bytes
     assert spi.writes == [expected]
 
 
+def test_a_writer_writes_the_frames_bytes_on_each_call() -> None:
+    """What the LED thread calls for a repeating pattern's frames: encoded once, each call
+    the same bytes as ``show``; made again after a reopen (a new device's write)."""
+    spi = FakeSpi()
+    ring = Apa102Driver(led_count=3, spi=spi)
+    ring.open()
+    frame = frame_for(State.THINKING, 0.0, 3)
+    write = ring.writer(frame)
+    write()
+    write()
+    ring.show(frame)
+    expected = START + led(255, 200, 0) + led(26, 20, 0) + led(42, 33, 0) + END
+    assert spi.writes == [expected] * 3
+    ring.close()
+    again = FakeSpi()
+    ring = Apa102Driver(led_count=3, spi=again)
+    ring.open()
+    ring.writer(frame)()
+    assert again.writes == [expected]
+
+
 def test_settings_reach_the_spi_device() -> None:
     spi = FakeSpi()
     ring = Apa102Driver(bus=1, device=0, led_count=12, mode=3, speed_hz=4_000_000, spi=spi)
