@@ -14,9 +14,8 @@ A part of the daemon (device/daemon/daemon.py) that owns every field it uses.
   ``StateChanged`` report), never by reading the engine: the local detector listens only
   while the device speaks, capture batches while nobody is here, a file caller speaks
   while the device listens.
-- A prompt played while the device listens (the AI disclosure as a visit starts) is held
-  back from the upload like a reply's echo, and the local detector decides whether the
-  caller talked through it (`PromptHold`, device/daemon/prompt_hold.py).
+- A prompt played while listening (the AI disclosure) is held back like a reply's echo;
+  the local detector says if the caller talked through it (device/daemon/prompt_hold.py).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 PLAYBACK_GRACE_S = 5.0  # on top of what is queued, before a stuck speaker is given up
 WAKE_KEEP_MS = 3000  # audio kept while not uploading, for the words right after a wake
 HELD_LEAD_MS = 150  # a barge-in during an echo hold sends from this long before the speech
-PROMPT_END_KEEP_MS = 150  # a prompt hold's lapse: its last ms went by after the echo, sent
+PROMPT_END_KEEP_MS = 150  # a prompt hold lapsed: the last ms kept (after its echo) go up
 
 
 class AudioPath:
@@ -186,8 +185,9 @@ class AudioPath:
         self.speaker.write(f"prompt:{name}:{self._prompt_n}", prompt)
         self._emit(PromptPlayed(name, pcm_ms(len(prompt), SPEECH_RATE_HZ)))
         if self._holds_echo and self._state is not State.SPEAKING and not self.muted:
-            kept_ms = self._kept[-1][0] if self._kept else -math.inf  # (kept before: not theirs)
-            self.prompt_hold.begin(self._wake_end_sample(), self._wake_end_ms or kept_ms)
+            since_ms = self._kept[-1][0] if self._kept else -math.inf  # (before: not theirs)
+            since_ms = since_ms if self._wake_end_ms is None else self._wake_end_ms
+            self.prompt_hold.begin(self._wake_end_sample(), since_ms)
 
     def _wake_end_sample(self) -> int | None:
         """The end of the wake phrase in the local detector's samples (None: not woken)."""

@@ -74,7 +74,7 @@ REFERENCE_LEAD_MS = 100
 # the speaker's own bound on a hold is this much longer than the detector's hold_ms.
 HOLD_SLACK_MS = 64
 LOOKBACK_S = 1.0
-"""The mic audio kept while idle, for ``start(lookback_samples=...)``."""
+"""The mic audio kept while idle, for ``start(from_sample=...)``."""
 
 
 class Pausable(Protocol):
