@@ -25,7 +25,7 @@ Each figure is the median and p95 over repeats, on the event loop's clock (the r
 - ``restore_after_refusals_ms``: the same after ``refusal_s`` of handshake refusals (HTTP
   503: the server is there but overloaded), which the standby backs off from (exponential,
   full jitter, cap ``reconnect_cap_s``: the back-off is the point, so no target);
-  ``restore_after_long_refusals_ms`` the same after 15 s of refusals (8 s with --quick).
+  ``restore_after_long_refusals_ms`` the same after 15 s of refusals (6 s with --quick).
   ``visitor_after_refusals_ms``: after the same refusals, a visitor who comes just as the
   server is healthy again (START at once) to LISTENING: the press tries the link at once.
 - ``restore_after_offline_call_ms``: a call ended offline (the server
@@ -297,9 +297,9 @@ def latency(quick: bool) -> dict[str, Any]:
     """The latency figures (the ``link`` section of tools/bench.py)."""
     n = 12 if quick else 40  # a p95 of 6 repeats is their max: too few
     few = 4 if quick else 20
-    slow = 3 if quick else 20  # the repeats that wait out a refusal period
+    slow = 2 if quick else 20  # the repeats that wait out a refusal period
     refusal_s = 3.0
-    long_refusal_s = 8.0 if quick else 15.0  # the key says which (refusal_s)
+    long_refusal_s = 6.0 if quick else 15.0  # the key says which (refusal_s)
     offline_wait_s = 5.0
 
     async def run() -> dict[str, Any]:
@@ -360,4 +360,4 @@ def soak(quick: bool) -> dict[str, Any]:
     from tools.bench_link_soak import run_soak
 
     with quiet_logs():
-        return {"soak": asyncio.run(run_soak(6 if quick else 200, seed=14))}
+        return {"soak": asyncio.run(run_soak(5 if quick else 200, seed=14))}
