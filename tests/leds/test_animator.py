@@ -4,6 +4,7 @@ write that overruns its frame."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -69,6 +70,15 @@ class Rig:
     def now_ms(self) -> float:
         return (time.monotonic() - self.t0) * 1000.0
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """The thread runs for the ``with``; it must end at once after (no frame hangs)."""
+        self.animator.start()
+        try:
+            yield
+        finally:
+            assert self.animator.stop(None, 1.0)
+
     def compose(self, now_ms: float) -> tuple[Frame, float | None]:
         self.composed += 1
         return self.maker.compose(now_ms)
@@ -100,40 +110,31 @@ def test_a_blink_is_written_and_woken_for_only_when_it_changes(
 ) -> None:
     rig = Rig(driver, ahead=ahead)
     rig.show(State.IDLE, State.ERROR)  # on 0.5 s, off 0.5 s
-    rig.animator.start()
-    try:
+    with rig.running():
         assert driver.wait_for(lambda frames: any(f.name == "error" for f in frames))
         written, composed, waits = rig.counts_over(1.2)
         assert 2 <= written <= 3  # on, off (and on again): not 36 frames
         assert waits <= 4 and composed <= 4  # the thread slept between the changes
         errors = [f for f in driver.frames if f.name == "error"]
         assert all(a.pixels != b.pixels for a, b in itertools.pairwise(errors))
-    finally:
-        assert rig.animator.stop(None, 1.0)
 
 
 def test_a_spin_wakes_every_frame_without_asking_compose(driver: RecordingDriver) -> None:
     rig = Rig(driver)
     rig.show(State.IDLE, State.THINKING)
-    rig.animator.start()
-    try:
+    with rig.running():
         assert driver.wait_for(lambda frames: len(frames) >= 3)
         written, composed, waits = rig.counts_over(1.0)
         assert 20 <= written <= 32 and waits <= written + 2  # (a busy machine may skip some)
         assert composed <= 2  # the run shows the frames it was given
         assert rig.animator.dropped == 0 and rig.animator.written == len(driver.frames)
-    finally:
-        assert rig.animator.stop(None, 1.0)
 
 
 def test_a_still_pattern_is_written_once_and_the_thread_sleeps(driver: RecordingDriver) -> None:
     rig = Rig(driver)
-    rig.animator.start()
-    try:
+    with rig.running():
         assert driver.wait_for(lambda frames: len(frames) == 1)
         assert rig.counts_over(0.5) == (0, 0, 0)  # no night schedule: nothing to look at
-    finally:
-        assert rig.animator.stop(None, 1.0)
     assert [f.name for f in driver.frames] == ["idle"]
 
 
@@ -141,8 +142,7 @@ def test_a_still_pattern_is_written_once_and_the_thread_sleeps(driver: Recording
 def test_a_change_mid_run_shows_within_a_frame(driver: RecordingDriver, old: State) -> None:
     rig = Rig(driver)
     rig.show(State.IDLE, old)
-    rig.animator.start()
-    try:
+    with rig.running():
         assert driver.wait_for(lambda frames: any(f.name == old.value for f in frames))
         time.sleep(0.1)  # in the run: a blink's off half, or between two spin frames
         before = len(driver.frames)
@@ -153,8 +153,6 @@ def test_a_change_mid_run_shows_within_a_frame(driver: RecordingDriver, old: Sta
         first = next(i for i, f in enumerate(driver.frames) if f.name == "speaking")
         assert first - before <= 1  # at most the frame already on its way
         assert latency_ms < 5 * FRAME_MS  # loose in real time (the blink's next change: 0.4 s)
-    finally:
-        assert rig.animator.stop(None, 1.0)
 
 
 def test_stop_writes_the_last_frame_from_a_run(driver: RecordingDriver) -> None:
@@ -170,8 +168,7 @@ def test_stop_writes_the_last_frame_from_a_run(driver: RecordingDriver) -> None:
 def test_a_write_that_hangs_in_a_run_is_slow_and_drops_frames(driver: RecordingDriver) -> None:
     rig = Rig(driver, write_timeout_ms=50)
     rig.show(State.IDLE, State.THINKING)
-    rig.animator.start()
-    try:
+    with rig.running():
         assert driver.wait_for(lambda frames: len(frames) >= 5)
         time.sleep(0.2)  # in the run
         driver.hang.set()
@@ -185,8 +182,6 @@ def test_a_write_that_hangs_in_a_run_is_slow_and_drops_frames(driver: RecordingD
         assert not rig.animator.check_slow()
         spin = [f.pixels for f in driver.frames[-3:]]
         assert len(set(spin)) == 3  # going round again, on the grid
-    finally:
-        assert rig.animator.stop(None, 1.0)
 
 
 def test_a_write_that_raises_in_a_run_ends_the_thread(driver: RecordingDriver) -> None:
