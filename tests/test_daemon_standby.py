@@ -16,6 +16,7 @@ from device.audio.wav import WavMic, WavSpeaker
 from device.conversation import State
 from device.daemon.daemon import Daemon
 from device.prompts.library import PromptLibrary
+from device.realtime.link import LinkError, RealtimeLink
 from device.services.triggers import Trigger, TriggerAction
 from tests.helpers import (
     ANSWER,
@@ -35,7 +36,7 @@ START = Trigger(TriggerAction.START, "button")
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, emu: Emulator, **realtime: Any
+    tmp_path: Path, emu: Emulator, *, connect: Any = None, **realtime: Any
 ) -> AsyncIterator[tuple[Daemon, Seen]]:
     base = settings_for(tmp_path, QUESTION)
     settings = dataclasses.replace(
@@ -55,7 +56,7 @@ async def serving(
         settings,
         mic=WavMic(settings.audio.input),
         speaker=WavSpeaker(settings.audio.output),
-        connect=connect_to(emu.url, settings),
+        connect=connect or connect_to(emu.url, settings),
         prompts=PromptLibrary.load(settings.conversation.prompts_dir),
         sinks=[seen],
         key_source="$OPENAI_API_KEY",
@@ -222,3 +223,49 @@ async def test_a_busy_service_is_said_never_silence(tmp_path: Path) -> None:
             await eventually(lambda: daemon.engine.state is State.OFFLINE)
             daemon.trigger(START)
             await eventually(lambda: "busy" in seen.prompts())
+
+
+class RefusedWhileHeld:
+    """The daemon's ``connect``: while ``refusing``, each attempt is refused as a 503 would
+    be (with ``holding``, once let go: ``release``); else the emulator's link."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.refusing = True
+        self.holding = False
+        self.attempts = 0
+        self.held = asyncio.Event()  # an attempt is under way, waiting to be let go
+        self._go = asyncio.Event()
+
+    def release(self) -> None:
+        self.held.clear()
+        self._go.set()
+        self._go = asyncio.Event()
+
+    async def __call__(self) -> Any:
+        self.attempts += 1
+        if self.refusing:
+            if self.holding:
+                self.held.set()
+                await self._go.wait()
+            raise LinkError("the server refused the connection (HTTP 503)", status=503)
+        return await RealtimeLink.connect(self.url, "gpt-realtime", "test-key", timeout_s=5)
+
+
+async def test_a_visitor_who_comes_while_an_attempt_is_under_way_waits_for_the_next(
+    tmp_path: Path,
+) -> None:
+    """The standby keeper's attempt began before the server came back; a visitor comes
+    while it is under way: its refusal is not theirs, the next attempt (at once) is."""
+    async with Emulator(one_turn(), on_event=validate) as emu:
+        link = RefusedWhileHeld(emu.url)
+        async with serving(tmp_path, emu, connect=link) as (daemon, seen):
+            await eventually(lambda: daemon.engine.state is State.OFFLINE)  # refused
+            link.holding = True
+            await eventually(lambda: link.held.is_set(), 20)  # the keeper's next attempt
+            daemon.trigger(START)  # a visitor, while it is under way
+            await eventually(lambda: daemon.engine.state is State.CONNECTING)
+            link.refusing = False  # the server is back; the attempt under way still fails
+            link.release()
+            await eventually(lambda: daemon.summary.assistant_transcripts == [ANSWER])
+            assert "offline" not in seen.prompts()

@@ -85,7 +85,10 @@ class SessionKeeper:
         self._state = State.IDLE
         self._standby_wanted = asyncio.Event()
         self._probe = asyncio.Event()
-        self._waiters: list[asyncio.Future[LiveSession]] = []
+        # visitors waiting for the keeper's next session, with the keeper's attempts begun
+        # when they came (an attempt begun before a visitor does not fail them: the next)
+        self._waiters: list[tuple[asyncio.Future[LiveSession], int]] = []
+        self._attempts = 0  # the keeper's attempts begun
         self._closing: set[Link] = set()  # links being closed (closed for sure at exit)
         self._link_down = False  # the standby keeper could not get a session last time
         self._malformed_done = 0  # malformed frames of links already closed
@@ -215,13 +218,14 @@ class SessionKeeper:
             async with asyncio.timeout(budget_s):
                 return await self._open_hedged()
         waiter: asyncio.Future[LiveSession] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        entry = (waiter, self._attempts)
+        self._waiters.append(entry)
         try:
             async with asyncio.timeout(budget_s):
                 return await waiter
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            if entry in self._waiters:
+                self._waiters.remove(entry)
 
     async def _open_link(self) -> None:
         timeout_s = self._settings.connect_timeout_s + 1.0
@@ -282,19 +286,27 @@ class SessionKeeper:
         def failed(n: int, exc: BaseException, classified: Classified, delay: float | None) -> None:
             nonlocal down
             self._link_down = classified.kind is Failure.NETWORK
-            for waiter in self._waiters:  # a visitor is waiting: tell them now, not later
-                if not waiter.done():
+            # a visitor waiting for this attempt: tell them now, not later; one who came
+            # while it was under way (begun before the network came back, maybe) waits for
+            # the next, made at once (their probe), unless there is none
+            late = [(w, seen) for w, seen in self._waiters if seen >= self._attempts]
+            for waiter, seen in self._waiters:
+                if not waiter.done() and (seen < self._attempts or delay is None):
                     waiter.set_exception(exc)
-            self._waiters.clear()
+            self._waiters[:] = [] if delay is None else late
             if not down or classified.kind is Failure.AUTH:
                 down = True
                 self._dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))
+
+        async def attempt() -> LiveSession:
+            self._attempts += 1
+            return await self._open_hedged()
 
         while True:
             await self._standby_wanted.wait()
             try:
                 session = await retry(
-                    self._open_hedged, self._retry_policy(), on_failure=failed, wake=self._probe
+                    attempt, self._retry_policy(), on_failure=failed, wake=self._probe
                 )
             except RetryGaveUp:  # not worth retrying by itself: wait for a probe (a press)
                 self._probe.clear()
@@ -303,9 +315,10 @@ class SessionKeeper:
             down = False
             self._link_down = False
             self._dispatch(LinkStatus(True))
-            waiter = next((w for w in self._waiters if not w.done()), None)
-            if waiter is not None:
-                self._waiters.remove(waiter)
+            entry = next((e for e in self._waiters if not e[0].done()), None)
+            if entry is not None:
+                self._waiters.remove(entry)
+                waiter = entry[0]
                 self._standby_wanted.clear()
                 waiter.set_result(session)
                 continue
