@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from device.audio.settings import FileInput, FileOutput
-from device.audio.wav import WavMic, WavSpeaker
 from device.config.settings import Settings
 from device.conversation.disclosure import AI_TRUTH
 from device.conversation.reports import (
@@ -24,11 +22,9 @@ from device.conversation.reports import (
     PromptPlayed,
     Report,
 )
-from device.daemon.daemon import Daemon
-from device.daemon.drain import RunOptions
 from device.prompts.library import PromptLibrary
 from device.services.summary import RunSummary
-from tests.helpers import ANSWER, QUESTION, connect_to, one_turn, settings_for, validate
+from tests.helpers import ANSWER, QUESTION, one_turn, run_daemon, settings_for, validate
 from tools.realtime_emulator import Emulator, Scenario
 
 DISCLOSURE = "Hello, I'm an automated assistant."
@@ -67,19 +63,10 @@ def with_conversation(settings: Settings, **conversation: Any) -> Settings:
 
 
 async def run(settings: Settings, url: str, seen: Timed) -> RunSummary:
-    assert isinstance(settings.audio.input, FileInput)
-    assert isinstance(settings.audio.output, FileOutput)
-    daemon = Daemon(
-        settings,
-        mic=WavMic(settings.audio.input),
-        speaker=WavSpeaker(settings.audio.output),
-        connect=connect_to(url, settings),
-        prompts=PromptLibrary.load(None),  # the packaged prompts: disclosure.wav, consent.wav
-        options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
-        sinks=[seen],
-        taps=[seen],
+    # the packaged prompts: disclosure.wav, consent.wav
+    return await run_daemon(
+        settings, url, prompts=PromptLibrary.load(None), sinks=[seen], taps=[seen]
     )
-    return await daemon.run()
 
 
 @pytest.mark.slow

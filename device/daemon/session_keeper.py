@@ -289,11 +289,14 @@ class SessionKeeper:
             # a visitor waiting for this attempt: tell them now, not later; one who came
             # while it was under way (begun before the network came back, maybe) waits for
             # the next, made at once (their probe), unless there is none
-            late = [(w, seen) for w, seen in self._waiters if seen >= self._attempts]
-            for waiter, seen in self._waiters:
-                if not waiter.done() and (seen < self._attempts or delay is None):
+            kept = []
+            for entry in self._waiters:
+                waiter, seen = entry
+                if delay is not None and seen >= self._attempts:
+                    kept.append(entry)
+                elif not waiter.done():
                     waiter.set_exception(exc)
-            self._waiters[:] = [] if delay is None else late
+            self._waiters[:] = kept
             if not down or classified.kind is Failure.AUTH:
                 down = True
                 self._dispatch(LinkStatus(False, self._credential_hint(exc), classified.kind.value))

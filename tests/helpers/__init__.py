@@ -266,6 +266,7 @@ async def run_daemon(
     connect: Any = None,
     prompts: PromptLibrary | None = None,
     sinks: Any = (),
+    taps: Any = (),
 ) -> RunSummary:
     """The daemon on a file caller and speaker, against ``url`` (or ``connect``), until the
     caller's file ends and the reply is drained."""
@@ -280,6 +281,7 @@ async def run_daemon(
         prompts=prompts,
         options=RunOptions(exit_when_input_ends=True, drain_timeout_s=20),
         sinks=sinks,
+        taps=taps,
     )
     return await daemon.run()
 
